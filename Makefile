@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rpmem: user-facing targets. See README.md.
+#
+#   make            build rpmem.ko against the test kernel (built if missing)
+#   make run        the main job: boot, load, mkfs, mount -o dax, show, unload
+#   make check      every test: host-side checks and the in-guest selftests
+#   make shell      an interactive shell in the test VM, rpmem built
+#   make kernel     just build the test kernel (VARIANT=debug for the debug one)
+#
+# KDIR=<tree> builds against another Linux 7.3 tree with CONFIG_RUST=y.
+
+SHELL := /bin/bash
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VARIANT ?= default
+
+# Toolchain and test kernel, resolved once per make invocation.
+TOOLCHAIN = $(eval TOOLCHAIN := $$(shell $(TOP)/tools/toolchain.sh | tr '\n' ' '))$(TOOLCHAIN)
+KDIR ?= $(eval KDIR := $$(shell $(TOP)/tools/kernel.sh $(VARIANT)))$(KDIR)
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(TOOLCHAIN)
+
+.PHONY: all modules clippy fmt fmtcheck run check shell kernel clean
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "make: no kernel tree (tools/kernel.sh failed)" >&2; exit 1; }
+	+@$(KMAKE) modules
+
+clippy:
+	+@$(KMAKE) CLIPPY=1 modules
+
+fmt:
+	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/*.rs
+
+fmtcheck:
+	rustfmt --check --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/rpmem.rs
+
+kernel:
+	@echo $(KDIR)
+
+run: modules
+	$(TOP)/tools/vm.sh --nvdimm 1G --memmap 256M!512M -- $(TOP)/tools/run-demo.sh
+
+check:
+	$(TOP)/tools/check.sh
+
+shell: modules
+	$(TOP)/tools/vm.sh --nvdimm 1G --memmap 256M!512M --shell
+
+clean:
+	+@$(KMAKE) clean
+	rm -f $(TOP)/rust/bindings_generated.rs $(TOP)/rust/.bindings_generated.rs.cmd

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Lists of known bad sectors.
+//!
+//! C header: [`include/linux/badblocks.h`](srctree/include/linux/badblocks.h)
+
+use crate::bindings;
+use kernel::{prelude::*, types::Opaque};
+
+/// A `struct badblocks`, initialised and enabled.
+///
+/// # Invariants
+///
+/// `bb` was initialised by `badblocks_init` and is torn down only on drop.
+/// It is heap allocated, so its address is stable for the gendisk that
+/// points to it.
+pub(crate) struct Badblocks {
+    bb: KBox<Opaque<bindings::badblocks>>,
+}
+
+// SAFETY: `struct badblocks` has its own seqlock; every function used here
+// may be called concurrently from any thread.
+unsafe impl Send for Badblocks {}
+// SAFETY: See `Send`.
+unsafe impl Sync for Badblocks {}
+
+impl Badblocks {
+    /// Allocates an empty, enabled list.
+    pub(crate) fn new() -> Result<Self> {
+        let bb = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        // SAFETY: `bb.get()` is valid for writes of a `struct badblocks`.
+        kernel::error::to_result(unsafe { bindings::badblocks_init(bb.get(), 1) })?;
+        // INVARIANT: initialised above.
+        Ok(Self { bb })
+    }
+
+    /// The raw list, for C functions that fill it or point to it.
+    pub(crate) fn as_raw(&self) -> *mut bindings::badblocks {
+        self.bb.get()
+    }
+
+    /// Whether any sector of the `len` bytes at `sector` is bad.
+    #[inline]
+    pub(crate) fn is_bad(&self, sector: u64, len: u32) -> bool {
+        // SAFETY: initialised (type invariant). A racy read of the count is
+        // what the C helper `is_bad_pmem` does too: `badblocks_check` below
+        // takes the seqlock.
+        if unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).count) } == 0 {
+            return false;
+        }
+        let (mut first, mut count) = (0, 0);
+        // SAFETY: initialised (type invariant); the out pointers are valid.
+        unsafe {
+            bindings::badblocks_check(
+                self.as_raw(),
+                sector,
+                (len >> kernel::block::SECTOR_SHIFT).into(),
+                &mut first,
+                &mut count,
+            ) != 0
+        }
+    }
+
+    /// Forgets `sectors` bad sectors at `sector`.
+    pub(crate) fn clear(&self, sector: u64, sectors: u64) {
+        // SAFETY: initialised (type invariant).
+        unsafe { bindings::badblocks_clear(self.as_raw(), sector, sectors) };
+    }
+}
+
+impl Drop for Badblocks {
+    fn drop(&mut self) {
+        // SAFETY: initialised (type invariant) and no longer referenced: the
+        // gendisk that pointed here is gone before its data is dropped.
+        unsafe { bindings::badblocks_exit(self.as_raw()) };
+    }
+}

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bios as a bio-based disk receives them, and their data segments.
+//!
+//! C header: [`include/linux/bio.h`](srctree/include/linux/bio.h)
+
+use crate::bindings;
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{bindings as kb, page::PAGE_SIZE, prelude::*};
+
+/// A block layer status (`blk_status_t`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Status(kb::blk_status_t);
+
+impl Status {
+    /// `BLK_STS_IOERR`.
+    pub(crate) const IOERR: Self = Self(bindings::RPMEM_BLK_STS_IOERR);
+    /// `BLK_STS_NOTSUPP`.
+    pub(crate) const NOTSUPP: Self = Self(bindings::RPMEM_BLK_STS_NOTSUPP);
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        // SAFETY: `errno_to_blk_status` is a pure table lookup.
+        Self(unsafe { kb::errno_to_blk_status(e.to_errno()) })
+    }
+}
+
+/// The operations rpmem tells apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `REQ_OP_READ`.
+    Read,
+    /// `REQ_OP_WRITE`, possibly empty with `REQ_PREFLUSH`.
+    Write,
+    /// Anything else: not advertised, so not expected.
+    Other,
+}
+
+/// A bio submitted to a bio-based disk.
+///
+/// The holder owns the bio until it completes: dropping a `Bio` ends it
+/// (`bio_endio`) with the status set so far, so each bio completes exactly
+/// once.
+///
+/// # Invariants
+///
+/// `ptr` is a bio handed to `->submit_bio` and not yet completed; nobody else
+/// touches it until it is.
+pub(crate) struct Bio<'a> {
+    ptr: NonNull<kb::bio>,
+    _bio: PhantomData<&'a mut kb::bio>,
+}
+
+impl Bio<'_> {
+    /// Takes ownership of a bio handed to `->submit_bio`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a bio received by `->submit_bio` that the caller now
+    /// gives up.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<kb::bio>) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self {
+            ptr,
+            _bio: PhantomData,
+        }
+    }
+
+    /// The raw bio, for C functions that borrow it.
+    pub(crate) fn as_raw(&self) -> *mut kb::bio {
+        self.ptr.as_ptr()
+    }
+
+    fn raw(&self) -> &kb::bio {
+        // SAFETY: the bio is ours until completion (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn opf(&self) -> kb::blk_opf_t {
+        self.raw().bi_opf
+    }
+
+    /// The operation (`bio_op`).
+    #[inline]
+    pub(crate) fn op(&self) -> Op {
+        match self.opf() & bindings::RPMEM_REQ_OP_MASK {
+            kb::req_op_REQ_OP_READ => Op::Read,
+            kb::req_op_REQ_OP_WRITE => Op::Write,
+            _ => Op::Other,
+        }
+    }
+
+    /// Whether earlier completed writes must be made durable first.
+    #[inline]
+    pub(crate) fn is_preflush(&self) -> bool {
+        self.opf() & bindings::RPMEM_REQ_PREFLUSH != 0
+    }
+
+    /// Whether this bio's own data must be durable when it completes.
+    #[inline]
+    pub(crate) fn is_fua(&self) -> bool {
+        self.opf() & bindings::RPMEM_REQ_FUA != 0
+    }
+
+    /// Bytes of data left to transfer.
+    #[inline]
+    pub(crate) fn size(&self) -> u32 {
+        self.raw().bi_iter.bi_size
+    }
+
+    /// Whether the bio failed so far.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.raw().bi_status != 0
+    }
+
+    /// Sets the status the bio completes with.
+    pub(crate) fn fail(&mut self, status: Status) {
+        // SAFETY: the bio is ours until completion (type invariant).
+        unsafe { (*self.ptr.as_ptr()).bi_status = status.0 };
+    }
+
+    /// Iterates over the data as single-page segments
+    /// (`bio_for_each_segment`).
+    pub(crate) fn segments(&self) -> Segments<'_> {
+        let bio = self.raw();
+        Segments {
+            vec: bio.bi_io_vec,
+            iter: bio.bi_iter,
+            _bio: PhantomData,
+        }
+    }
+
+    /// Runs `f` on the bio, counted in the disk's I/O statistics when they
+    /// are enabled (`bio_start_io_acct` ... `bio_end_io_acct`).
+    #[inline]
+    pub(crate) fn accounted(&mut self, f: impl FnOnce(&mut Self)) {
+        // SAFETY: a submitted bio has a block device whose disk and queue
+        // live at least until the bio completes.
+        let features = unsafe { (*(*(*self.raw().bi_bdev).bd_disk).queue).limits.features };
+        if features & bindings::RPMEM_BLK_FEAT_IO_STAT == 0 {
+            return f(self);
+        }
+        // SAFETY: the bio is ours until completion (type invariant).
+        let start = unsafe { kb::bio_start_io_acct(self.as_raw()) };
+        f(self);
+        // SAFETY: as above; `start` came from `bio_start_io_acct`.
+        unsafe { kb::bio_end_io_acct_remapped(self.as_raw(), start, self.raw().bi_bdev) };
+    }
+
+    /// Gives the bio up without completing it: someone else now will.
+    pub(crate) fn hand_over(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Bio<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the bio is ours and not completed yet (type invariant);
+        // `self` is gone after this, so it completes exactly once.
+        unsafe { kb::bio_endio(self.as_raw()) };
+    }
+}
+
+/// Iterator over the single-page segments of a bio.
+///
+/// # Invariants
+///
+/// `iter` describes data within the bio_vec array `vec` of a bio borrowed
+/// for `'a`, as the block layer guarantees for a submitted bio.
+pub(crate) struct Segments<'a> {
+    vec: *mut kb::bio_vec,
+    iter: kb::bvec_iter,
+    _bio: PhantomData<&'a Bio<'a>>,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Segment<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Segment<'a>> {
+        let it = &mut self.iter;
+        if it.bi_size == 0 {
+            return None;
+        }
+        // SAFETY: a non-zero `bi_size` means `bi_idx` indexes a bio_vec of
+        // the array (type invariant).
+        let bv = unsafe { &*self.vec.add(it.bi_idx as usize) };
+        let offset = bv.bv_offset as usize + it.bi_offset as usize;
+        let page_off = offset % PAGE_SIZE;
+        let len = it
+            .bi_size
+            .min(bv.bv_len - it.bi_offset)
+            .min((PAGE_SIZE - page_off) as u32);
+        let seg = Segment {
+            // SAFETY: the bio_vec's pages are contiguous `struct page`s
+            // covering `bv_offset + bv_len`; `offset` is within them.
+            page: unsafe { bv.bv_page.add(offset / PAGE_SIZE) },
+            offset: page_off as u32,
+            len,
+            sector: it.bi_sector,
+            _bio: PhantomData,
+        };
+        it.bi_sector += u64::from(len >> kernel::block::SECTOR_SHIFT);
+        it.bi_size -= len;
+        it.bi_offset += len;
+        if it.bi_offset == bv.bv_len {
+            it.bi_idx += 1;
+            it.bi_offset = 0;
+        }
+        Some(seg)
+    }
+}
+
+/// `len` bytes at `offset` in one page of a bio, going to or from `sector`.
+///
+/// # Invariants
+///
+/// `page` is a page of a bio borrowed for `'a` and `offset + len` does not
+/// exceed `PAGE_SIZE`.
+pub(crate) struct Segment<'a> {
+    page: *mut kb::page,
+    offset: u32,
+    len: u32,
+    sector: u64,
+    _bio: PhantomData<&'a ()>,
+}
+
+impl Segment<'_> {
+    /// The first disk sector of the segment.
+    pub(crate) fn sector(&self) -> u64 {
+        self.sector
+    }
+
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Maps the segment's page (`kmap_local_page`) for a copy.
+    pub(crate) fn map(&self) -> MappedSegment<'_> {
+        flush_dcache_page(self.page);
+        // SAFETY: `page` is a valid page of the bio (type invariant).
+        let base = unsafe { kb::kmap_local_page(self.page) };
+        // INVARIANT: `offset + len` stays inside the mapped page.
+        MappedSegment {
+            page: self.page,
+            base,
+            // SAFETY: `offset < PAGE_SIZE` (type invariant of `Segment`).
+            ptr: unsafe { base.cast::<u8>().add(self.offset as usize) },
+            len: self.len as usize,
+            _seg: PhantomData,
+        }
+    }
+}
+
+/// A segment mapped into the kernel's address space; unmapped on drop.
+///
+/// The page's data cache is kept coherent both before the copy (for writes to
+/// the disk) and after it (for reads).
+///
+/// # Invariants
+///
+/// `ptr` is valid for reads and writes of `len` bytes until drop; `base` is
+/// the address `kmap_local_page` returned.
+pub(crate) struct MappedSegment<'a> {
+    page: *mut kb::page,
+    base: *mut c_void,
+    ptr: *mut u8,
+    len: usize,
+    _seg: PhantomData<&'a Segment<'a>>,
+}
+
+impl MappedSegment<'_> {
+    /// Start of the segment's bytes, valid for `len()` bytes while `self`
+    /// lives.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Drop for MappedSegment<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `base` came from `kmap_local_page` (type invariant); local
+        // mappings are released in reverse order, and segments are mapped one
+        // at a time.
+        unsafe { kb::kunmap_local(self.base) };
+        flush_dcache_page(self.page);
+    }
+}
+
+/// Keeps a page's cache aliases coherent around a kernel copy, on the
+/// architectures that need it (`flush_dcache_page`; free on x86).
+#[inline(always)]
+fn flush_dcache_page(page: *mut kb::page) {
+    if bindings::RPMEM_ARCH_FLUSH_DCACHE_PAGE != 0 {
+        // SAFETY: `page` is a page of a bio in flight.
+        unsafe { bindings::rpmem_flush_dcache_page(page) };
+    }
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Exclusive claims on ranges of physical address space.
+//!
+//! C header: [`include/linux/ioport.h`](srctree/include/linux/ioport.h)
+
+use kernel::{bindings, error::code::EBUSY, prelude::*, str::CStr};
+
+/// A busy `iomem_resource` range (`request_mem_region`), released on drop.
+///
+/// # Invariants
+///
+/// `start..start + size` was claimed by `request_mem_region` and is released
+/// only on drop.
+pub(crate) struct MemRegion {
+    start: u64,
+    size: u64,
+}
+
+impl MemRegion {
+    /// Claims `size` bytes at physical address `start` under `name`.
+    ///
+    /// Fails with `EBUSY` when any part of the range is already claimed.
+    pub(crate) fn request(start: u64, size: u64, name: &'static CStr) -> Result<Self> {
+        // SAFETY: `name` is a valid C string that outlives the claim.
+        let res = unsafe { bindings::request_mem_region(start, size, name.as_char_ptr()) };
+        if res.is_null() {
+            return Err(EBUSY);
+        }
+        // INVARIANT: claimed above.
+        Ok(Self { start, size })
+    }
+}
+
+impl Drop for MemRegion {
+    fn drop(&mut self) {
+        // SAFETY: claimed by `request` (type invariant).
+        unsafe { bindings::release_mem_region(self.start, self.size) };
+    }
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! libnvdimm namespace drivers: devices on the nd bus and their
+//! registration.
+//!
+//! C headers: [`include/linux/nd.h`](srctree/include/linux/nd.h),
+//! [`drivers/nvdimm/nd.h`](srctree/drivers/nvdimm/nd.h)
+
+use crate::{bindings, region::Region};
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    bindings as kb,
+    device::Device,
+    error::{code::ENXIO, from_err_ptr, from_result, to_result},
+    prelude::*,
+    str::CStr,
+    types::Opaque,
+    ThisModule,
+};
+
+/// A device on the nd bus offered to a namespace driver: a namespace, or a
+/// btt/pfn/dax personality of one.
+///
+/// # Invariants
+///
+/// Wraps a live `struct device` of the nd bus, for as long as a reference to
+/// it is handed out by the bus callbacks below.
+#[repr(transparent)]
+pub(crate) struct NdDevice(Opaque<kb::device>);
+
+impl NdDevice {
+    /// # Safety
+    ///
+    /// `ptr` must be a live nd bus device for the lifetime `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut kb::device) -> &'a Self {
+        // SAFETY: `NdDevice` is a transparent wrapper of `struct device`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw device.
+    pub(crate) fn as_raw(&self) -> *mut kb::device {
+        self.0.get()
+    }
+
+    /// The generic device, for logging.
+    pub(crate) fn dev(&self) -> &Device {
+        // SAFETY: a live `struct device` (type invariant).
+        unsafe { Device::from_raw(self.as_raw()) }
+    }
+
+    /// Whether this is a btt, pfn or dax personality rather than a namespace.
+    pub(crate) fn is_personality(&self) -> bool {
+        let dev = self.as_raw();
+        // SAFETY: `dev` is live (type invariant); the checks only compare
+        // its device type.
+        unsafe { bindings::is_nd_btt(dev) || bindings::is_nd_pfn(dev) || bindings::is_nd_dax(dev) }
+    }
+
+    /// Validates the device for a driver and returns the namespace behind it
+    /// (`nvdimm_namespace_common_probe`): fails if another personality
+    /// claims it, if it is locked, or if it is too small.
+    pub(crate) fn namespace(&self) -> Result<Namespace<'_>> {
+        // SAFETY: `self` is live (type invariant).
+        let ndns = from_err_ptr(unsafe { bindings::nvdimm_namespace_common_probe(self.as_raw()) })?;
+        let ndns = NonNull::new(ndns).ok_or(ENXIO)?;
+        // INVARIANT: the namespace is this device or the one it claims; it
+        // lives at least as long as `self`.
+        Ok(Namespace {
+            ndns,
+            _dev: PhantomData,
+        })
+    }
+
+    /// The region the device belongs to.
+    pub(crate) fn region(&self) -> Region {
+        // SAFETY: nd bus devices sit below their region, so the parent is a
+        // live `struct nd_region` device.
+        let region = unsafe { bindings::to_nd_region((*self.as_raw()).parent) };
+        // SAFETY: the region outlives its child devices.
+        unsafe { Region::from_raw(NonNull::new_unchecked(region)) }
+    }
+
+    /// The device's NUMA node.
+    pub(crate) fn numa_node(&self) -> i32 {
+        // SAFETY: `self` is live (type invariant).
+        unsafe { bindings::rpmem_dev_to_node(self.as_raw()) }
+    }
+}
+
+/// Asks the platform to clear media errors in `len` bytes at physical
+/// address `phys` (`nvdimm_clear_poison`), through the nd bus above `dev`;
+/// returns how many bytes were cleared.
+pub(crate) fn clear_poison(dev: &Device, phys: u64, len: u32) -> Result<u64> {
+    // `Device` is a transparent wrapper of `struct device`.
+    let dev = core::ptr::from_ref(dev).cast_mut().cast::<kb::device>();
+    // SAFETY: `dev` is live; a device with no nd bus above it gets `ENXIO`.
+    let cleared = unsafe { bindings::nvdimm_clear_poison(dev, phys, len) };
+    if cleared < 0 {
+        return Err(Error::from_errno(cleared as i32));
+    }
+    Ok(cleared as u64)
+}
+
+/// A namespace: a range of persistent memory described by its region.
+///
+/// # Invariants
+///
+/// `ndns` is a live `struct nd_namespace_common` of a pmem or io namespace
+/// (both embed a `struct nd_namespace_io`), alive for `'a`.
+pub(crate) struct Namespace<'a> {
+    ndns: NonNull<bindings::nd_namespace_common>,
+    _dev: PhantomData<&'a NdDevice>,
+}
+
+impl Namespace<'_> {
+    fn as_raw(&self) -> *mut bindings::nd_namespace_common {
+        self.ndns.as_ptr()
+    }
+
+    /// The namespace's name (`namespaceX.Y`), valid as long as the device.
+    pub(crate) fn name(&self) -> &'static CStr {
+        // SAFETY: the name of a registered device lives as long as the
+        // device, which outlives every claim made under it by a bound driver.
+        unsafe { CStr::from_char_ptr(kb::dev_name(&raw mut (*self.as_raw()).dev)) }
+    }
+
+    /// Physical start address and size in bytes.
+    pub(crate) fn resource(&self) -> (u64, u64) {
+        // SAFETY: a pmem or io namespace (type invariant) embeds its
+        // resource, which is set up before the device is registered.
+        let res = unsafe { &*bindings::rpmem_ndns_res(self.as_raw()) };
+        (res.start, res.end.wrapping_sub(res.start).wrapping_add(1))
+    }
+
+    /// Logical sector size: 512, or 4096 when a label says so.
+    pub(crate) fn sector_size(&self) -> u32 {
+        // SAFETY: `self` is live (type invariant).
+        unsafe { bindings::pmem_sector_size(self.as_raw()) }
+    }
+
+    /// The disk name nd_pmem gives this namespace (`pmemX[.Y]`).
+    pub(crate) fn disk_name(&self) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
+        let mut name = [0u8; kb::DISK_NAME_LEN as usize];
+        // SAFETY: `name` has room for `DISK_NAME_LEN` bytes, as required.
+        let ret = unsafe {
+            bindings::nvdimm_namespace_disk_name(self.as_raw(), name.as_mut_ptr().cast())
+        };
+        if ret.is_null() {
+            return Err(ENXIO);
+        }
+        Ok(name)
+    }
+}
+
+/// libnvdimm events a bound driver is told about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// The region's list of media errors changed.
+    RevalidatePoison,
+    /// The region's state (read-only, for one) changed.
+    RevalidateRegion,
+}
+
+/// A namespace driver. `Self` is the state of one bound device.
+pub(crate) trait Driver: Send + Sync + Sized + 'static {
+    /// Binds to `dev`, or fails with the reason it cannot.
+    fn probe(dev: &NdDevice) -> Result<KBox<Self>>;
+
+    /// Unbinds from `dev`: `this` is dropped by the implementation.
+    fn remove(this: KBox<Self>, dev: &NdDevice);
+
+    /// The system is going down.
+    fn shutdown(&self, dev: &NdDevice);
+
+    /// Something changed in the region of `dev`.
+    fn notify(&self, dev: &NdDevice, event: Event);
+}
+
+/// The registration of `T` as a driver for raw pmem and io namespaces.
+///
+/// # Invariants
+///
+/// `drv` is registered with the nd bus for the lifetime of `self`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registration<T: Driver> {
+    #[pin]
+    drv: Opaque<bindings::nd_device_driver>,
+    _driver: PhantomData<T>,
+}
+
+// SAFETY: registration and unregistration may happen on any thread, and
+// nothing is reachable through `&Registration`.
+unsafe impl<T: Driver> Send for Registration<T> {}
+// SAFETY: See `Send`.
+unsafe impl<T: Driver> Sync for Registration<T> {}
+
+impl<T: Driver> Registration<T> {
+    /// Registers `T` as the nd driver `name` of `module`.
+    pub(crate) fn new(
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            drv <- Opaque::try_ffi_init(move |drv: *mut bindings::nd_device_driver| {
+                let mut d = bindings::nd_device_driver {
+                    type_: (bindings::RPMEM_ND_DRIVER_NAMESPACE_IO
+                        | bindings::RPMEM_ND_DRIVER_NAMESPACE_PMEM) as usize,
+                    probe: Some(Self::probe_callback),
+                    remove: Some(Self::remove_callback),
+                    shutdown: Some(Self::shutdown_callback),
+                    notify: Some(Self::notify_callback),
+                    ..Default::default()
+                };
+                d.drv.name = name.as_char_ptr();
+                // SAFETY: `drv` is valid for writes; it is pinned, and stays
+                // registered until `drop`.
+                unsafe {
+                    drv.write(d);
+                    to_result(bindings::__nd_driver_register(drv, module.as_ptr(), name.as_char_ptr()))
+                }
+            }),
+            _driver: PhantomData,
+        })
+    }
+
+    /// # Safety
+    ///
+    /// `dev` must be a device bound to this driver: its driver data is a
+    /// `T` set by `probe_callback`.
+    unsafe fn drvdata<'a>(dev: *mut kb::device) -> &'a T {
+        // SAFETY: by the safety requirements.
+        unsafe { &*kb::dev_get_drvdata(dev).cast::<T>() }
+    }
+
+    extern "C" fn probe_callback(dev: *mut kb::device) -> c_int {
+        // SAFETY: the bus probes live devices.
+        let nd = unsafe { NdDevice::from_raw(dev) };
+        from_result(|| {
+            let this = T::probe(nd)?;
+            // SAFETY: `dev` is live; the data is reclaimed in `remove`.
+            unsafe { kb::dev_set_drvdata(dev, KBox::into_raw(this).cast()) };
+            Ok(0)
+        })
+    }
+
+    extern "C" fn remove_callback(dev: *mut kb::device) {
+        // SAFETY: the bus only removes live devices bound to us, whose
+        // driver data `probe_callback` set from `KBox::into_raw`.
+        let (nd, this) = unsafe {
+            let this = KBox::from_raw(kb::dev_get_drvdata(dev).cast::<T>());
+            kb::dev_set_drvdata(dev, core::ptr::null_mut());
+            (NdDevice::from_raw(dev), this)
+        };
+        T::remove(this, nd);
+    }
+
+    extern "C" fn shutdown_callback(dev: *mut kb::device) {
+        // SAFETY: the bus only shuts down live devices bound to us.
+        let (nd, this) = unsafe { (NdDevice::from_raw(dev), Self::drvdata(dev)) };
+        this.shutdown(nd);
+    }
+
+    extern "C" fn notify_callback(dev: *mut kb::device, event: bindings::nvdimm_event) {
+        let event = match event {
+            bindings::nvdimm_event_NVDIMM_REVALIDATE_POISON => Event::RevalidatePoison,
+            bindings::nvdimm_event_NVDIMM_REVALIDATE_REGION => Event::RevalidateRegion,
+            _ => return,
+        };
+        // SAFETY: the bus notifies live devices bound to us, under the
+        // device lock, which excludes `remove`.
+        let (nd, this) = unsafe { (NdDevice::from_raw(dev), Self::drvdata(dev)) };
+        this.notify(nd, event);
+    }
+}
+
+#[pinned_drop]
+impl<T: Driver> PinnedDrop for Registration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: registered in `new` (type invariant).
+        unsafe { kb::driver_unregister(&raw mut (*self.drv.get()).drv) };
+    }
+}

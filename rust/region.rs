@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! libnvdimm regions: the persistence domain of a namespace.
+//!
+//! C header: [`include/linux/libnvdimm.h`](srctree/include/linux/libnvdimm.h)
+
+use crate::{badblocks::Badblocks, bindings, bio::Bio};
+use core::ptr::{self, NonNull};
+use kernel::{error::to_result, prelude::*};
+
+/// How a region makes CPU stores durable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlushSupport {
+    /// Flush hints or an asynchronous flush: `REQ_FUA` needs a real flush.
+    Hints,
+    /// A store fence is enough (ADR platform, no flush hints).
+    Fence,
+    /// The platform cannot guarantee persistence (for example `memmap=`).
+    Unknown,
+}
+
+/// Outcome of [`Region::flush`] when it succeeds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flushed {
+    /// Writes are durable now.
+    Done,
+    /// The region took over the bio and completes it once writes are
+    /// durable.
+    Async,
+}
+
+/// A handle on the `struct nd_region` above a namespace.
+///
+/// # Invariants
+///
+/// `ptr` points to a live `struct nd_region`. A region outlives every
+/// device registered below it, and rpmem only keeps a `Region` in state that
+/// belongs to a bound child device, so the pointer stays valid.
+pub(crate) struct Region {
+    ptr: NonNull<bindings::nd_region>,
+}
+
+// SAFETY: The libnvdimm region functions used here may be called from any
+// context that may sleep, on any CPU, concurrently.
+unsafe impl Send for Region {}
+// SAFETY: See `Send`: all methods only read through the pointer.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Wraps the region `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a live `struct nd_region` that outlives the handle.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::nd_region>) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self { ptr }
+    }
+
+    fn as_raw(&self) -> *mut bindings::nd_region {
+        self.ptr.as_ptr()
+    }
+
+    /// Makes all writes accepted so far durable (`nvdimm_flush`). With `bio`,
+    /// an asynchronous region may take the bio over.
+    pub(crate) fn flush(&self, bio: Option<&Bio<'_>>) -> Result<Flushed> {
+        let bio = bio.map_or(ptr::null_mut(), Bio::as_raw);
+        // SAFETY: `self.ptr` is live (type invariant); `bio` is null or a bio
+        // owned by the caller.
+        let ret = unsafe { bindings::nvdimm_flush(self.as_raw(), bio) };
+        to_result(ret)?;
+        if ret as u32 == bindings::NVDIMM_FLUSH_ASYNC {
+            Ok(Flushed::Async)
+        } else {
+            Ok(Flushed::Done)
+        }
+    }
+
+    /// What a flush means on this region (`nvdimm_has_flush`).
+    pub(crate) fn flush_support(&self) -> FlushSupport {
+        // SAFETY: `self.ptr` is live (type invariant).
+        match unsafe { bindings::nvdimm_has_flush(self.as_raw()) } {
+            r if r > 0 => FlushSupport::Hints,
+            0 => FlushSupport::Fence,
+            _ => FlushSupport::Unknown,
+        }
+    }
+
+    /// Loads the region's known media errors within `start..=end` (physical
+    /// addresses) into `bb` (`nvdimm_badblocks_populate`).
+    pub(crate) fn populate_badblocks(&self, bb: &Badblocks, start: u64, end: u64) {
+        let range = kernel::bindings::range { start, end };
+        // SAFETY: `self.ptr` is live (type invariant), `bb` is initialised
+        // and `range` outlives the call.
+        unsafe { bindings::nvdimm_badblocks_populate(self.as_raw(), bb.as_raw(), &range) };
+    }
+}

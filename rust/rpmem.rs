@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rpmem: persistent memory as block devices, in Rust.
+//!
+//! A libnvdimm namespace driver, like `drivers/nvdimm/pmem.c`: every raw pmem
+//! or io namespace it is bound to (an NFIT NVDIMM namespace or a `memmap=`
+//! legacy region) becomes a bio-based disk, `/dev/rpmemX[.Y]`, whose writes
+//! are durable once flushed and whose reads never consume poison.
+//!
+//! The module declares no device aliases: it is loaded on purpose, and which
+//! driver owns a namespace is chosen with the nd bus's `bind`/`unbind` and
+//! `drivers_autoprobe` (see `Documentation/rpmem.rst`).
+
+mod badblocks;
+mod bindings;
+mod bio;
+mod driver;
+mod gendisk;
+mod mapping;
+mod memregion;
+mod nd;
+mod pmem;
+mod region;
+
+use kernel::prelude::*;
+
+module! {
+    type: Rpmem,
+    name: "rpmem",
+    authors: ["The rpmem developers"],
+    description: "Persistent memory block driver in Rust",
+    license: "GPL",
+}
+
+/// The module: the nd driver registration, for as long as it is loaded.
+#[pin_data]
+struct Rpmem {
+    #[pin]
+    driver: nd::Registration<driver::RpmemDevice>,
+}
+
+impl kernel::InPlaceModule for Rpmem {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            driver <- nd::Registration::new(c"rpmem", module),
+        })
+    }
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rpmem's C shim: see shim.h. No logic lives here.
+ */
+#include <linux/highmem.h>
+#include <linux/libnvdimm.h>
+#include <linux/nd.h>
+#include <linux/string.h>
+#include "shim.h"
+
+struct nd_namespace_common *rpmem_to_ndns(struct device *dev)
+{
+	return to_ndns(dev);
+}
+
+struct resource *rpmem_ndns_res(struct nd_namespace_common *ndns)
+{
+	return &to_nd_namespace_io(&ndns->dev)->res;
+}
+
+int rpmem_dev_to_node(struct device *dev)
+{
+	return dev_to_node(dev);
+}
+
+void rpmem_memcpy_flushcache(void *dst, const void *src, size_t n)
+{
+	memcpy_flushcache(dst, src, n);
+}
+
+void rpmem_invalidate_pmem(void *addr, size_t n)
+{
+	arch_invalidate_pmem(addr, n);
+}
+
+void rpmem_flush_dcache_page(struct page *page)
+{
+	flush_dcache_page(page);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rpmem's C shim: out-of-line copies of the static inline kernel helpers the
+ * Rust side needs. Each one only forwards to the kernel's own inline.
+ */
+#ifndef RPMEM_SHIM_H
+#define RPMEM_SHIM_H
+
+#include <linux/types.h>
+
+struct device;
+struct nd_namespace_common;
+struct page;
+struct resource;
+
+struct nd_namespace_common *rpmem_to_ndns(struct device *dev);
+struct resource *rpmem_ndns_res(struct nd_namespace_common *ndns);
+int rpmem_dev_to_node(struct device *dev);
+void rpmem_memcpy_flushcache(void *dst, const void *src, size_t n);
+void rpmem_invalidate_pmem(void *addr, size_t n);
+void rpmem_flush_dcache_page(struct page *page);
+
+#endif /* RPMEM_SHIM_H */

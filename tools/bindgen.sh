@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# bindgen.sh BINDGEN OBJTREE HEADER OUTPUT [EXTRA_CLANG_FLAGS...]
+#
+# Generates Rust bindings for the kernel interfaces rpmem needs beyond
+# kernel::bindings. Called by Kbuild from the kernel's object tree. The clang
+# flags are the ones the target kernel used for its own bindings (recorded in
+# rust/bindings/.bindings_generated.rs.cmd), so layouts and configuration
+# always match the kernel the module is built for. Only the listed items are
+# generated; everything they refer to comes from kernel::bindings.
+
+set -eu
+bindgen=$1 objtree=$2 header=$(realpath "$3") out=$(realpath -m "$4")
+shift 4
+
+# The recorded flags use paths relative to the object tree.
+cd "$objtree"
+cmd=rust/bindings/.bindings_generated.rs.cmd
+[ -f "$cmd" ] || { echo "bindgen.sh: $objtree/$cmd missing: is this a Rust-enabled kernel tree?" >&2; exit 1; }
+cflags=$(sed -n '1{s/^[^=]*= //;s/.* -- //;s/;.*//;s/-Wp,-MMD,[^ ]*//;p}' "$cmd")
+
+items='
+	function:__nd_driver_register
+	function:nvdimm_namespace_common_probe
+	function:nvdimm_namespace_disk_name
+	function:pmem_sector_size
+	function:is_nd_btt
+	function:is_nd_pfn
+	function:is_nd_dax
+	function:to_nd_region
+	function:nvdimm_flush
+	function:nvdimm_has_flush
+	function:nvdimm_has_cache
+	function:is_nvdimm_sync
+	function:nvdimm_badblocks_populate
+	function:nvdimm_clear_poison
+	function:nvdimm_check_and_set_ro
+	function:badblocks_init
+	function:badblocks_exit
+	function:badblocks_check
+	function:badblocks_clear
+	function:sysfs_get_dirent
+	function:sysfs_notify_dirent
+	function:rpmem_.*
+	type:badblocks
+	type:nd_device_driver
+	type:nd_namespace_common
+	type:nd_namespace_io
+	type:nvdimm_claim_class
+	type:nvdimm_event
+	type:nd_region
+	var:ND_DRIVER_NAMESPACE_.*
+	var:NVDIMM_FLUSH_ASYNC
+	var:RPMEM_.*
+'
+args=
+for i in $items; do
+	args="$args --allowlist-${i%%:*} ${i#*:}"
+done
+
+# shellcheck disable=SC2086
+exec "$bindgen" "$header" $args --no-recursive-allowlist \
+	--opaque-type nd_region \
+	--use-core --ctypes-prefix ffi --no-layout-tests --no-debug '.*' \
+	--with-derive-default --rust-target 1.85 \
+	--raw-line 'use kernel::bindings::*;' --raw-line 'use kernel::ffi;' \
+	-o "$out" -- $cflags "$@" -DMODULE

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the test kernel, idempotently: kernel.sh [default|debug]
+#
+# x86_64 defconfig + kvm_guest.config + selftests/config (+ config.debug),
+# built out of tree (O=) under $RPMEM_CACHE/kbuild, in a directory keyed by
+# everything the result depends on. Prints the build directory on stdout;
+# rpmem builds against it with "make KDIR=<dir>".
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+variant=${1:-default}
+frags=("$RPMEM_TOP/selftests/config")
+case $variant in
+default) ;;
+debug) frags+=("$RPMEM_TOP/selftests/config.debug") ;;
+*) die "unknown kernel variant '$variant' (default or debug)" ;;
+esac
+
+eval "$("$RPMEM_TOP/tools/toolchain.sh")"
+export RUST_LIB_SRC LIBCLANG_PATH
+
+key=$( { echo "$KSRC"; cat "${frags[@]}"; rustc -vV; "$BINDGEN" --version;
+	 gcc --version | head -n1; } | sha256sum | cut -c1-12)
+out=$RPMEM_CACHE/kbuild/$variant-$key
+
+kmake() { make -C "$KSRC" O="$out" BINDGEN="$BINDGEN" -s "$@"; }
+
+# Every option the fragments ask for must survive olddefconfig: a missing
+# dependency (for instance Rust not available) must not pass silently.
+check_config()
+{
+	local line opt val bad=0
+	while IFS= read -r line; do
+		[[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] || continue
+		opt=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$out/.config" || continue
+		else
+			grep -qx "$opt=$val" "$out/.config" && continue
+		fi
+		log "$opt=$val requested, .config has: $(grep -E "^(# )?$opt[= ]" "$out/.config" || echo nothing)"
+		bad=1
+	done < <(cat "${frags[@]}")
+	[ $bad -eq 0 ] || die "kernel configuration does not match the fragments"
+}
+
+if [ ! -f "$out/.done" ]; then
+	log "building the $variant kernel in $out (about 10 minutes on 2 cores)"
+	mkdir -p "$out"
+	kmake rustavailable >&2 || die "the Rust toolchain is not usable for $KSRC"
+	kmake x86_64_defconfig >&2
+	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
+		"$KSRC/kernel/configs/kvm_guest.config" "${frags[@]}" >/dev/null
+	kmake olddefconfig >&2
+	check_config
+	kmake -j"$(($(nproc) + 1))" bzImage modules >&2
+	kmake INSTALL_MOD_PATH="$out/modinst" modules_install >&2
+	touch "$out/.done"
+fi
+echo "$out"

@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Common settings for the rpmem tools. Sourced, never run.
+#
+# Everything that is downloaded or built lives under $RPMEM_CACHE, keyed by
+# the versions it depends on, so that a second run costs seconds.
+
+RPMEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RPMEM_CACHE=${RPMEM_CACHE:-$HOME/.cache/rpmem}
+
+# Versions the project is pinned to.
+LINUX_SRC_PKG=linux-source-7.3
+BINDGEN_VERSION=0.72.1
+LIBCLANG_VERSION=18.1.1
+# Debian suite that carries linux-source-7.3 and a rust-src matching rustc.
+EXTRA_SUITE=trixie-backports
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# rustc's version, e.g. 1.95.0.
+rustc_version() { rustc --version | awk '{print $2}'; }
+
+mkdir -p "$RPMEM_CACHE"
