@@ -11,6 +11,7 @@
 # KDIR=<tree> builds against another Linux 7.3 tree with CONFIG_RUST=y.
 
 SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VARIANT ?= default
 
@@ -30,22 +31,23 @@ clippy:
 	+@$(KMAKE) CLIPPY=1 modules
 
 fmt:
-	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/*.rs
+	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/rpmem.rs
 
 fmtcheck:
 	rustfmt --check --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/rpmem.rs
+	shellcheck -S warning -x -e SC1091 $(TOP)/tools/*.sh $(TOP)/selftests/*.sh
 
 kernel:
 	@echo $(KDIR)
 
 run: modules
-	$(TOP)/tools/vm.sh --nvdimm 1G --memmap 256M!512M -- $(TOP)/tools/run-demo.sh
+	$(TOP)/tools/vm.sh --mem 2G --nvdimm 1G --memmap 512M!1G -- $(TOP)/tools/run-demo.sh
 
 check:
-	$(TOP)/tools/check.sh
+	$(TOP)/tools/check.sh $(T)
 
 shell: modules
-	$(TOP)/tools/vm.sh --nvdimm 1G --memmap 256M!512M --shell
+	$(TOP)/tools/vm.sh --mem 2G --nvdimm 1G --memmap 512M!1G --shell
 
 clean:
 	+@$(KMAKE) clean

@@ -41,7 +41,7 @@ check_config()
 		else
 			grep -qx "$opt=$val" "$out/.config" && continue
 		fi
-		log "$opt=$val requested, .config has: $(grep -E "^(# )?$opt[= ]" "$out/.config" || echo nothing)"
+		log "$opt=$val requested, .config has: $(grep -E "^(# )?${opt}[= ]" "$out/.config" || echo nothing)"
 		bad=1
 	done < <(cat "${frags[@]}")
 	[ $bad -eq 0 ] || die "kernel configuration does not match the fragments"

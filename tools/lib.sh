@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034
 #
 # Common settings for the rpmem tools. Sourced, never run.
 #
@@ -20,5 +21,8 @@ die() { log "error: $*"; exit 1; }
 
 # rustc's version, e.g. 1.95.0.
 rustc_version() { rustc --version | awk '{print $2}'; }
+
+# rustup installs into ~/.cargo/bin, which a non-login shell may not have.
+case :$PATH: in *:$HOME/.cargo/bin:*) ;; *) PATH=$HOME/.cargo/bin:$PATH ;; esac
 
 mkdir -p "$RPMEM_CACHE"

@@ -17,7 +17,7 @@ set -euo pipefail
 
 HOST_PKGS=(qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux
 	   flex bison bc cpio libelf-dev libssl-dev kmod xz-utils
-	   procps busybox-static gawk)
+	   procps busybox-static gawk shellcheck)
 
 host_packages()
 {
@@ -112,7 +112,7 @@ rust_src()
 {
 	local rv deb dir
 	rv=$(rustc_version)
-	deb=$(fetch_deb rust-src "$rv[+~-]")
+	deb=$(fetch_deb rust-src "${rv}[+~-]")
 	dir=$RPMEM_CACHE/rust-src-$rv
 	if [ ! -f "$dir/.done" ]; then
 		log "unpacking rust-src for rustc $rv"

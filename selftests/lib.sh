@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034
+#
+# Helpers for rpmem's selftests, sourced by each test. Tests run as root
+# inside the test VM (tools/vm.sh), print KTAP and exit non-zero if any
+# check failed. A check that cannot run is a failure, never a skip.
+
+set -u
+RPMEM_TOP=${RPMEM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+RPMEM_KO=$RPMEM_TOP/rpmem.ko
+ND=/sys/bus/nd
+
+ktap_nr=0
+ktap_failed=0
+
+ktap_plan()
+{
+	echo "KTAP version 1"
+	echo "1..$1"
+}
+
+# ok|fail DESCRIPTION
+ktap_result()
+{
+	ktap_nr=$((ktap_nr + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $ktap_nr $2"
+	else
+		echo "not ok $ktap_nr $2"
+		ktap_failed=$((ktap_failed + 1))
+	fi
+}
+
+# check DESCRIPTION COMMAND...: one result, from the command's status; its
+# output is shown, as diagnostics, only on failure.
+check()
+{
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ktap_result ok "$desc"
+	else
+		ktap_result fail "$desc"
+		printf '%s\n' "$out" | tail -n 20 | sed 's/^/# /'
+	fi
+}
+
+# expect_fail ERRTEXT DESCRIPTION COMMAND...: the command must fail, and
+# its message must contain ERRTEXT (strerror text, e.g. "Device or resource
+# busy").
+expect_fail()
+{
+	local err=$1 desc=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		ktap_result fail "$desc"
+		echo "# succeeded, expected: $err"
+	elif [[ $out != *"$err"* ]]; then
+		ktap_result fail "$desc"
+		echo "# expected '$err', got: $out" | head -n 5
+	else
+		ktap_result ok "$desc"
+	fi
+}
+
+ktap_finish()
+{
+	echo "# $((ktap_nr - ktap_failed)) passed, $ktap_failed failed"
+	[ "$ktap_failed" -eq 0 ]
+	exit
+}
+
+die() { echo "Bail out! $*"; exit 1; }
+
+# --- the nd bus -------------------------------------------------------------
+
+# The provider of the bus a namespace sits on: ACPI.NFIT or e820.
+ns_provider()
+{
+	local bus
+	bus=$(readlink -f "$ND/devices/$1" | grep -o 'ndbus[0-9]*' | head -n1)
+	cat "$ND/devices/$bus/provider"
+}
+
+# Namespaces of a provider, by name.
+namespaces_of()
+{
+	local ns
+	for ns in "$ND"/devices/namespace*; do
+		[ "$(ns_provider "${ns##*/}")" = "$1" ] && echo "${ns##*/}"
+	done
+}
+
+# The one namespace of a provider; fails the test if there is not exactly one.
+namespace_of()
+{
+	local ns
+	ns=$(namespaces_of "$1")
+	[ "$(echo "$ns" | wc -w)" -eq 1 ] || die "want one $1 namespace, have: '$ns'"
+	echo "$ns"
+}
+
+# The driver bound to a namespace, or nothing.
+ns_driver()
+{
+	local d
+	d=$(readlink "$ND/devices/$1/driver") && echo "${d##*/}"
+}
+
+# The disk of a namespace bound to rpmem or nd_pmem (rpmemX or pmemX).
+ns_disk()
+{
+	local d
+	for d in "$ND/devices/$1"/block/*; do
+		[ -e "$d" ] && { echo "${d##*/}"; return; }
+	done
+	return 1
+}
+
+# Stop the bus binding new devices by itself: tests bind explicitly.
+manual_binding()
+{
+	echo 0 >"$ND/drivers_autoprobe"
+}
+
+bind_ns()	# NAMESPACE DRIVER
+{
+	echo "$1" >"$ND/drivers/$2/bind"
+}
+
+unbind_ns()	# NAMESPACE
+{
+	local drv
+	drv=$(ns_driver "$1") || return 0
+	echo "$1" >"$ND/drivers/$drv/unbind"
+}
+
+load_rpmem()
+{
+	grep -q '^rpmem ' /proc/modules || insmod "$RPMEM_KO" "$@"
+}
+
+load_nd_pmem()
+{
+	grep -q '^nd_pmem ' /proc/modules ||
+		insmod "$RPMEM_KDIR/drivers/nvdimm/nd_pmem.ko"
+}
+
+# Make DRIVER own NAMESPACE, whoever had it before.
+rebind_ns()	# NAMESPACE DRIVER
+{
+	unbind_ns "$1" && bind_ns "$1" "$2" && udev_settle "$1"
+}
+
+# Wait until the namespace's disk node exists (devtmpfs creates it).
+udev_settle()
+{
+	local i d
+	for ((i = 0; i < 50; i++)); do
+		d=$(ns_disk "$1") && [ -b "/dev/$d" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh [TEST...]: every test of rpmem, as "make check" runs it.
+#
+# Host checks first (build, rustfmt, clippy), then the selftests: a test whose
+# header says "# vm: ARGS" runs inside a fresh VM (tools/vm.sh ARGS), one
+# that says "# host" runs here and boots VMs itself. TAP on stdout, each
+# test's own KTAP nested under it, and a last line "N passed, N failed".
+# Exits non-zero if anything failed. TEST names a selftest (rpmem_fio) or a
+# host check (build, rustfmt, clippy).
+
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$RPMEM_TOP" || exit
+
+# Everything the tests need, installed or built before the first result.
+eval "$(tools/toolchain.sh)" || die "toolchain setup failed"
+export RPMEM_KDIR
+RPMEM_KDIR=$(tools/kernel.sh) || die "test kernel build failed"
+
+passed=0 failed=0 nr=0
+want=("$@")
+
+wanted()
+{
+	[ ${#want[@]} -eq 0 ] && return 0
+	local w
+	for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done
+	return 1
+}
+
+# NAME STATUS [OUTPUT-FILE]
+result()
+{
+	nr=$((nr + 1))
+	[ -n "${3:-}" ] && sed 's/^/    /' "$3"
+	if [ "$2" -eq 0 ]; then
+		echo "ok $nr $1"
+		passed=$((passed + 1))
+	else
+		echo "not ok $nr $1 # exit status $2"
+		failed=$((failed + 1))
+	fi
+}
+
+# NAME COMMAND...: a host check; output shown only on failure.
+host_check()
+{
+	local name=$1 log rc
+	shift
+	wanted "$name" || return 0
+	log=$(mktemp)
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then result "$name" 0; else result "$name" $rc "$log"; fi
+	rm -f "$log"
+}
+
+run_selftest()
+{
+	local t=$1 name vmargs out rc
+	name=$(basename "$t" .sh)
+	wanted "$name" || return 0
+	out=$RPMEM_CACHE/runs/check-$name
+	rm -rf "$out" && mkdir -p "$out"
+	if grep -q '^# host$' "$t"; then
+		"$t" >"$out/output" 2>&1
+		rc=$?
+	elif vmargs=$(sed -n 's/^# vm: *//p' "$t" | head -n1) && grep -q '^# vm:' "$t"; then
+		# shellcheck disable=SC2086
+		tools/vm.sh --quiet --out "$out/vm" $vmargs -- "$RPMEM_TOP/$t" >"$out/output" 2>&1
+		rc=$?
+		cat "$out/vm/console.log" >>"$out/output" 2>/dev/null
+	else
+		echo "# $t says neither '# vm: ARGS' nor '# host'" >"$out/output"
+		rc=1
+	fi
+	result "$name" $rc "$out/output"
+}
+
+echo "TAP version 13"
+host_check build make -s modules
+host_check rustfmt make -s fmtcheck
+host_check clippy make -s clippy
+for t in selftests/*.sh; do
+	[ "$t" = selftests/lib.sh ] || run_selftest "$t"
+done
+echo "1..$nr"
+[ $nr -gt 0 ] || { echo "no test matched: ${want[*]}"; failed=1; }
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run a command in a QEMU guest on the test kernel: vm.sh --help.
+#
+# The guest's root is the host's /, read-only over virtio-9p, so the host's
+# programs and this repository (at the same path) are there; its PID 1 is
+# tools/guest-init.sh. A per-run directory, shared read-write, carries the
+# command in and its status, console and kernel log out. Afterwards the
+# kernel log is scanned: a clean exit status means a clean kernel log.
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+MSIZE=512000		# 9p message size, the most virtio transports take
+KVM_PROBE_SECS=20
+
+usage()
+{
+	cat <<EOF
+usage: ${0##*/} [options] [--] command...
+       ${0##*/} [options] --shell
+
+Boot the test kernel in QEMU and run command (one argument: a shell command
+line; several: a program and its arguments, passed as they are) with bash
+in the guest, in the current directory, with RPMEM_TOP, RPMEM_KDIR (kernel
+build directory) and RPMEM_OUT (the run directory, as seen by the guest)
+exported. The host's / is the guest's root, read-only; /tmp, /var/tmp and
+/run are guest tmpfs. A command may end the VM itself (say, an un-clean
+power-off: echo o >/proc/sysrq-trigger) once it has written its status to
+\$RPMEM_OUT/rc.
+
+  --kernel PATH     bzImage or kernel build directory (default: the one
+                    tools/kernel.sh prints, building it if needed)
+  --mem SIZE        guest RAM (default 1G)
+  --cpus N          virtual CPUs (default 2)
+  --nvdimm SIZE[,label=SIZE][,file=PATH]
+                    add an NVDIMM (repeatable) backed by PATH, created sparse
+                    if missing and kept; without file=, a scratch file in the
+                    run directory, deleted afterwards
+  --memmap SIZE!START
+                    reserve guest RAM as legacy persistent memory (memmap=,
+                    repeatable); 2 MiB aligned, inside RAM, above 16 MiB
+  --ram-file PATH   back all guest RAM with PATH (created if missing, kept):
+                    file offset == guest physical address below 3 GiB, so
+                    --memmap regions persist across boots
+  --append ARGS     extra kernel command line
+  --timeout SECS    kill the VM after SECS (default 600; none with --shell)
+  --out DIR         run directory (default: a new one under
+                    \$RPMEM_CACHE/runs): console.log, dmesg.log, kernel.log, rc
+  --accel MODE      kvm, tcg or auto (default: kvm if a test boot works)
+  --shell           interactive bash on the console (Ctrl-A X quits QEMU)
+  --quiet           do not copy the console to stdout
+
+SIZE: a number of bytes, decimal or 0x hex, with an optional K, M, G or T
+(binary) suffix.
+
+Exit status: the command's, if the kernel log is clean; 99 if the kernel
+log shows a problem (oops, BUG, WARNING, lockdep, KASAN, hung task, ...);
+98 if the guest ended without an exit status (crash, panic); 97 on timeout;
+96 if QEMU failed; 1 on a usage or setup error.
+EOF
+}
+
+# Kernel log lines that fail a run. Extended regex, matched on kernel log
+# lines only (console.log also holds the command's output).
+PROBLEMS='Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG'
+PROBLEMS+='|KASAN|UBSAN|possible circular locking|possible recursive locking'
+PROBLEMS+='|inconsistent lock state|suspicious RCU usage|blocked for more than'
+PROBLEMS+='|refcount_t:|Call Trace:|unreferenced object|suspected memory leak'
+
+kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file=
+nvdimms=() memmaps=() append=() scratch=()
+nv_mib=() nv_label=() nv_file=() memmap_args=()
+
+# SIZE in bytes.
+bytes()
+{
+	local n m=0
+	[[ ${1^^} =~ ^(0X[0-9A-F]+|[0-9]+)([KMGT]?)$ ]] || die "bad size '$1'"
+	n=${BASH_REMATCH[1]}
+	[[ $n == 0X* ]] || n=10#$n
+	case ${BASH_REMATCH[2]} in
+	K) m=10 ;; M) m=20 ;; G) m=30 ;; T) m=40 ;;
+	esac
+	echo $((n << m))
+}
+
+# SIZE in MiB, which it must be a multiple of.
+mib()
+{
+	local b
+	b=$(bytes "$1")
+	[ $((b % (1 << 20))) -eq 0 ] && [ "$b" -gt 0 ] ||
+		die "$1 is not a positive multiple of 1 MiB"
+	echo $((b >> 20))
+}
+
+parse_args()
+{
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
+		--timeout|--out|--accel)
+			[ $# -ge 2 ] || die "$1 needs an argument"
+			set_option "$1" "$2"
+			shift 2 ;;
+		--shell) shell=1; shift ;;
+		--quiet) quiet=1; shift ;;
+		-h|--help) usage; exit 0 ;;
+		--) shift; break ;;
+		-*) die "unknown option $1 (see --help)" ;;
+		*) break ;;
+		esac
+	done
+	cmd=("$@")
+	[ $shell -eq 1 ] || [ ${#cmd[@]} -gt 0 ] || die "no command (see --help)"
+	[ $shell -eq 0 ] || [ ${#cmd[@]} -eq 0 ] || die "--shell takes no command"
+}
+
+set_option()
+{
+	case $1 in
+	--kernel) kernel=$2 ;;
+	--mem) mem=$2 ;;
+	--cpus) [[ $2 =~ ^[1-9][0-9]*$ ]] || die "bad CPU count '$2'"; cpus=$2 ;;
+	--nvdimm) nvdimms+=("$2") ;;
+	--memmap) memmaps+=("$2") ;;
+	--ram-file) ram_file=$2 ;;
+	--append) append+=("$2") ;;
+	--timeout) [[ $2 =~ ^[0-9]+$ ]] || die "bad timeout '$2'"; timeout=$2 ;;
+	--out) out=$2 ;;
+	--accel)
+		[[ $2 =~ ^(kvm|tcg|auto)$ ]] || die "bad accelerator '$2'"
+		accel=$2 ;;
+	esac
+}
+
+# kernel (the bzImage) and kdir (its build directory, if known).
+find_kernel()
+{
+	[ -n "$kernel" ] || kernel=$("$RPMEM_TOP/tools/kernel.sh")
+	kdir=
+	if [ -d "$kernel" ]; then
+		kdir=$(cd "$kernel" && pwd)
+		kernel=$kdir/arch/x86/boot/bzImage
+	else
+		kernel=$(realpath "$kernel")
+		case $kernel in
+		*/arch/x86/boot/bzImage) kdir=${kernel%/arch/x86/boot/bzImage} ;;
+		esac
+	fi
+	[ -f "$kernel" ] || die "no kernel image $kernel"
+}
+
+make_out()
+{
+	if [ -z "$out" ]; then
+		mkdir -p "$RPMEM_CACHE/runs"
+		out=$(mktemp -d "$RPMEM_CACHE/runs/$(date +%Y%m%d-%H%M%S)-XXXX")
+	fi
+	mkdir -p "$out"
+	out=$(cd "$out" && pwd)
+	rm -f "$out"/{console.log,dmesg.log,kernel.log,rc,cmd,guest.env,qemu.cmd}
+	log "run directory: $out"
+}
+
+# The guest has its own, empty, /tmp, /var/tmp, /run, /dev, /proc and /sys.
+check_cwd()
+{
+	case $PWD/ in
+	/tmp/*|/var/tmp/*|/run/*|/dev/*|/proc/*|/sys/*)
+		log "warning: the guest does not see the host's files in $PWD" ;;
+	esac
+}
+
+# What guest-init.sh needs, as shell assignments; the command in its own
+# file, so that no quoting is lost on the way.
+write_guest_files()
+{
+	local rows= cols=
+	if [ $shell -eq 1 ] && [ -t 0 ]; then
+		read -r rows cols < <(stty size) || true
+	fi
+	{
+		printf 'RPMEM_%s=%q\n' TOP "$RPMEM_TOP" KDIR "$kdir" CWD "$PWD" \
+			MODE "$( ((shell)) && echo shell || echo cmd)" \
+			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
+	} >"$out/guest.env"
+	if [ ${#cmd[@]} -eq 1 ]; then
+		printf '%s\n' "${cmd[0]}"
+	elif [ ${#cmd[@]} -gt 1 ]; then
+		printf '%q ' "${cmd[@]}"
+		echo
+	fi >"$out/cmd"
+}
+
+# PATH, backing SIZE bytes of guest memory: no ',' (QEMU would split it),
+# and if it exists, the right size.
+check_file()
+{
+	local have
+	[[ $1 != *,* ]] || die "QEMU cannot take a ',' in $1"
+	[ -e "$1" ] || return 0
+	have=$(stat -c %s "$1")
+	[ "$have" -eq "$2" ] || die "$1 has $have bytes, not $2"
+}
+
+# One --nvdimm INDEX SPEC into nv_mib[], nv_label[] and nv_file[] (empty: a
+# scratch file).
+parse_nvdimm()
+{
+	local i=$1 spec opt
+	IFS=, read -ra spec <<<"$2"
+	nv_mib[i]=$(mib "${spec[0]}") nv_label[i]= nv_file[i]=
+	for opt in "${spec[@]:1}"; do
+		case $opt in
+		label=*) nv_label[i]=$(bytes "${opt#label=}") ;;
+		file=*) nv_file[i]=$(realpath "${opt#file=}") ;;
+		*) die "bad --nvdimm option '$opt'" ;;
+		esac
+	done
+	[ -z "${nv_file[i]}" ] || check_file "${nv_file[i]}" $((nv_mib[i] << 20))
+}
+
+# One --memmap SIZE!START: check it, keep it for the kernel command line.
+check_memmap()
+{
+	local size start end ram=$((mem_mib << 20)) lowmem
+	[[ $1 == *!* ]] || die "--memmap takes SIZE!START, not '$1'"
+	size=$(bytes "${1%%!*}")
+	start=$(bytes "${1#*!}")
+	end=$((start + size))
+	# QEMU's pc machine: RAM up to 3.5 GiB is below 4 GiB, else 3 GiB.
+	lowmem=$ram
+	[ $ram -lt $((0xe0000000)) ] || lowmem=$((0xc0000000))
+	[ $(((size | start) % (2 << 20))) -eq 0 ] && [ $size -gt 0 ] ||
+		die "--memmap $1: not 2 MiB aligned"
+	[ $start -ge $((16 << 20)) ] ||
+		die "--memmap $1: starts below 16 MiB, where the kernel loads"
+	[ $end -le $lowmem ] ||
+		{ [ $start -ge $((4 << 30)) ] && [ $end -le $((ram - lowmem + (4 << 30))) ]; } ||
+		die "--memmap $1: not inside the guest's RAM (--mem $mem)"
+	memmap_args+=("memmap=$((size >> 20))M!$((start >> 20))M")
+}
+
+# All the options that need checking, before anything is created.
+check_options()
+{
+	local i
+	mem_mib=$(mib "$mem")
+	for i in "${!nvdimms[@]}"; do
+		parse_nvdimm "$i" "${nvdimms[i]}"
+	done
+	for i in "${memmaps[@]}"; do
+		check_memmap "$i"
+	done
+	if [ -n "$ram_file" ]; then
+		ram_file=$(realpath "$ram_file")
+		check_file "$ram_file" $((mem_mib << 20))
+	fi
+	[[ $RPMEM_TOP != *[[:space:],]* ]] ||
+		die "the guest cannot boot from $RPMEM_TOP: no spaces or ',' please"
+}
+
+# Whether KVM runs our guests here: /dev/kvm is not enough, the verdict of
+# a test boot is kept for the host's boot and QEMU version.
+kvm_usable()
+{
+	local key verdict
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	key=$(cat /proc/sys/kernel/random/boot_id)-$(qemu-system-x86_64 --version |
+		head -n1 | tr -c 'a-zA-Z0-9.\n' _)
+	verdict=$RPMEM_CACHE/kvm/$key
+	if [ ! -f "$verdict" ]; then
+		mkdir -p "$RPMEM_CACHE/kvm"
+		if kvm_probe; then
+			echo yes >"$verdict.$$"
+		else
+			echo no >"$verdict.$$"
+			log "KVM does not boot the test kernel here, using TCG (slow);" \
+			    "rm $verdict to test again"
+		fi
+		mv "$verdict.$$" "$verdict"
+	fi
+	[ "$(cat "$verdict")" = yes ]
+}
+
+# Boot the kernel under KVM with /bin/true as init: its exit makes the
+# kernel panic with "Attempted to kill init", proof that userspace ran.
+kvm_probe()
+{
+	local con ok=1
+	con=$(mktemp)
+	timeout -k 2 $KVM_PROBE_SECS qemu-system-x86_64 -nodefaults -no-reboot \
+		-display none -accel kvm -cpu host -m 256M -kernel "$kernel" \
+		-virtfs local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap \
+		-append "console=ttyS0 panic=-1 root=rootfs rootfstype=9p rootflags=trans=virtio,version=9p2000.L ro init=/bin/true" \
+		-serial "file:$con" </dev/null >/dev/null 2>&1 || true
+	grep -q 'Attempted to kill init' "$con" && ok=0
+	rm -f "$con"
+	return $ok
+}
+
+pick_accel()
+{
+	if [ "$accel" = auto ]; then
+		accel=tcg
+		! kvm_usable || accel=kvm
+	fi
+	if [ "$accel" = kvm ]; then
+		qemu+=(-accel kvm -cpu host)
+	else
+		# -cpu max has clflushopt and clwb under TCG. Emulated CPUs
+		# can stall for many seconds on a loaded host: no RCU stall
+		# warnings for those (a real lockup still shows, later).
+		# Multi-threaded TCG races with the kernel's int3-based code
+		# patching (static keys) and oopses at boot now and then:
+		# one host thread runs all vCPUs, which stay SMP for the guest.
+		qemu+=(-accel tcg,thread=single -cpu max)
+		kargs+=(rcupdate.rcu_cpu_stall_timeout=120)
+	fi
+}
+
+# The NVDIMMs' QEMU arguments; their sum of sizes in nvdimm_mib.
+nvdimm_args()
+{
+	local i file
+	nvdimm_mib=0
+	for i in "${!nv_mib[@]}"; do
+		file=${nv_file[i]}
+		if [ -z "$file" ]; then
+			file=$out/nvdimm$i.img
+			rm -f "$file"
+			scratch+=("$file")
+		fi
+		[ -e "$file" ] || truncate -s "${nv_mib[i]}M" "$file"
+		qemu+=(-object "memory-backend-file,id=nv$i,share=on,mem-path=$file,size=${nv_mib[i]}M"
+		       -device "nvdimm,id=nvd$i,memdev=nv$i${nv_label[i]:+,label-size=${nv_label[i]}}")
+		nvdimm_mib=$((nvdimm_mib + nv_mib[i]))
+	done
+}
+
+memory_args()
+{
+	local n=${#nv_mib[@]} machine=pc
+	nvdimm_args
+	if [ $n -gt 0 ]; then
+		machine+=,nvdimm=on
+		qemu+=(-m "${mem_mib}M,slots=$n,maxmem=$((mem_mib + nvdimm_mib))M")
+	else
+		qemu+=(-m "${mem_mib}M")
+	fi
+	if [ -n "$ram_file" ]; then
+		[ -e "$ram_file" ] || truncate -s "${mem_mib}M" "$ram_file"
+		qemu+=(-object "memory-backend-file,id=ram,share=on,mem-path=$ram_file,size=${mem_mib}M")
+		machine+=,memory-backend=ram
+	fi
+	qemu+=(-machine "$machine")
+}
+
+console_args()
+{
+	local log=logfile=$out/console.log
+	if [ $shell -eq 1 ]; then
+		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,$log"
+		       -mon chardev=con,mode=readline)
+	elif [ $quiet -eq 1 ]; then
+		qemu+=(-chardev "file,id=con,path=$out/console.log")
+	else
+		qemu+=(-chardev "stdio,id=con,signal=off,$log")
+	fi
+	qemu+=(-serial chardev:con)
+}
+
+# The QEMU command line into qemu[].
+build_qemu()
+{
+	qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
+	      -display none -smp "$cpus" -kernel "$kernel"
+	      -virtfs "local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap"
+	      -virtfs "local,path=$out,mount_tag=rpmem_out,security_model=none")
+	kargs=(console=ttyS0 loglevel=4 printk.time=1 oops=panic panic=-1
+	       root=rootfs rootfstype=9p ro
+	       rootflags=trans=virtio,version=9p2000.L,msize=$MSIZE,cache=loose
+	       "init=$RPMEM_TOP/tools/guest-init.sh" "${memmap_args[@]}")
+	pick_accel
+	memory_args
+	console_args
+	kargs+=("${append[@]}")
+	qemu+=(-append "${kargs[*]}")
+}
+
+run_qemu()
+{
+	local t=${timeout:-600}
+	[ -n "$timeout" ] || [ $shell -eq 0 ] || t=0
+	if [ $shell -eq 1 ]; then
+		timeout --foreground -k 5 "$t" "${qemu[@]}"
+	else
+		timeout --foreground -k 5 "$t" "${qemu[@]}" </dev/null
+	fi
+}
+
+# The kernel log into kernel.log: dmesg.log, then what only the console saw
+# (the end of a crash, after the guest's logger stopped).
+merge_logs()
+{
+	touch "$out/dmesg.log" "$out/console.log"
+	awk 'FNR == NR { seen[$0] = 1; print; next } !seen[$0]++' \
+		"$out/dmesg.log" \
+		<(tr -d '\r' <"$out/console.log" |
+		  grep -aoE '\[ *[0-9]+\.[0-9]{6}\] .*' || true) >"$out/kernel.log"
+}
+
+# Print kernel problems with some context; fail if there are any.
+scan_log()
+{
+	grep -qaE "$PROBLEMS" "$out/kernel.log" || return 0
+	log "kernel problems in the log ($out/kernel.log):"
+	grep -aE -B2 -A6 "$PROBLEMS" "$out/kernel.log" | head -n 150 |
+		sed 's/^/vm.sh: /' >&2
+	return 1
+}
+
+# Scratch files go; the terminal comes back from QEMU's raw mode, whatever
+# QEMU's end.
+cleanup()
+{
+	rm -f "${scratch[@]}"
+	[ -z "${tty_state:-}" ] || stty "$tty_state" 2>/dev/null || true
+}
+
+main()
+{
+	local st=0 clean=1
+	parse_args "$@"
+	check_options
+	find_kernel
+	make_out
+	check_cwd
+	write_guest_files
+	trap cleanup EXIT
+	[ $shell -eq 0 ] || [ ! -t 0 ] || tty_state=$(stty -g)
+	build_qemu
+	printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
+	run_qemu || st=$?
+	merge_logs
+	scan_log || clean=0
+	if [ $st -eq 124 ] || [ $st -eq 137 ]; then
+		log "timeout: the VM ran for more than ${timeout:-600} s"
+		exit 97
+	elif [ ! -s "$out/rc" ] && [ $st -ne 0 ]; then
+		log "QEMU failed with status $st"
+		exit 96
+	elif [ ! -s "$out/rc" ]; then
+		log "the guest ended without an exit status: crash or panic?" \
+		    "See $out/console.log"
+		exit 98
+	elif [ $clean -eq 0 ]; then
+		exit 99
+	fi
+	exit "$(cat "$out/rc")"
+}
+
+main "$@"
