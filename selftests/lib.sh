@@ -72,6 +72,9 @@ ktap_finish()
 
 die() { echo "Bail out! $*"; exit 1; }
 
+# Explain why a check fails, and fail it.
+fail() { echo "$*"; return 1; }
+
 # --- the nd bus -------------------------------------------------------------
 
 # The provider of the bus a namespace sits on: ACPI.NFIT or e820.
@@ -143,7 +146,7 @@ load_rpmem()
 load_nd_pmem()
 {
 	grep -q '^nd_pmem ' /proc/modules ||
-		insmod "$RPMEM_KDIR/drivers/nvdimm/nd_pmem.ko"
+		modprobe -d "$RPMEM_KDIR/modinst" nd_pmem
 }
 
 # Make DRIVER own NAMESPACE, whoever had it before.

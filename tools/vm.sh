@@ -12,8 +12,13 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-MSIZE=512000		# 9p message size, the most virtio transports take
 KVM_PROBE_SECS=20
+MEM_FILE=memory-backend-file,share=on	# guest memory in a host file
+# The guest's root: the host's /, read-only, over virtio-9p.
+ROOT_9P=local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap
+# msize: the most virtio takes; cache=loose: the share is read-only.
+ROOT_ARGS=(root=rootfs rootfstype=9p ro
+	   rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose)
 
 usage()
 {
@@ -226,7 +231,7 @@ parse_nvdimm()
 # One --memmap SIZE!START: check it, keep it for the kernel command line.
 check_memmap()
 {
-	local size start end ram=$((mem_mib << 20)) lowmem
+	local size start end ram=$((mem_mib << 20)) lowmem high_end
 	[[ $1 == *!* ]] || die "--memmap takes SIZE!START, not '$1'"
 	size=$(bytes "${1%%!*}")
 	start=$(bytes "${1#*!}")
@@ -234,12 +239,13 @@ check_memmap()
 	# QEMU's pc machine: RAM up to 3.5 GiB is below 4 GiB, else 3 GiB.
 	lowmem=$ram
 	[ $ram -lt $((0xe0000000)) ] || lowmem=$((0xc0000000))
+	high_end=$((ram - lowmem + (4 << 30)))
 	[ $(((size | start) % (2 << 20))) -eq 0 ] && [ $size -gt 0 ] ||
 		die "--memmap $1: not 2 MiB aligned"
 	[ $start -ge $((16 << 20)) ] ||
 		die "--memmap $1: starts below 16 MiB, where the kernel loads"
 	[ $end -le $lowmem ] ||
-		{ [ $start -ge $((4 << 30)) ] && [ $end -le $((ram - lowmem + (4 << 30))) ]; } ||
+		{ [ $start -ge $((4 << 30)) ] && [ $end -le $high_end ]; } ||
 		die "--memmap $1: not inside the guest's RAM (--mem $mem)"
 	memmap_args+=("memmap=$((size >> 20))M!$((start >> 20))M")
 }
@@ -294,9 +300,9 @@ kvm_probe()
 	con=$(mktemp)
 	timeout -k 2 $KVM_PROBE_SECS qemu-system-x86_64 -nodefaults -no-reboot \
 		-display none -accel kvm -cpu host -m 256M -kernel "$kernel" \
-		-virtfs local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap \
-		-append "console=ttyS0 panic=-1 root=rootfs rootfstype=9p rootflags=trans=virtio,version=9p2000.L ro init=/bin/true" \
-		-serial "file:$con" </dev/null >/dev/null 2>&1 || true
+		-virtfs "$ROOT_9P" -serial "file:$con" \
+		-append "console=ttyS0 panic=-1 ${ROOT_ARGS[*]} init=/bin/true" \
+		</dev/null >/dev/null 2>&1 || true
 	grep -q 'Attempted to kill init' "$con" && ok=0
 	rm -f "$con"
 	return $ok
@@ -322,10 +328,12 @@ pick_accel()
 	fi
 }
 
-# The NVDIMMs' QEMU arguments; their sum of sizes in nvdimm_mib.
+# The NVDIMMs' QEMU arguments; their sum of sizes in nvdimm_mib. Each is
+# 2 MiB aligned in guest physical memory (QEMU packs them at 4 KiB else),
+# which rounds its size without the label area down to 2 MiB too.
 nvdimm_args()
 {
-	local i file
+	local i file size label
 	nvdimm_mib=0
 	for i in "${!nv_mib[@]}"; do
 		file=${nv_file[i]}
@@ -334,26 +342,27 @@ nvdimm_args()
 			rm -f "$file"
 			scratch+=("$file")
 		fi
-		[ -e "$file" ] || truncate -s "${nv_mib[i]}M" "$file"
-		qemu+=(-object "memory-backend-file,id=nv$i,share=on,mem-path=$file,size=${nv_mib[i]}M"
-		       -device "nvdimm,id=nvd$i,memdev=nv$i${nv_label[i]:+,label-size=${nv_label[i]}}")
+		size=${nv_mib[i]}M label=${nv_label[i]:+,label-size=${nv_label[i]}}
+		[ -e "$file" ] || truncate -s "$size" "$file"
+		qemu+=(-object "$MEM_FILE,id=nv$i,align=2M,size=$size,mem-path=$file"
+		       -device "nvdimm,id=nvd$i,memdev=nv$i$label")
 		nvdimm_mib=$((nvdimm_mib + nv_mib[i]))
 	done
 }
 
 memory_args()
 {
-	local n=${#nv_mib[@]} machine=pc
+	local n=${#nv_mib[@]} machine=pc size=${mem_mib}M
 	nvdimm_args
 	if [ $n -gt 0 ]; then
 		machine+=,nvdimm=on
-		qemu+=(-m "${mem_mib}M,slots=$n,maxmem=$((mem_mib + nvdimm_mib))M")
+		qemu+=(-m "$size,slots=$n,maxmem=$((mem_mib + nvdimm_mib))M")
 	else
-		qemu+=(-m "${mem_mib}M")
+		qemu+=(-m "$size")
 	fi
 	if [ -n "$ram_file" ]; then
-		[ -e "$ram_file" ] || truncate -s "${mem_mib}M" "$ram_file"
-		qemu+=(-object "memory-backend-file,id=ram,share=on,mem-path=$ram_file,size=${mem_mib}M")
+		[ -e "$ram_file" ] || truncate -s "$size" "$ram_file"
+		qemu+=(-object "$MEM_FILE,id=ram,size=$size,mem-path=$ram_file")
 		machine+=,memory-backend=ram
 	fi
 	qemu+=(-machine "$machine")
@@ -378,12 +387,11 @@ build_qemu()
 {
 	qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
 	      -display none -smp "$cpus" -kernel "$kernel"
-	      -virtfs "local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap"
+	      -virtfs "$ROOT_9P"
 	      -virtfs "local,path=$out,mount_tag=rpmem_out,security_model=none")
 	kargs=(console=ttyS0 loglevel=4 printk.time=1 oops=panic panic=-1
-	       root=rootfs rootfstype=9p ro
-	       rootflags=trans=virtio,version=9p2000.L,msize=$MSIZE,cache=loose
-	       "init=$RPMEM_TOP/tools/guest-init.sh" "${memmap_args[@]}")
+	       "${ROOT_ARGS[@]}" "init=$RPMEM_TOP/tools/guest-init.sh"
+	       "${memmap_args[@]}")
 	pick_accel
 	memory_args
 	console_args
@@ -454,8 +462,8 @@ main()
 		log "QEMU failed with status $st"
 		exit 96
 	elif [ ! -s "$out/rc" ]; then
-		log "the guest ended without an exit status: crash or panic?" \
-		    "See $out/console.log"
+		log "the guest ended without an exit status (kernel crash or" \
+		    "panic, or QEMU quit): see $out/console.log"
 		exit 98
 	elif [ $clean -eq 0 ]; then
 		exit 99

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A deliberately broken module: proves that the test harness turns a kernel
+ * warning or oops into a failed run (selftests/harness_fails.sh).
+ */
+#include <linux/bug.h>
+#include <linux/module.h>
+
+static char *mode = "none";
+module_param(mode, charp, 0444);
+MODULE_PARM_DESC(mode, "none, warn or oops");
+
+static int __init rpmem_faulty_init(void)
+{
+	if (!strcmp(mode, "warn"))
+		WARN(1, "rpmem_faulty: warning on purpose\n");
+	else if (!strcmp(mode, "oops"))
+		*(volatile int *)NULL = 1;
+	return 0;
+}
+module_init(rpmem_faulty_init);
+
+static void __exit rpmem_faulty_exit(void)
+{
+}
+module_exit(rpmem_faulty_exit);
+
+MODULE_DESCRIPTION("Harness self-test: warns or oopses on load");
+MODULE_LICENSE("GPL");
