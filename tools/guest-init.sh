@@ -21,8 +21,16 @@ say() { echo "guest-init: $*" >&2; }
 # points on /dev and /run.
 mount_all()
 {
+	local top
 	mount -t proc proc /proc
 	mount -t tmpfs -o mode=755 tmpfs /run
+	# A checkout under /tmp or /var/tmp would vanish under the guest's
+	# tmpfs: keep it visible at its own path.
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	case $top in
+	/tmp/*|/var/tmp/*) mkdir /run/top && mount --bind "$top" /run/top ;;
+	*) top= ;;
+	esac
 	ln -s /proc/self/fd /dev/fd	# for <(...)
 	ln -s fd/0 /dev/stdin
 	ln -s fd/1 /dev/stdout
@@ -40,6 +48,7 @@ mount_all()
 		optional_fs tracefs /sys/kernel/tracing
 	} >/run/fstab
 	mount -a -T /run/fstab
+	[ -z "$top" ] || { mkdir -p "$top" && mount --move /run/top "$top"; }
 }
 
 # FSTYPE DIR: an fstab line if the kernel has FSTYPE.

@@ -170,10 +170,12 @@ make_out()
 	log "run directory: $out"
 }
 
-# The guest has its own, empty, /tmp, /var/tmp, /run, /dev, /proc and /sys.
+# The guest has its own, empty, /tmp, /var/tmp, /run, /dev, /proc and /sys;
+# only the checkout itself stays visible there (guest-init.sh).
 check_cwd()
 {
 	case $PWD/ in
+	"$RPMEM_TOP"/*) ;;
 	/tmp/*|/var/tmp/*|/run/*|/dev/*|/proc/*|/sys/*)
 		log "warning: the guest does not see the host's files in $PWD" ;;
 	esac
