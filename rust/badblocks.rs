@@ -39,26 +39,35 @@ impl Badblocks {
         self.bb.get()
     }
 
-    /// Whether any sector of the `len` bytes at `sector` is bad.
+    /// Whether no sector is known bad.
     #[inline]
-    pub(crate) fn is_bad(&self, sector: u64, len: u32) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         // SAFETY: initialised (type invariant). A racy read of the count is
-        // what the C helper `is_bad_pmem` does too: `badblocks_check` below
-        // takes the seqlock.
-        if unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).count) } == 0 {
-            return false;
+        // what the C helper `is_bad_pmem` does too: `badblocks_check` takes
+        // the seqlock.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).count) == 0 }
+    }
+
+    /// The first bad sector among `sectors` sectors at `sector`, if any.
+    pub(crate) fn first_bad(&self, sector: u64, sectors: u64) -> Option<u64> {
+        if self.is_empty() {
+            return None;
         }
         let (mut first, mut count) = (0, 0);
         // SAFETY: initialised (type invariant); the out pointers are valid.
-        unsafe {
-            bindings::badblocks_check(
-                self.as_raw(),
-                sector,
-                (len >> kernel::block::SECTOR_SHIFT).into(),
-                &mut first,
-                &mut count,
-            ) != 0
-        }
+        let bad = unsafe {
+            bindings::badblocks_check(self.as_raw(), sector, sectors, &mut first, &mut count)
+        };
+        (bad != 0).then_some(first)
+    }
+
+    /// Whether any sector of the `len` bytes at `sector` is bad.
+    #[inline]
+    pub(crate) fn is_bad(&self, sector: u64, len: u32) -> bool {
+        !self.is_empty()
+            && self
+                .first_bad(sector, (len >> kernel::block::SECTOR_SHIFT).into())
+                .is_some()
     }
 
     /// Forgets `sectors` bad sectors at `sector`.

@@ -5,10 +5,15 @@
  */
 #include <linux/badblocks.h>
 #include <linux/blkdev.h>
+#include <linux/dax.h>
+#include <linux/kstrtox.h>
 #include <linux/libnvdimm.h>
+#include <linux/memremap.h>
 #include <linux/nd.h>
 #include <linux/sysfs.h>
+#include <linux/uio.h>
 #include "nd.h"		/* drivers/nvdimm: nvdimm_namespace_common_probe() & co. */
+#include "pfn.h"		/* drivers/nvdimm: the pfn info block */
 #include "shim.h"
 
 /* Macros with casts, which bindgen cannot evaluate, as typed constants. */
@@ -16,6 +21,7 @@ const blk_features_t RPMEM_BLK_FEAT_WRITE_CACHE = BLK_FEAT_WRITE_CACHE;
 const blk_features_t RPMEM_BLK_FEAT_FUA = BLK_FEAT_FUA;
 const blk_features_t RPMEM_BLK_FEAT_SYNCHRONOUS = BLK_FEAT_SYNCHRONOUS;
 const blk_features_t RPMEM_BLK_FEAT_IO_STAT = BLK_FEAT_IO_STAT;
+const blk_features_t RPMEM_BLK_FEAT_DAX = BLK_FEAT_DAX;
 const blk_opf_t RPMEM_REQ_OP_MASK = REQ_OP_MASK;
 const blk_opf_t RPMEM_REQ_PREFLUSH = REQ_PREFLUSH;
 const blk_opf_t RPMEM_REQ_FUA = REQ_FUA;

@@ -8,12 +8,15 @@
 //! last the region is flushed.
 
 use crate::{
+    attrs,
     badblocks::Badblocks,
     bindings,
     gendisk::{self, GenDisk},
     mapping::Mapping,
     memregion::MemRegion,
-    nd::{self, NdDevice},
+    nd::{self, Kind, Namespace, NdDevice},
+    pagemap::{Memmap, PageMap, PageRange},
+    pfn::PfnLayout,
     pmem::Pmem,
     region::FlushSupport,
 };
@@ -24,7 +27,6 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     str::BStr,
-    sync::Arc,
 };
 
 /// A namespace bound to rpmem. Fields drop in declaration order, which is
@@ -34,9 +36,17 @@ pub(crate) struct RpmemDevice {
     _claim: MemRegion,
 }
 
+/// Where the data and the struct pages of a namespace are.
+enum Layout {
+    /// A raw namespace: data from the first byte, pages (when it is 2 MiB
+    /// aligned) with their memmap in RAM.
+    Raw,
+    /// A fsdax namespace, as its pfn info block describes it.
+    Pfn(PfnLayout),
+}
+
 impl RpmemDevice {
-    fn attach(dev: &NdDevice) -> Result<KBox<Self>> {
-        let ns = dev.namespace()?;
+    fn attach(dev: &NdDevice, ns: &Namespace<'_>, layout: Layout) -> Result<KBox<Self>> {
         let (start, size) = ns.resource();
         let lbs = ns.sector_size();
         if start % PAGE_SIZE as u64 != 0 || size < PAGE_SIZE as u64 {
@@ -58,7 +68,8 @@ impl RpmemDevice {
         let claim = MemRegion::request(start, size, ns.name()).inspect_err(|_| {
             dev_warn!(dev.dev(), "could not reserve {start:#x}+{size:#x}\n");
         })?;
-        let pmem = Pmem::new(dev, start, Mapping::new(start, size)?, Badblocks::new()?);
+        let mapping = map(dev, start, size, layout)?;
+        let pmem = Pmem::new(dev, mapping, Badblocks::new()?)?;
         pmem.populate_badblocks();
 
         let mut features =
@@ -66,15 +77,20 @@ impl RpmemDevice {
         if flush == FlushSupport::Hints {
             features |= bindings::RPMEM_BLK_FEAT_FUA;
         }
+        if pmem.dax().is_some() {
+            features |= bindings::RPMEM_BLK_FEAT_DAX;
+        }
+        let data_size = pmem.mapping().size();
         let params = gendisk::Params {
             name: &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())],
-            sectors: (size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT,
+            sectors: (data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT,
             logical_block_size: lbs,
             physical_block_size: PAGE_SIZE as u32,
             features,
             node: dev.numa_node(),
+            groups: Some(attrs::groups()),
         };
-        let disk = GenDisk::add(dev, &params, Arc::new(pmem, GFP_KERNEL)?)?;
+        let disk = GenDisk::add(dev, &params, pmem)?;
         // SAFETY: `disk` is live; this only reads the region's state.
         unsafe { bindings::nvdimm_check_and_set_ro(disk.as_raw()) };
 
@@ -83,12 +99,22 @@ impl RpmemDevice {
         } else {
             ""
         };
+        let name = BStr::from_bytes(params.name);
         dev_info!(
             dev.dev(),
-            "{}: {} MiB at {start:#x}, {lbs}-byte sectors{fua}\n",
-            BStr::from_bytes(params.name),
-            size >> 20
+            "{name}: {} MiB at {start:#x}, {lbs}-byte sectors{fua}\n",
+            data_size >> 20
         );
+        match disk.data().mapping().pages() {
+            Some(pages) if pages.memmap() == Memmap::Ram => dev_info!(
+                dev.dev(),
+                "{name}: DAX, struct pages for {} MiB use {} KiB of RAM\n",
+                pages.size() >> 20,
+                pages.memmap_ram_bytes() >> 10
+            ),
+            Some(_) => dev_info!(dev.dev(), "{name}: DAX, struct pages on the device\n"),
+            None => dev_info!(dev.dev(), "{name}: no DAX\n"),
+        }
         Ok(KBox::new(
             Self {
                 disk,
@@ -96,6 +122,28 @@ impl RpmemDevice {
             },
             GFP_KERNEL,
         )?)
+    }
+}
+
+/// Maps the claimed namespace at `start`: with struct pages when it can
+/// have them, else for block I/O only.
+fn map(dev: &NdDevice, start: u64, size: u64, layout: Layout) -> Result<Mapping> {
+    let node = dev.numa_node();
+    match layout {
+        Layout::Pfn(pfn) => Mapping::with_pages(PageMap::new(pfn.pages, node)?, pfn.data_offset),
+        Layout::Raw => {
+            let pages = PageRange::in_ram(start, size).and_then(|r| PageMap::new(r, node));
+            match pages {
+                Ok(pages) => Mapping::with_pages(pages, 0),
+                Err(e) => {
+                    dev_info!(
+                        dev.dev(),
+                        "no struct pages for {start:#x}+{size:#x} ({e:?}; needs 2 MiB alignment): no DAX\n"
+                    );
+                    Mapping::new(start, size)
+                }
+            }
+        }
     }
 }
 
@@ -114,11 +162,29 @@ fn disk_name(pmem_name: &[u8]) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
 
 impl nd::Driver for RpmemDevice {
     fn probe(dev: &NdDevice) -> Result<KBox<Self>> {
-        // btt, pfn and dax personalities belong to nd_pmem and dax_pmem.
-        if dev.is_personality() {
+        // Seeds (unconfigured personalities) fail here, quietly.
+        let ns = dev.namespace()?;
+        let kind = dev.kind();
+        if kind == Kind::Btt || kind == Kind::Dax {
+            dev_info!(
+                dev.dev(),
+                "btt and device-dax are served by nd_pmem and dax_pmem\n"
+            );
             return Err(ENXIO);
         }
-        Self::attach(dev)
+        let enabled = ns.enable(dev)?;
+        if kind == Kind::Pfn {
+            let layout = PfnLayout::read(&enabled)?;
+            drop(enabled);
+            return Self::attach(dev, &ns, Layout::Pfn(layout));
+        }
+        // An info block hands the namespace to the personality it describes,
+        // which is then probed on its own.
+        if enabled.probe_personality()? {
+            return Err(ENXIO);
+        }
+        drop(enabled);
+        Self::attach(dev, &ns, Layout::Raw)
     }
 
     fn remove(this: KBox<Self>, dev: &NdDevice) {

@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
-use crate::{badblocks::Badblocks, bio::Bio, nd::NdDevice};
+use crate::{badblocks::Badblocks, bio::Bio, dax::Dax, nd::NdDevice, sysfs::Groups};
 use core::ptr::NonNull;
 use kernel::{
     bindings as kb,
@@ -23,10 +23,14 @@ pub(crate) trait Operations: Send + Sync + Sized + 'static {
 
     /// The disk's list of bad sectors, if it keeps one.
     fn badblocks(this: &Self) -> Option<&Badblocks>;
+
+    /// The DAX device the disk hosts, if its memory can be accessed
+    /// directly.
+    fn dax(this: &Self) -> Option<&Dax>;
 }
 
 /// Geometry and features of a new disk.
-pub(crate) struct Params<'a> {
+pub(crate) struct Params<'a, T> {
     /// The disk's name, at most `DISK_NAME_LEN - 1` bytes.
     pub(crate) name: &'a [u8],
     /// Capacity in 512-byte sectors.
@@ -39,6 +43,8 @@ pub(crate) struct Params<'a> {
     pub(crate) features: kb::blk_features_t,
     /// NUMA node to allocate on.
     pub(crate) node: i32,
+    /// Directories of sysfs attributes below the disk.
+    pub(crate) groups: Option<Groups<T>>,
 }
 
 /// A live bio-based gendisk whose bios go to `T`.
@@ -70,7 +76,7 @@ impl<T: Operations> GenDisk<T> {
 
     /// Allocates a disk for `data`, names and sizes it, and adds it below
     /// `parent`.
-    pub(crate) fn add(parent: &NdDevice, p: &Params<'_>, data: Arc<T>) -> Result<Self> {
+    pub(crate) fn add(parent: &NdDevice, p: &Params<'_, T>, data: Arc<T>) -> Result<Self> {
         let mut lim: kb::queue_limits = pin_init::zeroed();
         lim.logical_block_size = p.logical_block_size;
         lim.physical_block_size = p.physical_block_size;
@@ -104,11 +110,31 @@ impl<T: Operations> GenDisk<T> {
         // SAFETY: `disk` is valid.
         unsafe { kb::set_capacity(disk.as_ptr(), p.sectors) };
 
+        // The DAX host is known before the disk appears, so a filesystem
+        // mounted as soon as it does finds it.
+        let dax = T::dax(&data);
+        if let Some(dax) = dax {
+            // SAFETY: `disk` is live; `drop` (or the guard below) removes the
+            // host before the disk goes.
+            unsafe { dax.add_host(disk.as_ptr())? };
+        }
+        let unhost = kernel::types::ScopeGuard::new(|| {
+            if dax.is_some() {
+                // SAFETY: added above.
+                unsafe { Dax::remove_host(disk.as_ptr()) };
+            }
+        });
+
         // SAFETY: `parent` is a live bound device and `disk` is fully set
         // up; `private_data` stays valid as `data` is kept in `Self`.
         to_result(unsafe {
-            kb::device_add_disk(parent.as_raw(), disk.as_ptr(), core::ptr::null_mut())
+            kb::device_add_disk(
+                parent.as_raw(),
+                disk.as_ptr(),
+                p.groups.map_or(core::ptr::null_mut(), Groups::as_ptr),
+            )
         })?;
+        unhost.dismiss();
         put.dismiss();
         // INVARIANT: added above, `private_data` points into `data`.
         Ok(Self { disk, data })
@@ -124,6 +150,19 @@ impl<T: Operations> GenDisk<T> {
         &self.data
     }
 
+    /// The data of a disk from its `struct gendisk`.
+    ///
+    /// # Safety
+    ///
+    /// `disk` must be a disk added by a live `GenDisk<T>`, and stay so for
+    /// `'a`, as it does in the callbacks of its own sysfs attributes
+    /// (`del_gendisk` removes them first).
+    pub(crate) unsafe fn data_of<'a>(disk: *mut kb::gendisk) -> &'a T {
+        // SAFETY: `private_data` is the `T` of a live `GenDisk<T>` (type
+        // invariant and safety requirements).
+        unsafe { &*(*disk).private_data.cast::<T>() }
+    }
+
     extern "C" fn submit_bio_callback(bio: *mut kb::bio) {
         // SAFETY: the block layer only submits valid bios to a live disk of
         // ours, whose `private_data` is a `T` (type invariant).
@@ -136,6 +175,13 @@ impl<T: Operations> GenDisk<T> {
 
 impl<T: Operations> Drop for GenDisk<T> {
     fn drop(&mut self) {
+        // Direct access ends first: the filesystem on the disk learns its
+        // memory is going, and no DAX operation runs after `kill`.
+        if let Some(dax) = T::dax(&self.data) {
+            // SAFETY: hosted since `add` (type invariant).
+            unsafe { Dax::remove_host(self.disk.as_ptr()) };
+            dax.kill();
+        }
         // SAFETY: added in `add` (type invariant). `del_gendisk` waits for
         // bios in flight, so `data` is unused once it returns.
         unsafe {

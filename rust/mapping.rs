@@ -8,21 +8,27 @@
 //! is left to make it durable. Reads use `copy_mc_to_kernel`, which turns a
 //! machine check on poisoned media into a short copy instead of a crash.
 
-use crate::{bindings, bio::MappedSegment};
+use crate::{bindings, bio::MappedSegment, dax::IovIter, pagemap::PageMap};
 use core::ptr::NonNull;
 use kernel::{
-    error::code::{EINVAL, EIO, ENOMEM},
+    error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
+    page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
 };
 
-/// A write-back mapping of a range of persistent memory (`memremap`).
+/// Persistent memory mapped into the kernel: with `memremap` (no struct
+/// pages, block I/O only), or in the direct map by a [`PageMap`] (DAX).
 ///
 /// # Invariants
 ///
-/// `addr` maps `size` bytes of persistent memory, unmapped only on drop.
+/// `addr` maps `size` bytes of persistent memory starting at physical
+/// address `phys`, unmapped only on drop. With `pages`, `addr` lies in the
+/// range the page map covers, which lives as long as `self`.
 pub(crate) struct Mapping {
     addr: NonNull<u8>,
+    phys: u64,
     size: u64,
+    pages: Option<PageMap>,
 }
 
 // SAFETY: The mapping is plain memory; all access goes through the copy
@@ -32,9 +38,12 @@ unsafe impl Send for Mapping {}
 // SAFETY: See `Send`.
 unsafe impl Sync for Mapping {}
 
+/// Zeroes, for zeroing persistent memory with the same copies as a write.
+static ZEROES: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
 impl Mapping {
     /// Maps `size` bytes at physical address `phys`, which the caller has
-    /// claimed.
+    /// claimed, without struct pages.
     pub(crate) fn new(phys: u64, size: u64) -> Result<Self> {
         let len = usize::try_from(size).map_err(|_| EINVAL)?;
         // SAFETY: `memremap` validates the range itself and returns null on
@@ -42,7 +51,39 @@ impl Mapping {
         let addr = unsafe { kernel::bindings::memremap(phys, len, bindings::RPMEM_MEMREMAP_PMEM) };
         let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
         // INVARIANT: mapped above.
-        Ok(Self { addr, size })
+        Ok(Self {
+            addr,
+            phys,
+            size,
+            pages: None,
+        })
+    }
+
+    /// The part of `pages` from byte `offset` on, which is where the data
+    /// starts when the page map also covers metadata.
+    pub(crate) fn with_pages(pages: PageMap, offset: u64) -> Result<Self> {
+        if offset >= pages.size() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `offset` is within the page map's range (checked above).
+        let addr = unsafe { pages.addr().add(offset as usize) };
+        // INVARIANT: the direct map covers the page map's range.
+        Ok(Self {
+            addr,
+            phys: pages.start() + offset,
+            size: pages.size() - offset,
+            pages: Some(pages),
+        })
+    }
+
+    /// The struct pages behind the mapping, if it has them.
+    pub(crate) fn pages(&self) -> Option<&PageMap> {
+        self.pages.as_ref()
+    }
+
+    /// Physical address of the first byte.
+    pub(crate) fn phys(&self) -> u64 {
+        self.phys
     }
 
     /// Size in bytes.
@@ -88,6 +129,38 @@ impl Mapping {
         Ok(())
     }
 
+    /// Zeroes `len` bytes at `offset` with non-temporal stores.
+    pub(crate) fn zero(&self, offset: u64, len: usize) -> Result {
+        let dst = self.at(offset, len)?;
+        for done in (0..len).step_by(PAGE_SIZE) {
+            let n = (len - done).min(PAGE_SIZE);
+            // SAFETY: `dst` is valid for `len` bytes (bounds checked) and
+            // `ZEROES` for `n <= PAGE_SIZE`.
+            unsafe {
+                bindings::rpmem_memcpy_flushcache(dst.add(done).cast(), ZEROES.as_ptr().cast(), n)
+            };
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes from `iter` to `offset` with non-temporal stores;
+    /// returns the bytes copied.
+    pub(crate) fn write_iter(&self, offset: u64, len: usize, iter: IovIter) -> Result<usize> {
+        let dst = self.at(offset, len)?;
+        // SAFETY: `dst` is valid for `len` bytes (bounds checked).
+        Ok(unsafe { iter.copy_flushcache(dst, len) })
+    }
+
+    /// Kernel address and page frame number of byte `offset`, for handing
+    /// the memory out directly: only where struct pages back it.
+    pub(crate) fn direct(&self, offset: u64) -> Result<(*mut u8, usize)> {
+        if self.pages.is_none() {
+            return Err(EOPNOTSUPP);
+        }
+        let addr = self.at(offset, 0)?;
+        Ok((addr, ((self.phys + offset) >> PAGE_SHIFT) as usize))
+    }
+
     /// Drops any cached copy of `len` bytes at `offset` after their poison
     /// was cleared, so that the next access reads the media.
     pub(crate) fn invalidate(&self, offset: u64, len: usize) -> Result {
@@ -100,7 +173,10 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: mapped by `memremap` (type invariant) and no longer used.
-        unsafe { kernel::bindings::memunmap(self.addr.as_ptr().cast()) };
+        if self.pages.is_none() {
+            // SAFETY: mapped by `memremap` (type invariant) and no longer
+            // used.
+            unsafe { kernel::bindings::memunmap(self.addr.as_ptr().cast()) };
+        }
     }
 }

@@ -11,7 +11,10 @@ use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
     device::Device,
-    error::{code::ENXIO, from_err_ptr, from_result, to_result},
+    error::{
+        code::{EINVAL, ENXIO, EOPNOTSUPP},
+        from_err_ptr, from_result, to_result,
+    },
     prelude::*,
     str::CStr,
     types::Opaque,
@@ -48,12 +51,22 @@ impl NdDevice {
         unsafe { Device::from_raw(self.as_raw()) }
     }
 
-    /// Whether this is a btt, pfn or dax personality rather than a namespace.
-    pub(crate) fn is_personality(&self) -> bool {
+    /// What the device is.
+    pub(crate) fn kind(&self) -> Kind {
         let dev = self.as_raw();
         // SAFETY: `dev` is live (type invariant); the checks only compare
         // its device type.
-        unsafe { bindings::is_nd_btt(dev) || bindings::is_nd_pfn(dev) || bindings::is_nd_dax(dev) }
+        unsafe {
+            if bindings::is_nd_btt(dev) {
+                Kind::Btt
+            } else if bindings::is_nd_pfn(dev) {
+                Kind::Pfn
+            } else if bindings::is_nd_dax(dev) {
+                Kind::Dax
+            } else {
+                Kind::Namespace
+            }
+        }
     }
 
     /// Validates the device for a driver and returns the namespace behind it
@@ -85,6 +98,20 @@ impl NdDevice {
         // SAFETY: `self` is live (type invariant).
         unsafe { bindings::rpmem_dev_to_node(self.as_raw()) }
     }
+}
+
+/// The kinds of device a namespace driver is offered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A namespace, used raw.
+    Namespace,
+    /// A namespace with a Block Translation Table (a `btt` info block).
+    Btt,
+    /// A namespace with struct pages set up by ndctl (fsdax mode: a `pfn`
+    /// info block).
+    Pfn,
+    /// A namespace for device-dax.
+    Dax,
 }
 
 /// Asks the platform to clear media errors in `len` bytes at physical
@@ -138,6 +165,22 @@ impl Namespace<'_> {
         unsafe { bindings::pmem_sector_size(self.as_raw()) }
     }
 
+    /// Opens the namespace's raw byte access (`devm_namespace_enable`), which
+    /// reading info blocks needs, for `dev` (the namespace or a personality
+    /// of it). Closed when the guard drops; `dev` must outlive the guard.
+    pub(crate) fn enable<'b>(&'b self, dev: &'b NdDevice) -> Result<EnabledNamespace<'b>> {
+        // SAFETY: both are live (type invariants).
+        to_result(unsafe {
+            bindings::devm_namespace_enable(
+                dev.as_raw(),
+                self.as_raw(),
+                bindings::rpmem_info_block_reserve().into(),
+            )
+        })?;
+        // INVARIANT: enabled above.
+        Ok(EnabledNamespace { ns: self, dev })
+    }
+
     /// The disk name nd_pmem gives this namespace (`pmemX[.Y]`).
     pub(crate) fn disk_name(&self) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
         let mut name = [0u8; kb::DISK_NAME_LEN as usize];
@@ -149,6 +192,57 @@ impl Namespace<'_> {
             return Err(ENXIO);
         }
         Ok(name)
+    }
+}
+
+/// A namespace whose raw byte access is open, for reading info blocks.
+///
+/// # Invariants
+///
+/// `devm_namespace_enable` succeeded for `dev` and `ns`.
+pub(crate) struct EnabledNamespace<'a> {
+    ns: &'a Namespace<'a>,
+    dev: &'a NdDevice,
+}
+
+impl EnabledNamespace<'_> {
+    /// Looks for a btt, pfn or dax info block and, if one is found,
+    /// registers the personality device it describes, which then claims
+    /// the namespace. Returns whether it did.
+    pub(crate) fn probe_personality(&self) -> Result<bool> {
+        let (dev, ndns) = (self.dev.as_raw(), self.ns.as_raw());
+        // SAFETY: both are live and the namespace is enabled (type
+        // invariant). Like nd_pmem, a BTT's absence is any error, while a
+        // pfn or dax block that is found but unusable fails the probe.
+        unsafe {
+            if bindings::nd_btt_probe(dev, ndns) == 0 {
+                return Ok(true);
+            }
+            for probe in [bindings::nd_pfn_probe, bindings::nd_dax_probe] {
+                match probe(dev, ndns) {
+                    0 => return Ok(true),
+                    e if e == EOPNOTSUPP.to_errno() => return Err(EOPNOTSUPP),
+                    _ => (),
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// The pfn personality `dev` of this namespace.
+    pub(crate) fn pfn(&self) -> Result<*mut bindings::nd_pfn> {
+        if self.dev.kind() != Kind::Pfn {
+            return Err(EINVAL);
+        }
+        // SAFETY: `dev` is a live pfn device (checked above).
+        Ok(unsafe { bindings::to_nd_pfn(self.dev.as_raw()) })
+    }
+}
+
+impl Drop for EnabledNamespace<'_> {
+    fn drop(&mut self) {
+        // SAFETY: enabled (type invariant).
+        unsafe { bindings::devm_namespace_disable(self.dev.as_raw(), self.ns.as_raw()) };
     }
 }
 

@@ -11,43 +11,77 @@
 use crate::{
     badblocks::Badblocks,
     bio::{Bio, Op, Segment, Status},
+    dax::{self, Access, Dax, IovIter, Mode},
     gendisk,
     mapping::Mapping,
     nd::NdDevice,
     region::{Flushed, Region},
 };
-use kernel::{block::SECTOR_SHIFT, device::Device, prelude::*, sync::aref::ARef};
+use kernel::{
+    block::SECTOR_SHIFT,
+    device::Device,
+    error::code::{EHWPOISON, EIO},
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    sync::{aref::ARef, Arc},
+};
 
 /// One namespace served as a disk.
+#[pin_data]
 pub(crate) struct Pmem {
+    /// Direct access for filesystems, when the memory has struct pages.
+    /// Dropped first: it points back at `self`.
+    dax: Option<Dax>,
     /// The namespace device, for poison clearing.
     dev: ARef<Device>,
     /// Where the namespace's durability is decided.
     region: Region,
-    /// Physical address of the first byte.
-    phys: u64,
-    /// The whole namespace, mapped.
+    /// The data area of the namespace, mapped.
     mapping: Mapping,
     /// Known media errors, in disk sectors.
     bb: Badblocks,
 }
 
 impl Pmem {
-    /// State for serving `mapping` (at physical `phys`) of `dev`.
-    pub(crate) fn new(dev: &NdDevice, phys: u64, mapping: Mapping, bb: Badblocks) -> Self {
-        Self {
-            dev: dev.dev().into(),
-            region: dev.region(),
-            phys,
-            mapping,
-            bb,
+    /// State for serving `mapping` of `dev`, with a DAX device if the
+    /// mapping has struct pages.
+    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Badblocks) -> Result<Arc<Self>> {
+        let direct = mapping.pages().is_some();
+        let region = dev.region();
+        let pmem = Arc::pin_init(
+            try_pin_init!(&this in Self {
+                dev: dev.dev().into(),
+                region,
+                mapping,
+                bb,
+                // SAFETY: the dax device is a field of `*this`, dropped
+                // (which kills it) before the rest of `*this`.
+                dax: if direct { unsafe { Dax::new(this.as_ptr().cast_const()) }? } else { None },
+            }),
+            GFP_KERNEL,
+        )?;
+        if let Some(dax) = &pmem.dax {
+            dax.set_flags(pmem.region.is_sync());
+            dax.set_write_cache(pmem.region.has_cache());
         }
+        Ok(pmem)
+    }
+
+    /// The DAX device, if the memory can be accessed directly.
+    pub(crate) fn dax(&self) -> Option<&Dax> {
+        self.dax.as_ref()
+    }
+
+    /// The mapping of the data area.
+    pub(crate) fn mapping(&self) -> &Mapping {
+        &self.mapping
     }
 
     /// Re-reads the region's media errors into the bad sector list.
     pub(crate) fn populate_badblocks(&self) {
-        let end = self.phys + self.mapping.size() - 1;
-        self.region.populate_badblocks(&self.bb, self.phys, end);
+        let start = self.mapping.phys();
+        let end = start + self.mapping.size() - 1;
+        self.region.populate_badblocks(&self.bb, start, end);
     }
 
     fn read(&self, seg: &Segment<'_>) -> Result<(), Status> {
@@ -69,9 +103,12 @@ impl Pmem {
     /// Clears media errors under `len` bytes at `offset` before they are
     /// overwritten; fails unless all of them are gone.
     fn clear_poison(&self, offset: u64, len: u32) -> Result<(), Status> {
-        let cleared = crate::nd::clear_poison(&self.dev, self.phys + offset, len)
-            .map_err(|_| Status::IOERR)?;
+        let phys = self.mapping.phys() + offset;
+        let cleared = crate::nd::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
         if cleared > 0 {
+            if let Some(pages) = self.mapping.pages() {
+                pages.unpoison(phys, cleared);
+            }
             self.mapping
                 .invalidate(offset, cleared as usize)
                 .map_err(Status::from)?;
@@ -123,5 +160,66 @@ impl gendisk::Operations for Pmem {
 
     fn badblocks(this: &Self) -> Option<&Badblocks> {
         Some(&this.bb)
+    }
+
+    fn dax(this: &Self) -> Option<&Dax> {
+        this.dax()
+    }
+}
+
+impl dax::Operations for Pmem {
+    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access> {
+        let offset = pgoff << PAGE_SHIFT;
+        let (kaddr, pfn) = this.mapping.direct(offset)?;
+        let left = ((this.mapping.size() - offset) >> PAGE_SHIFT) as i64;
+        let sector = offset >> SECTOR_SHIFT;
+        let sectors = (pages.max(0) as u64) << (PAGE_SHIFT - SECTOR_SHIFT as usize);
+        let pages = match this.bb.first_bad(sector, sectors) {
+            // Known good up to the end, or at least as far as asked.
+            None if this.bb.is_empty() => left,
+            None => pages.min(left),
+            Some(_) if mode == Mode::Access => return Err(EHWPOISON),
+            // Recovery writes go page by page up to and over bad pages.
+            Some(bad) => {
+                ((((bad - sector) << SECTOR_SHIFT) as usize).div_ceil(PAGE_SIZE)).max(1) as i64
+            }
+        };
+        Ok(Access { kaddr, pfn, pages })
+    }
+
+    fn zero_page_range(this: &Self, pgoff: u64, pages: u64) -> Result {
+        for page in pgoff..pgoff + pages {
+            let offset = page << PAGE_SHIFT;
+            if this.bb.is_bad(offset >> SECTOR_SHIFT, PAGE_SIZE as u32) {
+                this.clear_poison(offset, PAGE_SIZE as u32)
+                    .map_err(|_| EIO)?;
+            }
+            this.mapping.zero(offset, PAGE_SIZE)?;
+        }
+        Ok(())
+    }
+
+    fn recovery_write(
+        this: &Self,
+        pgoff: u64,
+        offset: usize,
+        bytes: usize,
+        iter: IovIter,
+    ) -> usize {
+        let start = (pgoff << PAGE_SHIFT) + offset as u64;
+        let len = (offset + bytes).next_multiple_of(PAGE_SIZE);
+        let Ok(len32) = u32::try_from(len) else {
+            return 0;
+        };
+        if this
+            .bb
+            .is_bad(pgoff << (PAGE_SHIFT - SECTOR_SHIFT as usize), len32)
+        {
+            // Only whole pages can be recovered.
+            if offset != 0 || bytes % PAGE_SIZE != 0 || this.clear_poison(start, len32).is_err() {
+                return 0;
+            }
+        }
+        this.mapping.write_iter(start, bytes, iter).unwrap_or(0)
     }
 }

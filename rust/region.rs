@@ -86,6 +86,20 @@ impl Region {
         }
     }
 
+    /// Whether stores are durable once they leave the CPU, with no flush
+    /// hint writes (`is_nvdimm_sync`): what `MAP_SYNC` needs.
+    pub(crate) fn is_sync(&self) -> bool {
+        // SAFETY: `self.ptr` is live (type invariant).
+        unsafe { bindings::is_nvdimm_sync(self.as_raw()) }
+    }
+
+    /// Whether CPU caches must be written back for durability
+    /// (`nvdimm_has_cache`).
+    pub(crate) fn has_cache(&self) -> bool {
+        // SAFETY: `self.ptr` is live (type invariant).
+        unsafe { bindings::nvdimm_has_cache(self.as_raw()) != 0 }
+    }
+
     /// Loads the region's known media errors within `start..=end` (physical
     /// addresses) into `bb` (`nvdimm_badblocks_populate`).
     pub(crate) fn populate_badblocks(&self, bb: &Badblocks, start: u64, end: u64) {

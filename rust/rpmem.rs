@@ -11,16 +11,21 @@
 //! driver owns a namespace is chosen with the nd bus's `bind`/`unbind` and
 //! `drivers_autoprobe` (see `Documentation/rpmem.rst`).
 
+mod attrs;
 mod badblocks;
 mod bindings;
 mod bio;
+mod dax;
 mod driver;
 mod gendisk;
 mod mapping;
 mod memregion;
 mod nd;
+mod pagemap;
+mod pfn;
 mod pmem;
 mod region;
+mod sysfs;
 
 use kernel::prelude::*;
 

@@ -2,10 +2,14 @@
 /*
  * rpmem's C shim: see shim.h. No logic lives here.
  */
+#include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <linux/libnvdimm.h>
 #include <linux/nd.h>
+#include <linux/set_memory.h>
 #include <linux/string.h>
+#include "nd.h"
+#include "pmem.h"
 #include "shim.h"
 
 struct nd_namespace_common *rpmem_to_ndns(struct device *dev)
@@ -36,4 +40,20 @@ void rpmem_invalidate_pmem(void *addr, size_t n)
 void rpmem_flush_dcache_page(struct page *page)
 {
 	flush_dcache_page(page);
+}
+
+struct gendisk *rpmem_dev_to_disk(struct device *dev)
+{
+	return dev_to_disk(dev);
+}
+
+u32 rpmem_info_block_reserve(void)
+{
+	return nd_info_block_reserve();
+}
+
+void rpmem_unpoison_page(unsigned long pfn)
+{
+	if (test_and_clear_pmem_poison(pfn_to_page(pfn)))
+		clear_mce_nospec(pfn);
 }

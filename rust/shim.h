@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct device;
+struct gendisk;
 struct nd_namespace_common;
 struct page;
 struct resource;
@@ -19,5 +20,8 @@ int rpmem_dev_to_node(struct device *dev);
 void rpmem_memcpy_flushcache(void *dst, const void *src, size_t n);
 void rpmem_invalidate_pmem(void *addr, size_t n);
 void rpmem_flush_dcache_page(struct page *page);
+struct gendisk *rpmem_dev_to_disk(struct device *dev);
+u32 rpmem_info_block_reserve(void);
+void rpmem_unpoison_page(unsigned long pfn);
 
 #endif /* RPMEM_SHIM_H */

@@ -42,6 +42,28 @@ items='
 	function:badblocks_clear
 	function:sysfs_get_dirent
 	function:sysfs_notify_dirent
+	function:devm_namespace_enable
+	function:devm_namespace_disable
+	function:nd_btt_probe
+	function:nd_pfn_probe
+	function:nd_dax_probe
+	function:to_nd_pfn
+	function:nvdimm_setup_pfn
+	function:alloc_dax
+	function:put_dax
+	function:kill_dax
+	function:dax_get_private
+	function:dax_add_host
+	function:dax_remove_host
+	function:dax_write_cache
+	function:dax_write_cache_enabled
+	function:set_dax_nocache
+	function:set_dax_nomc
+	function:set_dax_synchronous
+	function:_copy_from_iter_flushcache
+	function:memremap_pages
+	function:memunmap_pages
+	function:kstrtobool
 	function:rpmem_.*
 	type:badblocks
 	type:nd_device_driver
@@ -50,6 +72,12 @@ items='
 	type:nvdimm_claim_class
 	type:nvdimm_event
 	type:nd_region
+	type:nd_pfn
+	type:nd_pfn_mode
+	type:nd_pfn_sb
+	type:dax_device
+	type:dax_operations
+	type:dax_access_mode
 	var:ND_DRIVER_NAMESPACE_.*
 	var:NVDIMM_FLUSH_ASYNC
 	var:RPMEM_.*
@@ -61,7 +89,7 @@ done
 
 # shellcheck disable=SC2086
 exec "$bindgen" "$header" $args --no-recursive-allowlist \
-	--opaque-type nd_region \
+	--opaque-type nd_region --opaque-type dax_device \
 	--use-core --ctypes-prefix ffi --no-layout-tests --no-debug '.*' \
 	--with-derive-default --rust-target 1.85 \
 	--raw-line 'use kernel::bindings::*;' --raw-line 'use kernel::ffi;' \

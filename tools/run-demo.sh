@@ -18,10 +18,11 @@ dax_active()
 	local opts attrs
 	opts=$(findmnt -no OPTIONS "$1")
 	: >"$1/.probe"
-	attrs=$(stat -c '%0x' "$1/.probe" 2>/dev/null || echo 0)
+	attrs=$(xfs_io -r -c 'statx -r' "$1/.probe" | sed -n 's/^stat.attributes = //p')
 	rm -f "$1/.probe"
 	echo "   mount options: $opts"
-	[[ ,$opts, == *,dax=always,* || ,$opts, == *,dax,* ]] && (( 0x$attrs & 0x200000 ))
+	echo "   statx attributes of a new file: ${attrs:-none}"
+	[[ ,$opts, == *,dax=always,* || ,$opts, == *,dax,* ]] && (( ${attrs:-0} & 0x200000 ))
 }
 
 # DEVICE FSTYPE MOUNTPOINT
@@ -44,7 +45,8 @@ demo_fs()
 	if dax_active "$mnt"; then
 		echo "   DAX: active (dax=always, STATX_ATTR_DAX set)"
 	else
-		echo "   DAX: NOT active yet: rpmem has no dax_operations (issue 4)"
+		echo "   DAX: NOT active"
+		return 1
 	fi
 	head -c 8M /dev/urandom >/tmp/payload
 	cp /tmp/payload "$mnt/payload"
@@ -64,7 +66,11 @@ lsblk -o NAME,SIZE,LOG-SEC,PHY-SEC,TYPE /dev/rpmem* | sed 's/^/   /'
 for d in /sys/block/rpmem*; do
 	echo "   ${d##*/}: namespace $(basename "$(readlink -f "$d/device")")," \
 	     "write cache: $(cat "$d/queue/write_cache")," \
-	     "fua: $(cat "$d/queue/fua")"
+	     "fua: $(cat "$d/queue/fua")," \
+	     "dax: $(cat "$d/queue/dax")"
+	echo "   ${d##*/}: struct pages in $(cat "$d/dax/memmap"):" \
+	     "$(($(cat "$d/dax/memmap_bytes") >> 10)) KiB of RAM," \
+	     "dax write cache: $(cat "$d/dax/write_cache")"
 done
 
 demo_fs "/dev/$(ns_disk "$(namespace_of ACPI.NFIT)")" ext4 /tmp/ext4

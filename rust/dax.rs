@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DAX devices: how filesystems reach a disk's memory directly, with no page
+//! cache in between.
+//!
+//! A driver allocates a `struct dax_device` for its disk and registers the
+//! disk as its host; `fs_dax_get_by_bdev` then finds it at mount time and the
+//! filesystem asks `direct_access` for kernel addresses and pfns.
+//!
+//! C header: [`include/linux/dax.h`](srctree/include/linux/dax.h)
+
+use crate::bindings;
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    bindings as kb,
+    error::{code::EOPNOTSUPP, from_err_ptr, to_result},
+    page::PAGE_SIZE,
+    prelude::*,
+};
+
+/// Where `direct_access` found the memory behind a page offset.
+pub(crate) struct Access {
+    /// Kernel address of the first byte.
+    pub(crate) kaddr: *mut u8,
+    /// Its page frame number.
+    pub(crate) pfn: usize,
+    /// How many pages from there on may be accessed directly.
+    pub(crate) pages: i64,
+}
+
+/// Why `direct_access` is asked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Ordinary access: known bad pages must be refused.
+    Access,
+    /// A write that will go through `recovery_write`: bad pages are handed
+    /// out one at a time.
+    RecoveryWrite,
+}
+
+/// What a DAX device does on behalf of its filesystem.
+pub(crate) trait Operations: Sync + Sized {
+    /// Translates `pages` pages at page offset `pgoff` into memory.
+    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access>;
+
+    /// Zeroes `pages` pages at `pgoff`, clearing media errors there.
+    fn zero_page_range(this: &Self, pgoff: u64, pages: u64) -> Result;
+
+    /// Copies `bytes` from `iter` to byte `offset` of page `pgoff`, clearing
+    /// the media errors under them first; returns the bytes copied.
+    fn recovery_write(this: &Self, pgoff: u64, offset: usize, bytes: usize, iter: IovIter)
+        -> usize;
+}
+
+/// The source of a `recovery_write`.
+///
+/// # Invariants
+///
+/// Wraps a live `struct iov_iter` for the duration of the callback.
+pub(crate) struct IovIter(NonNull<kb::iov_iter>);
+
+impl IovIter {
+    /// Copies `bytes` from the iterator to `addr` with non-temporal stores
+    /// (`_copy_from_iter_flushcache`); returns the bytes copied.
+    ///
+    /// # Safety
+    ///
+    /// `addr` must be valid for writes of `bytes` bytes.
+    pub(crate) unsafe fn copy_flushcache(self, addr: *mut u8, bytes: usize) -> usize {
+        // SAFETY: the iterator is live (type invariant); `addr` by the
+        // caller.
+        unsafe { bindings::_copy_from_iter_flushcache(addr.cast(), bytes, self.0.as_ptr()) }
+    }
+}
+
+/// A DAX device whose operations go to the `T` it was allocated for.
+///
+/// # Invariants
+///
+/// `dax` holds a reference on a live dax device whose private data is the `T`
+/// given to [`Dax::new`]. Once killed (at the latest on drop) the dax core
+/// calls no more operations.
+pub(crate) struct Dax {
+    dax: NonNull<bindings::dax_device>,
+}
+
+// SAFETY: The dax functions used here may be called from any thread.
+unsafe impl Send for Dax {}
+// SAFETY: See `Send`; the flag setters are atomic bit operations.
+unsafe impl Sync for Dax {}
+
+impl Dax {
+    /// Allocates a dax device serving `private`; `None` when the kernel has
+    /// no DAX support.
+    ///
+    /// # Safety
+    ///
+    /// `private` must stay valid until the returned `Dax` is dropped or
+    /// killed; typically the `Dax` is a field of `*private`.
+    pub(crate) unsafe fn new<T: Operations>(private: *const T) -> Result<Option<Self>> {
+        // SAFETY: `OPS` is static and `private` lives as long as the device
+        // may use it (safety requirements).
+        let dax = unsafe { bindings::alloc_dax(private.cast_mut().cast(), &Adapter::<T>::OPS) };
+        match from_err_ptr(dax) {
+            Ok(dax) => Ok(NonNull::new(dax).map(|dax| Self { dax })),
+            Err(e) if e == EOPNOTSUPP => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn as_raw(&self) -> *mut bindings::dax_device {
+        self.dax.as_ptr()
+    }
+
+    /// Declares the memory needs no cache flushing by the filesystem (the
+    /// driver's copies are non-temporal) and no machine-check-safe copies by
+    /// it (the driver's reads are), and, if `synchronous`, that a store is
+    /// durable once it left the CPU (so `MAP_SYNC` may be offered).
+    pub(crate) fn set_flags(&self, synchronous: bool) {
+        // SAFETY: the device is live (type invariant).
+        unsafe {
+            bindings::set_dax_nocache(self.as_raw());
+            bindings::set_dax_nomc(self.as_raw());
+            if synchronous {
+                bindings::set_dax_synchronous(self.as_raw());
+            }
+        }
+    }
+
+    /// Sets whether filesystems must write back CPU caches on `fsync`.
+    pub(crate) fn set_write_cache(&self, enabled: bool) {
+        // SAFETY: the device is live (type invariant).
+        unsafe { bindings::dax_write_cache(self.as_raw(), enabled) };
+    }
+
+    /// Whether filesystems write back CPU caches on `fsync`.
+    pub(crate) fn write_cache(&self) -> bool {
+        // SAFETY: the device is live (type invariant).
+        unsafe { bindings::dax_write_cache_enabled(self.as_raw()) }
+    }
+
+    /// Makes this the DAX device of `disk`, for `fs_dax_get_by_bdev`.
+    ///
+    /// # Safety
+    ///
+    /// `disk` must be a live gendisk on which [`Dax::remove_host`] is called
+    /// before it is freed.
+    pub(crate) unsafe fn add_host(&self, disk: *mut kb::gendisk) -> Result {
+        // SAFETY: both are live (type invariant, safety requirements); the
+        // binding's `gendisk` is the kernel crate's.
+        to_result(unsafe { bindings::dax_add_host(self.as_raw(), disk) })
+    }
+
+    /// Undoes [`Dax::add_host`].
+    ///
+    /// # Safety
+    ///
+    /// `disk` must have been passed to a successful [`Dax::add_host`].
+    pub(crate) unsafe fn remove_host(disk: *mut kb::gendisk) {
+        // SAFETY: by the safety requirements.
+        unsafe { bindings::dax_remove_host(disk) };
+    }
+
+    /// Ends direct access: tells the holder (a mounted filesystem) its
+    /// memory is going away, and waits until no operation runs any more.
+    pub(crate) fn kill(&self) {
+        // SAFETY: the device is live (type invariant); killing twice is
+        // harmless.
+        unsafe { bindings::kill_dax(self.as_raw()) };
+    }
+}
+
+impl Drop for Dax {
+    fn drop(&mut self) {
+        self.kill();
+        // SAFETY: drops the reference from `alloc_dax` (type invariant);
+        // killed above, so the private data is no longer used.
+        unsafe { bindings::put_dax(self.as_raw()) };
+    }
+}
+
+/// The C side of [`Operations`].
+struct Adapter<T: Operations>(PhantomData<T>);
+
+impl<T: Operations> Adapter<T> {
+    const OPS: bindings::dax_operations = bindings::dax_operations {
+        direct_access: Some(Self::direct_access),
+        zero_page_range: Some(Self::zero_page_range),
+        recovery_write: Some(Self::recovery_write),
+    };
+
+    /// # Safety
+    ///
+    /// `dax` is a live device allocated by [`Dax::new`] for a `T`.
+    unsafe fn private<'a>(dax: *mut bindings::dax_device) -> &'a T {
+        // SAFETY: the private data is the `T` of `Dax::new`, valid while the
+        // device is alive, which it is while the dax core calls us.
+        unsafe { &*bindings::dax_get_private(dax).cast::<T>() }
+    }
+
+    extern "C" fn direct_access(
+        dax: *mut bindings::dax_device,
+        pgoff: usize,
+        pages: isize,
+        mode: bindings::dax_access_mode,
+        kaddr: *mut *mut c_void,
+        pfn: *mut usize,
+    ) -> isize {
+        let mode = if mode == bindings::dax_access_mode_DAX_RECOVERY_WRITE {
+            Mode::RecoveryWrite
+        } else {
+            Mode::Access
+        };
+        // SAFETY: called by the dax core on a live device of ours.
+        let this = unsafe { Self::private(dax) };
+        match T::direct_access(this, pgoff as u64, pages as i64, mode) {
+            Ok(a) => {
+                // SAFETY: the out pointers are null or valid for writes.
+                unsafe {
+                    if !kaddr.is_null() {
+                        *kaddr = a.kaddr.cast();
+                    }
+                    if !pfn.is_null() {
+                        *pfn = a.pfn;
+                    }
+                }
+                a.pages as isize
+            }
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    extern "C" fn zero_page_range(
+        dax: *mut bindings::dax_device,
+        pgoff: usize,
+        pages: usize,
+    ) -> c_int {
+        // SAFETY: called by the dax core on a live device of ours.
+        let this = unsafe { Self::private(dax) };
+        match T::zero_page_range(this, pgoff as u64, pages as u64) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    extern "C" fn recovery_write(
+        dax: *mut bindings::dax_device,
+        pgoff: usize,
+        addr: *mut c_void,
+        bytes: usize,
+        iter: *mut kb::iov_iter,
+    ) -> usize {
+        // SAFETY: called by the dax core on a live device of ours.
+        let this = unsafe { Self::private(dax) };
+        let Some(iter) = NonNull::new(iter) else {
+            return 0;
+        };
+        // `addr` is what `direct_access` returned for `pgoff`, plus the
+        // offset of the write in its first page.
+        let offset = addr as usize & (PAGE_SIZE - 1);
+        // INVARIANT: the iterator is live for the callback.
+        T::recovery_write(this, pgoff as u64, offset, bytes, IovIter(iter))
+    }
+}

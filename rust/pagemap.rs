@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Struct pages for persistent memory (`ZONE_DEVICE`, `MEMORY_DEVICE_FS_DAX`).
+//!
+//! fsdax hands out the memory's pages to user mappings, so every page of the
+//! range needs a `struct page`. Their array (the "memmap") lives in RAM, or,
+//! for namespaces ndctl set up with `--map=dev`, in a reserved area at the
+//! start of the namespace itself (the altmap).
+//!
+//! C header: [`include/linux/memremap.h`](srctree/include/linux/memremap.h)
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings as kb,
+    error::{code::EINVAL, from_err_ptr},
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    types::Opaque,
+};
+
+/// The alignment memory hotplug needs: one subsection.
+pub(crate) const ALIGN: u64 = 2 << 20;
+
+/// Where a page map keeps its `struct page` array.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Memmap {
+    /// In RAM.
+    Ram,
+    /// In the persistent memory itself, before the data.
+    Device,
+}
+
+/// A range of persistent memory described for [`PageMap::new`]: where it
+/// is, and where its struct pages go.
+pub(crate) struct PageRange(KBox<Opaque<kb::dev_pagemap>>);
+
+impl PageRange {
+    /// `start..start + size` (physical, 2 MiB aligned), with the memmap in
+    /// RAM.
+    pub(crate) fn in_ram(start: u64, size: u64) -> Result<Self> {
+        if start % ALIGN != 0 || size % ALIGN != 0 || size == 0 {
+            return Err(EINVAL);
+        }
+        let range = Self::unset()?;
+        // SAFETY: the page map is ours alone until `PageMap::new`.
+        let pgmap = unsafe { &mut *range.0.get() };
+        // SAFETY: `range` is the union member for a single range.
+        *unsafe { pgmap.__bindgen_anon_1.range.as_mut() } = kb::range {
+            start,
+            end: start + size - 1,
+        };
+        pgmap.nr_range = 1;
+        Ok(range)
+    }
+
+    /// An empty description, for a C function to fill in.
+    pub(crate) fn unset() -> Result<Self> {
+        Ok(Self(KBox::new(Opaque::zeroed(), GFP_KERNEL)?))
+    }
+
+    /// The raw page map, for C functions that fill it in.
+    pub(crate) fn as_raw(&mut self) -> *mut kb::dev_pagemap {
+        self.0.get()
+    }
+}
+
+/// A range of persistent memory with struct pages, mapped into the kernel's
+/// direct map.
+///
+/// # Invariants
+///
+/// `pgmap` was set up by `memremap_pages`, which returned `addr`: the
+/// kernel address of `pgmap.range.start`. Dropping `self` waits for every
+/// page reference to go and removes the pages.
+pub(crate) struct PageMap {
+    pgmap: KBox<Opaque<kb::dev_pagemap>>,
+    addr: NonNull<u8>,
+}
+
+// SAFETY: The page map is only read after setup; `memunmap_pages` may be
+// called from any thread.
+unsafe impl Send for PageMap {}
+// SAFETY: See `Send`.
+unsafe impl Sync for PageMap {}
+
+impl PageMap {
+    /// Creates the struct pages of `range` on NUMA node `node`, for fsdax.
+    /// The range must be claimed by the caller and not be System RAM.
+    pub(crate) fn new(range: PageRange, node: i32) -> Result<Self> {
+        let pgmap = range.0;
+        // SAFETY: the page map is ours alone until `memremap_pages`.
+        let raw = unsafe { &mut *pgmap.get() };
+        raw.type_ = kb::memory_type_MEMORY_DEVICE_FS_DAX;
+        raw.owner = pgmap.get().cast();
+        // SAFETY: `pgmap` is described and stays at its address (boxed)
+        // until `memunmap_pages` in `drop`.
+        let addr = from_err_ptr(unsafe { kb::memremap_pages(pgmap.get(), node) })?;
+        let addr = NonNull::new(addr.cast::<u8>()).ok_or(EINVAL)?;
+        // INVARIANT: set up by `memremap_pages` above.
+        Ok(Self { pgmap, addr })
+    }
+
+    fn raw(&self) -> &kb::dev_pagemap {
+        // SAFETY: set up (type invariant) and only changed by the kernel in
+        // fields this module does not read (`ref`, `done`).
+        unsafe { &*self.pgmap.get() }
+    }
+
+    /// The physical range covered (inclusive end).
+    fn range(&self) -> kb::range {
+        // SAFETY: every page map here has `nr_range == 1`, so the union
+        // holds `range`.
+        unsafe { *self.raw().__bindgen_anon_1.range.as_ref() }
+    }
+
+    /// Physical address of the first page.
+    pub(crate) fn start(&self) -> u64 {
+        self.range().start
+    }
+
+    /// Bytes covered.
+    pub(crate) fn size(&self) -> u64 {
+        self.range().end - self.range().start + 1
+    }
+
+    /// Kernel address of the first page.
+    pub(crate) fn addr(&self) -> NonNull<u8> {
+        self.addr
+    }
+
+    /// Where the struct pages live.
+    pub(crate) fn memmap(&self) -> Memmap {
+        if self.raw().flags & kb::PGMAP_ALTMAP_VALID != 0 {
+            Memmap::Device
+        } else {
+            Memmap::Ram
+        }
+    }
+
+    /// RAM taken by the struct pages: none when they are on the device.
+    pub(crate) fn memmap_ram_bytes(&self) -> u64 {
+        match self.memmap() {
+            Memmap::Device => 0,
+            Memmap::Ram => self.size() / PAGE_SIZE as u64 * core::mem::size_of::<kb::page>() as u64,
+        }
+    }
+
+    /// Returns the pages of `len` bytes at physical `phys`, whose media
+    /// errors were just cleared, to normal use: clears their `HWPoison`
+    /// flag and restores their direct mapping.
+    pub(crate) fn unpoison(&self, phys: u64, len: u64) {
+        let range = self.range();
+        let first = phys.max(range.start) >> PAGE_SHIFT;
+        let end = (phys + len).min(range.end + 1) >> PAGE_SHIFT;
+        for pfn in first..end {
+            // SAFETY: the pfn is one of ours (clamped to the range above), so
+            // its struct page exists while `self` does.
+            unsafe { crate::bindings::rpmem_unpoison_page(pfn as usize) };
+        }
+    }
+}
+
+impl Drop for PageMap {
+    fn drop(&mut self) {
+        // SAFETY: set up by `memremap_pages` (type invariant). This waits
+        // until every page reference (user mappings included) is gone.
+        unsafe { kb::memunmap_pages(self.pgmap.get()) };
+    }
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! sysfs attributes of a disk, shown and stored by the disk's data.
+//!
+//! An attribute is a type implementing [`Attribute`]; [`DiskAttr::new`]
+//! turns it into the `struct device_attribute` sysfs wants, and a static
+//! [`AttrGroup`] of those becomes a directory below `/sys/block/<disk>`.
+//!
+//! C header: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h)
+
+use crate::{bindings, gendisk};
+use core::{marker::PhantomData, ptr};
+use kernel::{
+    bindings as kb,
+    error::code::{EINVAL, EIO},
+    fmt,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::{CStr, CString},
+};
+
+/// One value of a disk with data `T`, as a sysfs file.
+pub(crate) trait Attribute<T>: 'static {
+    /// The file's name.
+    const NAME: &'static CStr;
+    /// Whether root may write it.
+    const WRITABLE: bool = false;
+
+    /// Writes the value, without the trailing newline.
+    fn show(data: &T, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// Takes a new value, as written (trailing newline included).
+    fn store(_data: &T, _input: &[u8]) -> Result {
+        Err(EINVAL)
+    }
+}
+
+/// A `struct device_attribute` of disks whose data is a `T`, for use in
+/// statics.
+#[repr(C)]
+pub(crate) struct DiskAttr<T>(kb::device_attribute, PhantomData<fn(&T)>);
+
+// SAFETY: Only read after construction (by sysfs).
+unsafe impl<T> Sync for DiskAttr<T> {}
+
+impl<T: gendisk::Operations> DiskAttr<T> {
+    /// The attribute `A`.
+    pub(crate) const fn new<A: Attribute<T>>() -> Self {
+        let mut attr: kb::device_attribute = pin_init::zeroed();
+        attr.attr.name = const_char_ptr(A::NAME);
+        attr.attr.mode = if A::WRITABLE { 0o644 } else { 0o444 };
+        attr.__bindgen_anon_1.show = Some(show::<T, A>);
+        if A::WRITABLE {
+            attr.__bindgen_anon_2.store = Some(store::<T, A>);
+        }
+        Self(attr, PhantomData)
+    }
+
+    const fn as_ptr(&'static self) -> *mut kb::attribute {
+        ptr::from_ref(&self.0.attr).cast_mut()
+    }
+}
+
+/// A null-terminated list of attributes, for an [`AttrGroup`].
+#[repr(C)]
+pub(crate) struct AttrList<T, const N: usize> {
+    attrs: [*mut kb::attribute; N],
+    end: *mut kb::attribute,
+    _data: PhantomData<fn(&T)>,
+}
+
+// SAFETY: Only read after construction (by sysfs).
+unsafe impl<T, const N: usize> Sync for AttrList<T, N> {}
+
+impl<T: gendisk::Operations, const N: usize> AttrList<T, N> {
+    /// Lists `attrs`.
+    pub(crate) const fn new(attrs: [&'static DiskAttr<T>; N]) -> Self {
+        let mut ptrs = [ptr::null_mut(); N];
+        let mut i = 0;
+        while i < N {
+            ptrs[i] = attrs[i].as_ptr();
+            i += 1;
+        }
+        Self {
+            attrs: ptrs,
+            end: ptr::null_mut(),
+            _data: PhantomData,
+        }
+    }
+}
+
+/// A named group of attributes: a directory below the disk.
+#[repr(C)]
+pub(crate) struct AttrGroup<T>(kb::attribute_group, PhantomData<fn(&T)>);
+
+// SAFETY: Only read after construction (by sysfs).
+unsafe impl<T> Sync for AttrGroup<T> {}
+
+impl<T: gendisk::Operations> AttrGroup<T> {
+    /// The directory `name` holding `list`.
+    pub(crate) const fn new<const N: usize>(
+        name: &'static CStr,
+        list: &'static AttrList<T, N>,
+    ) -> Self {
+        let mut group: kb::attribute_group = pin_init::zeroed();
+        group.name = const_char_ptr(name);
+        group.__bindgen_anon_2.attrs = ptr::from_ref(list).cast::<*mut kb::attribute>().cast_mut();
+        Self(group, PhantomData)
+    }
+}
+
+/// The null-terminated list of groups a disk is added with.
+#[repr(C)]
+pub(crate) struct AttrGroups<T, const N: usize> {
+    groups: [*const kb::attribute_group; N],
+    end: *const kb::attribute_group,
+    _data: PhantomData<fn(&T)>,
+}
+
+// SAFETY: Only read after construction (by sysfs).
+unsafe impl<T, const N: usize> Sync for AttrGroups<T, N> {}
+
+impl<T: gendisk::Operations, const N: usize> AttrGroups<T, N> {
+    /// Lists `groups`.
+    pub(crate) const fn new(groups: [&'static AttrGroup<T>; N]) -> Self {
+        let mut ptrs = [ptr::null(); N];
+        let mut i = 0;
+        while i < N {
+            ptrs[i] = ptr::from_ref(&groups[i].0);
+            i += 1;
+        }
+        Self {
+            groups: ptrs,
+            end: ptr::null(),
+            _data: PhantomData,
+        }
+    }
+
+    /// The list, for [`gendisk::Params`].
+    pub(crate) const fn get(&'static self) -> Groups<T> {
+        Groups(
+            ptr::from_ref(self)
+                .cast::<*const kb::attribute_group>()
+                .cast_mut(),
+            PhantomData,
+        )
+    }
+}
+
+/// A static null-terminated list of attribute groups for disks whose data is
+/// a `T`.
+///
+/// # Invariants
+///
+/// Points to an [`AttrGroups<T, _>`] static.
+pub(crate) struct Groups<T>(*mut *const kb::attribute_group, PhantomData<fn(&T)>);
+
+impl<T> Clone for Groups<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Groups<T> {}
+
+impl<T> Groups<T> {
+    /// The list, for `device_add_disk`.
+    pub(crate) fn as_ptr(self) -> *mut *const kb::attribute_group {
+        self.0
+    }
+}
+
+/// `CStrExt::as_char_ptr`, which is not `const`, for statics.
+#[allow(clippy::disallowed_methods)] // The same cast `as_char_ptr` does.
+const fn const_char_ptr(s: &'static CStr) -> *const c_char {
+    s.as_ptr().cast()
+}
+
+/// Formats one line of sysfs output: the value and a newline.
+struct Line<'a, T, A>(&'a T, PhantomData<A>);
+
+impl<T, A: Attribute<T>> fmt::Display for Line<'_, T, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        A::show(self.0, f)?;
+        f.write_str("\n")
+    }
+}
+
+extern "C" fn show<T: gendisk::Operations, A: Attribute<T>>(
+    dev: *mut kb::device,
+    _attr: *mut kb::device_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: sysfs calls this for attributes of live disks added by
+    // `GenDisk<T>`.
+    let data = unsafe { gendisk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
+    let value = Line::<T, A>(data, PhantomData);
+    let Ok(line) = CString::try_from_fmt(fmt!("{value}")) else {
+        return EIO.to_errno() as isize;
+    };
+    let bytes = line.to_bytes();
+    let len = bytes.len().min(PAGE_SIZE - 1);
+    // SAFETY: sysfs hands out a `PAGE_SIZE` buffer.
+    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), len) };
+    len as isize
+}
+
+extern "C" fn store<T: gendisk::Operations, A: Attribute<T>>(
+    dev: *mut kb::device,
+    _attr: *mut kb::device_attribute,
+    buf: *const c_char,
+    count: usize,
+) -> isize {
+    // SAFETY: as in `show`.
+    let data = unsafe { gendisk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
+    // SAFETY: sysfs passes `count` bytes of input at `buf`.
+    let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+    match A::store(data, input) {
+        Ok(()) => count as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
