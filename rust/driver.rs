@@ -102,8 +102,9 @@ impl RpmemDevice {
         let name = BStr::from_bytes(params.name);
         dev_info!(
             dev.dev(),
-            "{name}: {} MiB at {start:#x}, {lbs}-byte sectors{fua}\n",
-            data_size >> 20
+            "{name}: {} MiB at {:#x}, {lbs}-byte sectors{fua}\n",
+            data_size >> 20,
+            disk.data().mapping().phys()
         );
         match disk.data().mapping().pages() {
             Some(pages) if pages.memmap() == Memmap::Ram => dev_info!(

@@ -165,3 +165,24 @@ udev_settle()
 	done
 	return 1
 }
+
+# --- DAX ------------------------------------------------------------------
+
+# FILE: whether the kernel serves FILE with DAX (statx STATX_ATTR_DAX).
+dax_file()
+{
+	local attrs
+	attrs=$(xfs_io -r -c 'statx -r' "$1" | sed -n 's/^stat.attributes = //p')
+	[ -n "$attrs" ] || fail "no statx attributes for $1" || return
+	(( attrs & 0x200000 )) || fail "$1: not DAX (statx attributes $attrs)"
+}
+
+# FSTYPE DEVICE: a new filesystem, with the block size DAX needs.
+mkfs_dax()
+{
+	case $1 in
+	ext4) mkfs.ext4 -q -F -b 4096 "$2" ;;
+	xfs) mkfs.xfs -q -f "$2" ;;
+	*) fail "mkfs_dax: unknown filesystem $1" ;;
+	esac
+}
