@@ -5,7 +5,13 @@
 //! C header: [`include/linux/badblocks.h`](srctree/include/linux/badblocks.h)
 
 use crate::bindings;
-use kernel::{prelude::*, types::Opaque};
+use core::ptr;
+use kernel::{
+    bindings as kb,
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Full},
+    types::Opaque,
+};
 
 /// A `struct badblocks`, initialised and enabled.
 ///
@@ -16,6 +22,9 @@ use kernel::{prelude::*, types::Opaque};
 /// points to it.
 pub(crate) struct Badblocks {
     bb: KBox<Opaque<bindings::badblocks>>,
+    /// The disk's `badblocks` sysfs file while the disk is live, else null:
+    /// a reference taken by `show_in`, dropped by `hide`.
+    file: Atomic<*mut kb::kernfs_node>,
 }
 
 // SAFETY: `struct badblocks` has its own seqlock; every function used here
@@ -31,7 +40,41 @@ impl Badblocks {
         // SAFETY: `bb.get()` is valid for writes of a `struct badblocks`.
         kernel::error::to_result(unsafe { bindings::badblocks_init(bb.get(), 1) })?;
         // INVARIANT: initialised above.
-        Ok(Self { bb })
+        Ok(Self {
+            bb,
+            file: Atomic::new(ptr::null_mut()),
+        })
+    }
+
+    /// Starts notifying pollers of the `badblocks` file of `disk`, whose
+    /// list this is, when the list changes.
+    pub(crate) fn show_in(&self, disk: *mut kb::gendisk) {
+        // SAFETY: the caller passes a live, added disk.
+        let file = unsafe { bindings::rpmem_disk_sysfs_file(disk, c"badblocks".as_char_ptr()) };
+        self.file.xchg(file, Full);
+        if file.is_null() {
+            pr_warn!("'badblocks' notification disabled\n");
+        }
+    }
+
+    /// Stops notifying; the disk is going.
+    pub(crate) fn hide(&self) {
+        let file = self.file.xchg(ptr::null_mut(), Full);
+        if !file.is_null() {
+            // SAFETY: the reference taken in `show_in`.
+            unsafe { kb::kernfs_put(file) };
+        }
+    }
+
+    /// Wakes up pollers of the disk's `badblocks` file.
+    pub(crate) fn notify(&self) {
+        let file = self.file.load(Acquire);
+        if !file.is_null() {
+            // SAFETY: `hide` runs only once no I/O and no notification can
+            // reach the list any more (the disk is deleted), so the
+            // reference is held here.
+            unsafe { kb::kernfs_notify(file) };
+        }
     }
 
     /// The raw list, for C functions that fill it or point to it.
@@ -74,11 +117,13 @@ impl Badblocks {
     pub(crate) fn clear(&self, sector: u64, sectors: u64) {
         // SAFETY: initialised (type invariant).
         unsafe { bindings::badblocks_clear(self.as_raw(), sector, sectors) };
+        self.notify();
     }
 }
 
 impl Drop for Badblocks {
     fn drop(&mut self) {
+        self.hide();
         // SAFETY: initialised (type invariant) and no longer referenced: the
         // gendisk that pointed here is gone before its data is dropped.
         unsafe { bindings::badblocks_exit(self.as_raw()) };

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Binding: one raw pmem or io namespace becomes one disk, `/dev/rpmemX[.Y]`.
+//! Binding: one raw pmem or io namespace, or one namespace in fsdax mode,
+//! becomes one disk, `/dev/rpmemX[.Y]`, with DAX when it has struct pages.
 //!
-//! Setup follows `pmem_attach_disk` of `drivers/nvdimm/pmem.c` and teardown
-//! undoes it in reverse: the disk goes first (waiting for bios in flight),
-//! then the mapping and bad sector list, then the claim on the address range;
-//! last the region is flushed.
+//! Setup follows `pmem_attach_disk` of `drivers/nvdimm/pmem.c`: claim, map
+//! (with pages), bad sectors, dax device, disk. Teardown undoes it in
+//! reverse: direct access ends (`kill_dax`), the disk goes (waiting for bios
+//! in flight), then the dax device, the bad sector list, the pages and the
+//! claim; last the region is flushed.
 
 use crate::{
     attrs,
@@ -29,11 +31,9 @@ use kernel::{
     str::BStr,
 };
 
-/// A namespace bound to rpmem. Fields drop in declaration order, which is
-/// the reverse of setup.
+/// A namespace bound to rpmem: its disk, which owns everything else.
 pub(crate) struct RpmemDevice {
     disk: GenDisk<Pmem>,
-    _claim: MemRegion,
 }
 
 /// Where the data and the struct pages of a namespace are.
@@ -68,7 +68,7 @@ impl RpmemDevice {
         let claim = MemRegion::request(start, size, ns.name()).inspect_err(|_| {
             dev_warn!(dev.dev(), "could not reserve {start:#x}+{size:#x}\n");
         })?;
-        let mapping = map(dev, start, size, layout)?;
+        let mapping = map(dev, claim, layout)?;
         let pmem = Pmem::new(dev, mapping, Badblocks::new()?)?;
         pmem.populate_badblocks();
 
@@ -116,32 +116,29 @@ impl RpmemDevice {
             Some(_) => dev_info!(dev.dev(), "{name}: DAX, struct pages on the device\n"),
             None => dev_info!(dev.dev(), "{name}: no DAX\n"),
         }
-        Ok(KBox::new(
-            Self {
-                disk,
-                _claim: claim,
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(KBox::new(Self { disk }, GFP_KERNEL)?)
     }
 }
 
-/// Maps the claimed namespace at `start`: with struct pages when it can
-/// have them, else for block I/O only.
-fn map(dev: &NdDevice, start: u64, size: u64, layout: Layout) -> Result<Mapping> {
+/// Maps the claimed namespace: with struct pages when it can have them,
+/// else for block I/O only.
+fn map(dev: &NdDevice, claim: MemRegion, layout: Layout) -> Result<Mapping> {
     let node = dev.numa_node();
+    let (start, size) = claim.range();
     match layout {
-        Layout::Pfn(pfn) => Mapping::with_pages(PageMap::new(pfn.pages, node)?, pfn.data_offset),
+        Layout::Pfn(pfn) => {
+            Mapping::with_pages(claim, PageMap::new(pfn.pages, node)?, pfn.data_offset)
+        }
         Layout::Raw => {
             let pages = PageRange::in_ram(start, size).and_then(|r| PageMap::new(r, node));
             match pages {
-                Ok(pages) => Mapping::with_pages(pages, 0),
+                Ok(pages) => Mapping::with_pages(claim, pages, 0),
                 Err(e) => {
                     dev_info!(
                         dev.dev(),
                         "no struct pages for {start:#x}+{size:#x} ({e:?}; needs 2 MiB alignment): no DAX\n"
                     );
-                    Mapping::new(start, size)
+                    Mapping::new(claim)
                 }
             }
         }

@@ -136,6 +136,9 @@ impl<T: Operations> GenDisk<T> {
         })?;
         unhost.dismiss();
         put.dismiss();
+        if let Some(bb) = T::badblocks(&data) {
+            bb.show_in(disk.as_ptr());
+        }
         // INVARIANT: added above, `private_data` points into `data`.
         Ok(Self { disk, data })
     }
@@ -184,9 +187,11 @@ impl<T: Operations> Drop for GenDisk<T> {
         }
         // SAFETY: added in `add` (type invariant). `del_gendisk` waits for
         // bios in flight, so `data` is unused once it returns.
-        unsafe {
-            kb::del_gendisk(self.disk.as_ptr());
-            kb::put_disk(self.disk.as_ptr());
+        unsafe { kb::del_gendisk(self.disk.as_ptr()) };
+        if let Some(bb) = T::badblocks(&self.data) {
+            bb.hide();
         }
+        // SAFETY: deleted above; the last use of the disk.
+        unsafe { kb::put_disk(self.disk.as_ptr()) };
     }
 }

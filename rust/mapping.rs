@@ -8,7 +8,7 @@
 //! is left to make it durable. Reads use `copy_mc_to_kernel`, which turns a
 //! machine check on poisoned media into a short copy instead of a crash.
 
-use crate::{bindings, bio::MappedSegment, dax::IovIter, pagemap::PageMap};
+use crate::{bindings, bio::MappedSegment, dax::IovIter, memregion::MemRegion, pagemap::PageMap};
 use core::ptr::NonNull;
 use kernel::{
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
@@ -29,6 +29,8 @@ pub(crate) struct Mapping {
     phys: u64,
     size: u64,
     pages: Option<PageMap>,
+    /// The claim on the range, released after the mapping is gone.
+    claim: Option<MemRegion>,
 }
 
 // SAFETY: The mapping is plain memory; all access goes through the copy
@@ -42,9 +44,9 @@ unsafe impl Sync for Mapping {}
 static ZEROES: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 impl Mapping {
-    /// Maps `size` bytes at physical address `phys`, which the caller has
-    /// claimed, without struct pages.
-    pub(crate) fn new(phys: u64, size: u64) -> Result<Self> {
+    /// Maps the range `claim` holds, without struct pages.
+    pub(crate) fn new(claim: MemRegion) -> Result<Self> {
+        let (phys, size) = claim.range();
         let len = usize::try_from(size).map_err(|_| EINVAL)?;
         // SAFETY: `memremap` validates the range itself and returns null on
         // failure.
@@ -56,12 +58,14 @@ impl Mapping {
             phys,
             size,
             pages: None,
+            claim: Some(claim),
         })
     }
 
-    /// The part of `pages` from byte `offset` on, which is where the data
-    /// starts when the page map also covers metadata.
-    pub(crate) fn with_pages(pages: PageMap, offset: u64) -> Result<Self> {
+    /// The part of `pages` (within the range `claim` holds) from byte
+    /// `offset` on, which is where the data starts when the page map also
+    /// covers metadata.
+    pub(crate) fn with_pages(claim: MemRegion, pages: PageMap, offset: u64) -> Result<Self> {
         if offset >= pages.size() {
             return Err(EINVAL);
         }
@@ -73,6 +77,7 @@ impl Mapping {
             phys: pages.start() + offset,
             size: pages.size() - offset,
             pages: Some(pages),
+            claim: Some(claim),
         })
     }
 
@@ -173,10 +178,26 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        if self.pages.is_none() {
+        let Some(pages) = &self.pages else {
             // SAFETY: mapped by `memremap` (type invariant) and no longer
             // used.
             unsafe { kernel::bindings::memunmap(self.addr.as_ptr().cast()) };
+            return;
+        };
+        // Processes may still map pages of a DAX file after the filesystem
+        // was told the device is going (not every filesystem can unmap
+        // them), and nothing waits for those mappings. Removing the struct
+        // pages under them would crash the kernel when they are unmapped,
+        // so the pages stay, and the claim with them, until reboot.
+        let busy = pages.busy_pages();
+        if busy != 0 {
+            pr_warn!(
+                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
+                pages.start(),
+                pages.size()
+            );
+            core::mem::forget(self.pages.take());
+            core::mem::forget(self.claim.take());
         }
     }
 }

@@ -30,6 +30,11 @@ impl MemRegion {
         // INVARIANT: claimed above.
         Ok(Self { start, size })
     }
+
+    /// Physical start address and size in bytes.
+    pub(crate) fn range(&self) -> (u64, u64) {
+        (self.start, self.size)
+    }
 }
 
 impl Drop for MemRegion {

@@ -145,6 +145,16 @@ impl PageMap {
         }
     }
 
+    /// How many pages are referenced, by user mappings for one.
+    pub(crate) fn busy_pages(&self) -> u64 {
+        let range = self.range();
+        let pfns = (range.start >> PAGE_SHIFT)..((range.end + 1) >> PAGE_SHIFT);
+        // SAFETY: the pfns are ours, so their struct pages exist while
+        // `self` does.
+        pfns.filter(|&pfn| unsafe { crate::bindings::rpmem_page_refcount(pfn as usize) } != 0)
+            .count() as u64
+    }
+
     /// Returns the pages of `len` bytes at physical `phys`, whose media
     /// errors were just cleared, to normal use: clears their `HWPoison`
     /// flag and restores their direct mapping.

@@ -82,6 +82,7 @@ impl Pmem {
         let start = self.mapping.phys();
         let end = start + self.mapping.size() - 1;
         self.region.populate_badblocks(&self.bb, start, end);
+        self.bb.notify();
     }
 
     fn read(&self, seg: &Segment<'_>) -> Result<(), Status> {

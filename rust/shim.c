@@ -8,6 +8,7 @@
 #include <linux/nd.h>
 #include <linux/set_memory.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include "nd.h"
 #include "pmem.h"
 #include "shim.h"
@@ -56,4 +57,14 @@ void rpmem_unpoison_page(unsigned long pfn)
 {
 	if (test_and_clear_pmem_poison(pfn_to_page(pfn)))
 		clear_mce_nospec(pfn);
+}
+
+struct kernfs_node *rpmem_disk_sysfs_file(struct gendisk *disk, const char *name)
+{
+	return sysfs_get_dirent(disk_to_dev(disk)->kobj.sd, name);
+}
+
+int rpmem_page_refcount(unsigned long pfn)
+{
+	return page_ref_count(pfn_to_page(pfn));
 }

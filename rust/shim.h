@@ -10,6 +10,7 @@
 
 struct device;
 struct gendisk;
+struct kernfs_node;
 struct nd_namespace_common;
 struct page;
 struct resource;
@@ -23,5 +24,7 @@ void rpmem_flush_dcache_page(struct page *page);
 struct gendisk *rpmem_dev_to_disk(struct device *dev);
 u32 rpmem_info_block_reserve(void);
 void rpmem_unpoison_page(unsigned long pfn);
+int rpmem_page_refcount(unsigned long pfn);
+struct kernfs_node *rpmem_disk_sysfs_file(struct gendisk *disk, const char *name);
 
 #endif /* RPMEM_SHIM_H */
