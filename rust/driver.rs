@@ -129,6 +129,10 @@ fn map(dev: &NdDevice, claim: MemRegion, layout: Layout) -> Result<Mapping> {
         Layout::Pfn(pfn) => {
             Mapping::with_pages(claim, PageMap::new(pfn.pages, node)?, pfn.data_offset)
         }
+        Layout::Raw if !crate::module_parameters::raw_dax.value() => {
+            dev_info!(dev.dev(), "raw_dax=0: no struct pages, no DAX\n");
+            Mapping::new(claim)
+        }
         Layout::Raw => {
             let pages = PageRange::in_ram(start, size).and_then(|r| PageMap::new(r, node));
             match pages {

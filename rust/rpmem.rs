@@ -4,8 +4,10 @@
 //!
 //! A libnvdimm namespace driver, like `drivers/nvdimm/pmem.c`: every raw pmem
 //! or io namespace it is bound to (an NFIT NVDIMM namespace or a `memmap=`
-//! legacy region) becomes a bio-based disk, `/dev/rpmemX[.Y]`, whose writes
-//! are durable once flushed and whose reads never consume poison.
+//! legacy region), and every namespace in fsdax mode, becomes a bio-based
+//! disk, `/dev/rpmemX[.Y]`, whose writes are durable once flushed and whose
+//! reads never consume poison, with a DAX device for filesystems when its
+//! memory has struct pages.
 //!
 //! The module declares no device aliases: it is loaded on purpose, and which
 //! driver owns a namespace is chosen with the nd bus's `bind`/`unbind` and
@@ -35,6 +37,12 @@ module! {
     authors: ["The rpmem developers"],
     description: "Persistent memory block driver in Rust",
     license: "GPL",
+    params: {
+        raw_dax: bool {
+            default: true,
+            description: "Give raw namespaces struct pages (in RAM: 64 bytes per 4 KiB) for DAX without ndctl",
+        },
+    },
 }
 
 /// The module: the nd driver registration, for as long as it is loaded.
