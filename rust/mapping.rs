@@ -162,7 +162,7 @@ impl Mapping {
         if self.pages.is_none() {
             return Err(EOPNOTSUPP);
         }
-        let addr = self.at(offset, 0)?;
+        let addr = self.at(offset, PAGE_SIZE)?;
         Ok((addr, ((self.phys + offset) >> PAGE_SHIFT) as usize))
     }
 
