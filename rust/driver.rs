@@ -100,11 +100,15 @@ impl RpmemDevice {
             ""
         };
         let name = BStr::from_bytes(params.name);
+        let (size, unit) = if data_size >= 1 << 20 {
+            (data_size >> 20, "MiB")
+        } else {
+            (data_size >> 10, "KiB")
+        };
+        let phys = disk.data().mapping().phys();
         dev_info!(
             dev.dev(),
-            "{name}: {} MiB at {:#x}, {lbs}-byte sectors{fua}\n",
-            data_size >> 20,
-            disk.data().mapping().phys()
+            "{name}: {size} {unit} at {phys:#x}, {lbs}-byte sectors{fua}\n"
         );
         match disk.data().mapping().pages() {
             Some(pages) if pages.memmap() == Memmap::Ram => dev_info!(

@@ -189,7 +189,7 @@ impl Drop for Mapping {
         // them), and nothing waits for those mappings. Removing the struct
         // pages under them would crash the kernel when they are unmapped,
         // so the pages stay, and the claim with them, until reboot.
-        let busy = pages.busy_pages();
+        let busy = pages.busy_pages(self.phys, self.size);
         if busy != 0 {
             pr_warn!(
                 "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",

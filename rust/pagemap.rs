@@ -145,10 +145,14 @@ impl PageMap {
         }
     }
 
-    /// How many pages are referenced, by user mappings for one.
-    pub(crate) fn busy_pages(&self) -> u64 {
+    /// How many pages of `len` bytes at physical `phys` are referenced, by
+    /// user mappings for one. Only pages that can be handed out count: the
+    /// struct pages of an altmap's own reserved area are never initialised.
+    pub(crate) fn busy_pages(&self, phys: u64, len: u64) -> u64 {
         let range = self.range();
-        let pfns = (range.start >> PAGE_SHIFT)..((range.end + 1) >> PAGE_SHIFT);
+        let first = phys.max(range.start) >> PAGE_SHIFT;
+        let end = (phys + len).min(range.end + 1) >> PAGE_SHIFT;
+        let pfns = first..end;
         // SAFETY: the pfns are ours, so their struct pages exist while
         // `self` does.
         pfns.filter(|&pfn| unsafe { crate::bindings::rpmem_page_refcount(pfn as usize) } != 0)
