@@ -45,22 +45,27 @@ check()
 	fi
 }
 
-# expect_fail ERRTEXT DESCRIPTION COMMAND...: the command must fail, and
-# its message must contain ERRTEXT (strerror text, e.g. "Device or resource
-# busy").
+# expect_fail ERRTEXT DESCRIPTION COMMAND...: the command must fail, and a
+# line of its messages must end in ": ERRTEXT" (strerror text, e.g. "Device
+# or resource busy"), so that "No such device" is not taken for "No such
+# device or address".
 expect_fail()
 {
-	local err=$1 desc=$2 out
+	local err=$1 desc=$2 out line
 	shift 2
 	if out=$("$@" 2>&1); then
 		ktap_result fail "$desc"
 		echo "# succeeded, expected: $err"
-	elif [[ $out != *"$err"* ]]; then
-		ktap_result fail "$desc"
-		echo "# expected '$err', got: $out" | head -n 5
-	else
-		ktap_result ok "$desc"
+		return
 	fi
+	while IFS= read -r line; do
+		[[ $line == *": $err" ]] || continue
+		ktap_result ok "$desc"
+		return
+	done <<<"$out"
+	ktap_result fail "$desc"
+	echo "# expected '$err', got:"
+	printf '%s\n' "$out" | head -n 5 | sed 's/^/# /'
 }
 
 ktap_finish()
@@ -185,4 +190,20 @@ mkfs_dax()
 	xfs) mkfs.xfs -q -f "$2" ;;
 	*) fail "mkfs_dax: unknown filesystem $1" ;;
 	esac
+}
+
+# --- the kernel log -----------------------------------------------------------
+
+# Mark the kernel log; kmsg_since prints what the kernel logged after the
+# last mark, one "<LEVEL>[time] message" line each (dmesg -r: LEVEL is the
+# priority, 0 emerg ... 7 debug).
+kmsg_mark()
+{
+	kmsg_tag="rpmem-selftest mark $RANDOM$RANDOM"
+	echo "$kmsg_tag" >/dev/kmsg
+}
+
+kmsg_since()
+{
+	dmesg -r | sed -n "/$kmsg_tag/,\$p" | tail -n +2
 }
