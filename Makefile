@@ -5,6 +5,7 @@
 #   make            build rpmem.ko against the test kernel (built if missing)
 #   make run        the main job: boot, load, mkfs, mount -o dax, show, unload
 #   make check      every test: host-side checks and the in-guest selftests
+#                   (VARIANT=debug: on the debug kernel, plus selftests/debug)
 #   make shell      an interactive shell in the test VM, rpmem built
 #   make kernel     just build the test kernel (VARIANT=debug for the debug one)
 #
@@ -36,7 +37,7 @@ fmt:
 fmtcheck:
 	rustfmt --check --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/rpmem.rs
 	@# SC1007 (x= y=), SC2054 (QEMU option lists) and SC2209 are idioms here
-	shellcheck -S warning -x -e SC1091,SC1007,SC2054,SC2209 $(TOP)/tools/*.sh $(TOP)/selftests/*.sh
+	shellcheck -S warning -x -e SC1091,SC1007,SC2054,SC2209 $(TOP)/tools/*.sh $(TOP)/selftests/*.sh $(TOP)/selftests/debug/*.sh
 
 kernel:
 	@echo $(KDIR)
@@ -45,7 +46,7 @@ run: modules
 	$(TOP)/tools/vm.sh --mem 2G --nvdimm 1G --memmap 512M!1G -- $(TOP)/tools/run-demo.sh
 
 check:
-	$(TOP)/tools/check.sh $(T)
+	VARIANT=$(VARIANT) $(TOP)/tools/check.sh $(T)
 
 shell: modules
 	$(TOP)/tools/vm.sh --mem 2G --nvdimm 1G --memmap 512M!1G --shell

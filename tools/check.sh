@@ -9,6 +9,9 @@
 # test's own KTAP nested under it, and a last line "N passed, N failed".
 # Exits non-zero if anything failed. TEST names a selftest (rpmem_fio) or a
 # host check (build, rustfmt, clippy).
+#
+# VARIANT=debug runs everything on the debug kernel, plus the tests in
+# selftests/debug/ that need it (kmemleak).
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -16,8 +19,8 @@ cd "$RPMEM_TOP" || exit
 
 # Everything the tests need, installed or built before the first result.
 eval "$(tools/toolchain.sh)" || die "toolchain setup failed"
-export RPMEM_KDIR
-RPMEM_KDIR=$(tools/kernel.sh) || die "test kernel build failed"
+export RPMEM_KDIR VARIANT=${VARIANT:-default}
+RPMEM_KDIR=$(tools/kernel.sh "$VARIANT") || die "test kernel build failed"
 
 passed=0 failed=0 nr=0
 want=("$@")
@@ -80,10 +83,17 @@ run_selftest()
 }
 
 echo "TAP version 13"
+# The selftests load rpmem.ko: it is built for the kernel under test first,
+# whichever tests are asked for.
+want_build=("${want[@]}")
+want=()
 host_check build make -s modules
+want=("${want_build[@]}")
 host_check rustfmt make -s fmtcheck
 host_check clippy make -s clippy
-for t in selftests/*.sh; do
+tests=(selftests/*.sh)
+[ "$VARIANT" = debug ] && tests+=(selftests/debug/*.sh)
+for t in "${tests[@]}"; do
 	[ "$t" = selftests/lib.sh ] || run_selftest "$t"
 done
 echo "1..$nr"

@@ -144,7 +144,7 @@ set_option()
 # kernel (the bzImage) and kdir (its build directory, if known).
 find_kernel()
 {
-	[ -n "$kernel" ] || kernel=$("$RPMEM_TOP/tools/kernel.sh")
+	[ -n "$kernel" ] || kernel=${RPMEM_KDIR:-$("$RPMEM_TOP/tools/kernel.sh")}
 	kdir=
 	if [ -d "$kernel" ]; then
 		kdir=$(cd "$kernel" && pwd)
@@ -391,7 +391,7 @@ build_qemu()
 	      -display none -smp "$cpus" -kernel "$kernel"
 	      -virtfs "$ROOT_9P"
 	      -virtfs "local,path=$out,mount_tag=rpmem_out,security_model=none")
-	kargs=(console=ttyS0 loglevel=4 printk.time=1 oops=panic panic=-1
+	kargs=(console=ttyS0 loglevel=4 printk.time=1 oops=panic panic=-1 no_timer_check
 	       "${ROOT_ARGS[@]}" "init=$RPMEM_TOP/tools/guest-init.sh"
 	       "${memmap_args[@]}")
 	pick_accel
