@@ -24,7 +24,12 @@
 # file with blocks in an allocation group but the last makes unbind spin
 # for ever in xfs_dax_failure_fn/mf_dax_kill_procs: the block count of the
 # range to notify wraps around there (ri_high.rm_startblock + 1 == 0), hence
-# agcount=2 and all files in AG 1 below.
+# agcount=2 and all files in AG 1 below. And the process holding the
+# mapping must not touch it again: with one that kept reading, 7.3 WARNed
+# now and then in dax_folio_put (a page still referenced) under
+# invalidate_inode_pages2_range in xfs_dax_failure_fn, most likely a read
+# fault (XFS freezes the filesystem, which stops write faults only) mapping
+# the page again after mf_dax_kill_procs unmapped it.
 #
 # Every unbind runs in the background, bounded: one that does not return
 # fails the test at once (and ends the guest, which could not power off
@@ -78,7 +83,8 @@ attach() { disk=$(dax_attach "$ns" "$drv") || fail "$disk"; }
 
 unmount() { ! mountpoint -q "$MNT" || umount "$MNT"; }
 
-# FILE: a process maps FILE's first 4 MiB and keeps reading it.
+# FILE: a process maps FILE's first 4 MiB, writes every page, and sleeps
+# until killed. It does not touch the mapping again: see the header.
 start_holder()
 {
 	local i
