@@ -45,6 +45,26 @@ check()
 	fi
 }
 
+# check_here DESCRIPTION COMMAND...: like check, but the command runs in
+# this shell, not a subshell, so that what it sets (variables, background
+# jobs to wait for) stays for the next checks.
+check_here()
+{
+	local desc=$1 log rc
+	shift
+	log=$(mktemp)
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ktap_result ok "$desc"
+	else
+		ktap_result fail "$desc"
+		tail -n 20 "$log" | sed 's/^/# /'
+	fi
+	rm -f "$log"
+	return $rc
+}
+
 # expect_fail ERRTEXT DESCRIPTION COMMAND...: the command must fail, and a
 # line of its messages must end in ": ERRTEXT" (strerror text, e.g. "Device
 # or resource busy"), so that "No such device" is not taken for "No such
@@ -190,6 +210,60 @@ mkfs_dax()
 	xfs) mkfs.xfs -q -f "$2" ;;
 	*) fail "mkfs_dax: unknown filesystem $1" ;;
 	esac
+}
+
+# The driver whose DAX the rpmem_dax* tests exercise: rpmem, or nd_pmem to
+# prove the tests against the in-tree driver (DAX_DRIVER=nd_pmem make check
+# T=rpmem_dax: tools/vm.sh hands DAX_DRIVER on to the guest).
+DAX_DRIVER=${DAX_DRIVER:-rpmem}
+
+# Load DRIVER's module (rpmem or nd_pmem: driver and module share the name).
+load_driver()	# DRIVER [MODULE-PARAMETERS...]
+{
+	case $1 in
+	rpmem) load_rpmem "${@:2}" ;;
+	nd_pmem) load_nd_pmem ;;
+	*) fail "unknown driver '$1' (rpmem or nd_pmem)" ;;
+	esac
+}
+
+# The disk node of NAMESPACE as DRIVER names it: /dev/rpmemN for rpmem,
+# /dev/pmemN for nd_pmem. Fails if the namespace has no disk, or one that
+# another driver made.
+driver_disk()	# NAMESPACE DRIVER
+{
+	local d prefix
+	case $2 in
+	rpmem) prefix=rpmem ;;
+	nd_pmem) prefix=pmem ;;
+	*) fail "unknown driver '$2' (rpmem or nd_pmem)"; return ;;
+	esac
+	d=$(ns_disk "$1") || fail "$1 has no disk" || return
+	[[ $d =~ ^${prefix}[0-9] ]] || fail "$1 has disk $d, not one of $2's" || return
+	[ -b "/dev/$d" ] || fail "/dev/$d is not a block device" || return
+	echo "/dev/$d"
+}
+
+# Bind NAMESPACE to DRIVER (loading it first) and print its disk node.
+dax_attach()	# NAMESPACE DRIVER
+{
+	load_driver "$2" >&2 && rebind_ns "$1" "$2" && driver_disk "$1" "$2"
+}
+
+# selftests/NAME.c built with the host's gcc (the guest runs the same one)
+# into DIR (default: $RPMEM_OUT/bin, the run directory), unless the binary
+# there is newer than its source; prints the binary's path.
+build_helper()	# NAME [DIR]
+{
+	local src=$RPMEM_TOP/selftests/$1.c dir=${2:-${RPMEM_OUT:-}/bin} bin
+	[ "$dir" != /bin ] || fail "no RPMEM_OUT and no directory for $1" || return
+	bin=$dir/$1
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+		mkdir -p "$dir" &&
+			gcc -O2 -Wall -Wextra -Werror -o "$bin.tmp" "$src" >&2 &&
+			mv "$bin.tmp" "$bin" || fail "cannot build $src" || return
+	fi
+	echo "$bin"
 }
 
 # --- the kernel log -----------------------------------------------------------

@@ -60,6 +60,20 @@ host_check()
 	rm -f "$log"
 }
 
+# The selftests' C helpers (selftests/*.c), built here with the host's gcc
+# into the guest's run directory DIR/bin, where selftests/lib.sh's
+# build_helper finds them: it would build them in the guest too, but TCG
+# takes seconds for it. A failure shows in the guest, which tries again.
+prebuild_helpers()	# DIR
+{
+	local c
+	for c in selftests/*.c; do
+		[ -e "$c" ] || continue
+		( . selftests/lib.sh && build_helper "$(basename "$c" .c)" "$1/bin" ) \
+			>/dev/null 2>&1
+	done
+}
+
 run_selftest()
 {
 	local t=$1 name vmargs out rc
@@ -71,6 +85,7 @@ run_selftest()
 		"$t" >"$out/output" 2>&1
 		rc=$?
 	elif vmargs=$(sed -n 's/^# vm: *//p' "$t" | head -n1) && grep -q '^# vm:' "$t"; then
+		prebuild_helpers "$out/vm"
 		# shellcheck disable=SC2086
 		tools/vm.sh --quiet --out "$out/vm" $vmargs -- "$RPMEM_TOP/$t" >"$out/output" 2>&1
 		rc=$?

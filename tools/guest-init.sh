@@ -4,7 +4,8 @@
 # PID 1 of the test guest booted by tools/vm.sh. The root is the host's /,
 # read-only over virtio-9p; the run directory is the 9p share "rpmem_out",
 # mounted on $RPMEM_OUT. vm.sh leaves there:
-#   guest.env	RPMEM_TOP, RPMEM_KDIR, RPMEM_CWD, RPMEM_MODE (cmd or shell), ...
+#   guest.env	RPMEM_TOP, RPMEM_KDIR, RPMEM_CWD, RPMEM_MODE (cmd or shell), ...,
+#		and DAX_DRIVER if the host had it
 #   cmd		the command, run with bash -c (cmd mode)
 # and finds there afterwards rc (the command's exit status) and dmesg.log.
 # Whatever happens, the guest powers off at the end: PID 1 must not exit.
@@ -147,6 +148,7 @@ main()
 	if [ -r "$RPMEM_OUT/guest.env" ]; then
 		. "$RPMEM_OUT/guest.env"
 		export RPMEM_TOP RPMEM_KDIR
+		[ -z "${DAX_DRIVER:-}" ] || export DAX_DRIVER
 		start_kmsg_log
 		mount_modules
 		echo rpmem-vm >/proc/sys/kernel/hostname

@@ -30,10 +30,10 @@ Boot the test kernel in QEMU and run command (one argument: a shell command
 line; several: a program and its arguments, passed as they are) with bash
 in the guest, in the current directory, with RPMEM_TOP, RPMEM_KDIR (kernel
 build directory) and RPMEM_OUT (the run directory, as seen by the guest)
-exported. The host's / is the guest's root, read-only; /tmp, /var/tmp and
-/run are guest tmpfs. A command may end the VM itself (say, an un-clean
-power-off: echo o >/proc/sysrq-trigger) once it has written its status to
-\$RPMEM_OUT/rc.
+exported, and DAX_DRIVER if it is set here (see selftests/lib.sh). The
+host's / is the guest's root, read-only; /tmp, /var/tmp and /run are guest
+tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
+>/proc/sysrq-trigger) once it has written its status to \$RPMEM_OUT/rc.
 
   --kernel PATH     bzImage or kernel build directory (default: the one
                     tools/kernel.sh prints, building it if needed)
@@ -193,6 +193,8 @@ write_guest_files()
 		printf 'RPMEM_%s=%q\n' TOP "$RPMEM_TOP" KDIR "$kdir" CWD "$PWD" \
 			MODE "$( ((shell)) && echo shell || echo cmd)" \
 			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
+		# Which driver the DAX selftests exercise (selftests/lib.sh).
+		[ -z "${DAX_DRIVER:-}" ] || printf 'DAX_DRIVER=%q\n' "$DAX_DRIVER"
 	} >"$out/guest.env"
 	if [ ${#cmd[@]} -eq 1 ]; then
 		printf '%s\n' "${cmd[0]}"

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dax_mmap: the DAX selftests' view of a file, through statx(2) and mmap(2).
+ *
+ *   dax_mmap statx FILE          print "dax" or "nodax" (STATX_ATTR_DAX);
+ *                                exit 0 or 1; 2 if the kernel does not
+ *                                report the attribute at all
+ *   dax_mmap sync FILE           map FILE with MAP_SHARED_VALIDATE|MAP_SYNC:
+ *                                print "MAP_SYNC ok", or the errno by name
+ *                                ("mmap MAP_SYNC: EOPNOTSUPP (...)"), exit 1
+ *   dax_mmap write FILE PATTERN  copy PATTERN's bytes to the start of FILE
+ *                                through a MAP_SYNC mapping, then msync
+ *   dax_mmap pmd FILE SIZE       map SIZE bytes at a 2 MiB aligned address,
+ *                                write every page, print how much of it is
+ *                                mapped by PMDs: "PMD-mapped: N kB" (from
+ *                                PAGEMAP_SCAN), and smaps' "FilePmdMapped:
+ *                                N kB" (always 0 for DAX, see below)
+ *   dax_mmap pte FILE SIZE       the same, 4 KiB past a 2 MiB aligned
+ *                                address: no PMD can map it
+ *   dax_mmap hold FILE SIZE      map, write every page, print "ready", then
+ *                                sleep until killed (by SIGBUS, say, when
+ *                                the filesystem revokes the mapping)
+ *
+ * SIZE takes a K, M or G suffix. Any failure is reported on stderr with
+ * the errno's name, and the exit status is not 0. selftests/lib.sh's
+ * build_helper builds it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000
+#endif
+
+#define PMD_SIZE (2UL << 20)
+#define PAGE 4096UL
+
+static const char *prog = "dax_mmap";
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EINVAL: return "EINVAL";
+	case ENODEV: return "ENODEV";
+	case EACCES: return "EACCES";
+	case ENXIO: return "ENXIO";
+	case EIO: return "EIO";
+	case ENOMEM: return "ENOMEM";
+	case ENOSPC: return "ENOSPC";
+	case EBUSY: return "EBUSY";
+	case ENOENT: return "ENOENT";
+	case EPERM: return "EPERM";
+	case EROFS: return "EROFS";
+	default: return "E?";
+	}
+}
+
+static void __attribute__((noreturn)) die_errno(const char *what)
+{
+	int e = errno;
+
+	fprintf(stderr, "%s: %s: %s (%s)\n", prog, what, errno_name(e),
+		strerror(e));
+	exit(1);
+}
+
+static void __attribute__((noreturn)) usage(void)
+{
+	fprintf(stderr, "usage: %s statx|sync FILE | write FILE PATTERN |"
+		" pmd|pte|hold FILE SIZE\n", prog);
+	exit(2);
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long n = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'G': n <<= 10; /* fall through */
+	case 'M': n <<= 10; /* fall through */
+	case 'K': n <<= 10; end++; break;
+	case '\0': break;
+	default: usage();
+	}
+	if (*end || n == 0 || n % PAGE)
+		usage();
+	return n;
+}
+
+static int open_file(const char *path)
+{
+	int fd = open(path, O_RDWR);
+
+	if (fd < 0)
+		die_errno(path);
+	return fd;
+}
+
+static int do_statx(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &stx))
+		die_errno("statx");
+	if (!(stx.stx_attributes_mask & STATX_ATTR_DAX)) {
+		fprintf(stderr, "%s: statx does not report STATX_ATTR_DAX for %s\n",
+			prog, path);
+		return 2;
+	}
+	if (stx.stx_attributes & STATX_ATTR_DAX) {
+		puts("dax");
+		return 0;
+	}
+	puts("nodax");
+	return 1;
+}
+
+static size_t file_size(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		die_errno("fstat");
+	if (st.st_size == 0) {
+		fprintf(stderr, "%s: empty file\n", prog);
+		exit(1);
+	}
+	return st.st_size;
+}
+
+static void *map_sync(int fd, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+
+	if (p == MAP_FAILED)
+		die_errno("mmap MAP_SYNC");
+	return p;
+}
+
+static int do_sync(const char *path)
+{
+	int fd = open_file(path);
+	size_t len = file_size(fd);
+	volatile char *p = map_sync(fd, len);
+
+	p[0] = p[0];	/* one write fault through the MAP_SYNC mapping */
+	puts("MAP_SYNC ok");
+	return 0;
+}
+
+static int do_write(const char *path, const char *pattern)
+{
+	int fd = open_file(path), pfd = open(pattern, O_RDONLY);
+	size_t len, done = 0;
+	char *p;
+
+	if (pfd < 0)
+		die_errno(pattern);
+	len = file_size(pfd);
+	if (file_size(fd) < len) {
+		fprintf(stderr, "%s: %s is shorter than %s\n", prog, path, pattern);
+		return 1;
+	}
+	p = map_sync(fd, len);
+	while (done < len) {
+		ssize_t n = read(pfd, p + done, len - done);
+
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			die_errno("read pattern");
+		}
+		done += n;
+	}
+	if (msync(p, len, MS_SYNC))
+		die_errno("msync");
+	if (munmap(p, len))
+		die_errno("munmap");
+	printf("wrote %zu bytes through MAP_SYNC\n", len);
+	return 0;
+}
+
+/*
+ * A shared mapping of the file's first LEN bytes at MISALIGN bytes past a
+ * 2 MiB aligned address.
+ */
+static char *map_aligned(int fd, size_t len, size_t misalign)
+{
+	char *area, *p;
+	uintptr_t a;
+
+	area = mmap(NULL, len + PMD_SIZE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		die_errno("mmap reserve");
+	a = (((uintptr_t)area + PMD_SIZE - 1) & ~(PMD_SIZE - 1)) + misalign;
+	p = mmap((void *)a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	if (p == MAP_FAILED)
+		die_errno("mmap");
+	return p;
+}
+
+static void touch(volatile char *p, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += PAGE)
+		p[off] = (char)(off >> 12);
+}
+
+/* include/uapi/linux/fs.h of Linux 6.7 and later; not in older headers. */
+#ifndef PAGEMAP_SCAN
+#include <linux/ioctl.h>
+#include <linux/types.h>
+struct page_region {
+	__u64 start;
+	__u64 end;
+	__u64 categories;
+};
+
+struct pm_scan_arg {
+	__u64 size;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 walk_end;
+	__u64 vec;
+	__u64 vec_len;
+	__u64 max_pages;
+	__u64 category_inverted;
+	__u64 category_mask;
+	__u64 category_anyof_mask;
+	__u64 return_mask;
+};
+
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_HUGE (1 << 6)
+#endif
+
+/*
+ * How much of [ADDR, ADDR + LEN) is mapped by huge (PMD) entries, in kB:
+ * PAGEMAP_SCAN's PAGE_IS_HUGE. smaps' FilePmdMapped cannot tell, it leaves
+ * ZONE_DEVICE folios, and so all of fsdax, out.
+ */
+static long huge_mapped_kb(char *addr, size_t len)
+{
+	struct page_region vec[64];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = (uintptr_t)addr,
+		.end = (uintptr_t)addr + len,
+		.vec = (uintptr_t)vec,
+		.vec_len = 64,
+		.category_mask = PAGE_IS_HUGE,
+		.return_mask = PAGE_IS_HUGE,
+	};
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long n, i, bytes = 0;
+
+	if (fd < 0)
+		die_errno("/proc/self/pagemap");
+	for (;;) {
+		n = ioctl(fd, PAGEMAP_SCAN, &arg);
+		if (n < 0)
+			die_errno("PAGEMAP_SCAN");
+		for (i = 0; i < n; i++)
+			bytes += vec[i].end - vec[i].start;
+		if (arg.walk_end >= arg.end)
+			break;
+		arg.start = arg.walk_end;
+	}
+	close(fd);
+	return bytes >> 10;
+}
+
+/* FilePmdMapped of the mapping that starts at ADDR, in kB; -1 if none. */
+static long pmd_mapped_kb(void *addr)
+{
+	char line[256], want[32];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0;
+	long kb = -1;
+
+	if (!f)
+		die_errno("/proc/self/smaps");
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
+	/* A mapping's header line starts with "start-end "; its fields with "Name:". */
+	while (fgets(line, sizeof(line), f)) {
+		size_t tok = strcspn(line, " \t");
+
+		if (tok && line[tok - 1] != ':')
+			in = !strncmp(line, want, strlen(want));
+		else if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static int do_pmd(const char *path, size_t len, size_t misalign)
+{
+	int fd = open_file(path);
+	char *p;
+	long kb;
+
+	if (file_size(fd) < len) {
+		fprintf(stderr, "%s: %s is shorter than %zu bytes\n", prog, path, len);
+		return 1;
+	}
+	p = map_aligned(fd, len, misalign);
+	touch(p, len);
+	kb = pmd_mapped_kb(p);
+	if (kb < 0) {
+		fprintf(stderr, "%s: no FilePmdMapped for %p in smaps\n", prog, p);
+		return 1;
+	}
+	printf("FilePmdMapped: %ld kB\n", kb);
+	printf("PMD-mapped: %ld kB\n", huge_mapped_kb(p, len));
+	return 0;
+}
+
+static int do_hold(const char *path, size_t len)
+{
+	int fd = open_file(path);
+	char *p;
+
+	if (file_size(fd) < len) {
+		fprintf(stderr, "%s: %s is shorter than %zu bytes\n", prog, path, len);
+		return 1;
+	}
+	p = map_aligned(fd, len, 0);
+	touch(p, len);
+	puts("ready");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "statx"))
+		return do_statx(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "sync"))
+		return do_sync(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "write"))
+		return do_write(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "pmd"))
+		return do_pmd(argv[2], parse_size(argv[3]), 0);
+	if (argc == 4 && !strcmp(argv[1], "pte"))
+		return do_pmd(argv[2], parse_size(argv[3]), PAGE);
+	if (argc == 4 && !strcmp(argv[1], "hold"))
+		return do_hold(argv[2], parse_size(argv[3]));
+	usage();
+}
