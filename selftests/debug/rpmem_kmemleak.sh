@@ -94,8 +94,8 @@ expect_status()
 ktap_plan 3
 check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$FAULTY" modules
 faulty=$(leaks exercise_faulty)
-check "control: a module that leaks on purpose is caught" \
-	eval 'expect_status "$faulty" 99 && grep -q "^unreferenced object" <<<"$faulty"'
+faulty_caught() { expect_status "$faulty" 99 && grep -q '^unreferenced object' <<<"$faulty"; }
+check "control: a module that leaks on purpose is caught" faulty_caught
 rpmem=$(leaks exercise_rpmem)
 check "kmemleak finds no leak after rpmem's whole life" expect_status "$rpmem" 0
 ktap_finish
