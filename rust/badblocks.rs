@@ -92,6 +92,7 @@ impl Badblocks {
     }
 
     /// The first bad sector among `sectors` sectors at `sector`, if any.
+    #[inline]
     pub(crate) fn first_bad(&self, sector: u64, sectors: u64) -> Option<u64> {
         if self.is_empty() {
             return None;
@@ -107,10 +108,8 @@ impl Badblocks {
     /// Whether any sector of the `len` bytes at `sector` is bad.
     #[inline]
     pub(crate) fn is_bad(&self, sector: u64, len: u32) -> bool {
-        !self.is_empty()
-            && self
-                .first_bad(sector, (len >> kernel::block::SECTOR_SHIFT).into())
-                .is_some()
+        self.first_bad(sector, (len >> kernel::block::SECTOR_SHIFT).into())
+            .is_some()
     }
 
     /// Forgets `sectors` bad sectors at `sector`.

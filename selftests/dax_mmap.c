@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dax_mmap: the DAX selftests' view of a file, through statx(2) and mmap(2).
+ * dax_mmap: the DAX selftests' view of a file, through mmap(2) (whether a
+ * file is DAX: statx_dax in lib.sh).
  *
- *   dax_mmap statx FILE          print "dax" or "nodax" (STATX_ATTR_DAX);
- *                                exit 0 or 1; 2 if the kernel does not
- *                                report the attribute at all
  *   dax_mmap sync FILE           map FILE with MAP_SHARED_VALIDATE|MAP_SYNC:
  *                                print "MAP_SYNC ok", or the errno by name
  *                                ("mmap MAP_SYNC: EOPNOTSUPP (...)"), exit 1
@@ -82,7 +80,7 @@ static void __attribute__((noreturn)) die_errno(const char *what)
 
 static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: %s statx|sync FILE | write FILE PATTERN |"
+	fprintf(stderr, "usage: %s sync FILE | write FILE PATTERN |"
 		" pmd|pte|hold FILE SIZE\n", prog);
 	exit(2);
 }
@@ -111,25 +109,6 @@ static int open_file(const char *path)
 	if (fd < 0)
 		die_errno(path);
 	return fd;
-}
-
-static int do_statx(const char *path)
-{
-	struct statx stx;
-
-	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &stx))
-		die_errno("statx");
-	if (!(stx.stx_attributes_mask & STATX_ATTR_DAX)) {
-		fprintf(stderr, "%s: statx does not report STATX_ATTR_DAX for %s\n",
-			prog, path);
-		return 2;
-	}
-	if (stx.stx_attributes & STATX_ATTR_DAX) {
-		puts("dax");
-		return 0;
-	}
-	puts("nodax");
-	return 1;
 }
 
 static size_t file_size(int fd)
@@ -357,8 +336,6 @@ static int do_hold(const char *path, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "statx"))
-		return do_statx(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "sync"))
 		return do_sync(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "write"))

@@ -193,13 +193,25 @@ udev_settle()
 
 # --- DAX ------------------------------------------------------------------
 
-# FILE: whether the kernel serves FILE with DAX (statx STATX_ATTR_DAX).
+# FILE: print "dax" or "nodax" from statx's STATX_ATTR_DAX (0x200000);
+# fails if statx does not report that attribute at all.
+statx_dax()
+{
+	local out attrs mask
+	out=$(xfs_io -r -c 'statx -r' "$1") || return
+	attrs=$(sed -n 's/^stat.attributes = //p' <<<"$out")
+	mask=$(sed -n 's/^stat.attributes_mask = //p' <<<"$out")
+	[ -n "$attrs" ] && (( mask & 0x200000 )) ||
+		fail "statx does not report STATX_ATTR_DAX for $1 (mask ${mask:-none})" || return
+	if (( attrs & 0x200000 )); then echo dax; else echo nodax; fi
+}
+
+# FILE: whether the kernel serves FILE with DAX.
 dax_file()
 {
-	local attrs
-	attrs=$(xfs_io -r -c 'statx -r' "$1" | sed -n 's/^stat.attributes = //p')
-	[ -n "$attrs" ] || fail "no statx attributes for $1" || return
-	(( attrs & 0x200000 )) || fail "$1: not DAX (statx attributes $attrs)"
+	local out
+	out=$(statx_dax "$1") || fail "$out" || return
+	[ "$out" = dax ] || fail "$1: not DAX"
 }
 
 # FSTYPE DEVICE: a new filesystem, with the block size DAX needs.

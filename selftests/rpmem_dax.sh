@@ -47,13 +47,13 @@ mount_opts() { awk -v m="$1" '$2 == m { print $4 }' /proc/mounts; }
 
 has_opt() { [[ ,$(mount_opts "$1"), == *,$2,* ]]; }
 
-is_dax() { [ "$("$H" statx "$1")" = dax ]; }
+is_dax() { dax_file "$1"; }
 
 # FILE: STATX_ATTR_DAX clear, and statx able to say so.
 not_dax()
 {
 	local out
-	out=$("$H" statx "$1")
+	out=$(statx_dax "$1")
 	[ "$out" = nodax ] || fail "statx of $1 says: $out"
 }
 

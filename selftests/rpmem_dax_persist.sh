@@ -92,7 +92,7 @@ dmesg | grep -qF \"EXT4-fs (\${e4#/dev/}): recovery complete\" || { echo 'ext4: 
 dmesg | grep -qF \"XFS (\${xf#/dev/}): Starting recovery\" || { echo 'XFS: no log recovery'; exit 1; }
 for m in e x; do
 	cmp /tmp/\$m/file $pattern
-	[ \"\$($H statx /tmp/\$m/file)\" = dax ] || { echo \"/tmp/\$m/file is not DAX\"; exit 1; }
+	dax_file /tmp/\$m/file
 done
 umount /tmp/e /tmp/x"
 ktap_finish

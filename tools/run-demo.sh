@@ -12,17 +12,17 @@ set -euo pipefail
 step() { printf '\n== %s\n' "$*"; }
 
 # MOUNTPOINT: DAX is active if the mount says dax=always and a file on it
-# carries STATX_ATTR_DAX (0x200000).
+# carries STATX_ATTR_DAX.
 dax_active()
 {
-	local opts attrs
+	local opts dax
 	opts=$(findmnt -no OPTIONS "$1")
 	: >"$1/.probe"
-	attrs=$(xfs_io -r -c 'statx -r' "$1/.probe" | sed -n 's/^stat.attributes = //p')
+	dax=$(statx_dax "$1/.probe")
 	rm -f "$1/.probe"
 	echo "   mount options: $opts"
-	echo "   statx attributes of a new file: ${attrs:-none}"
-	[[ ,$opts, == *,dax=always,* || ,$opts, == *,dax,* ]] && (( ${attrs:-0} & 0x200000 ))
+	echo "   statx of a new file: $dax"
+	[[ ,$opts, == *,dax=always,* ]] && [ "$dax" = dax ]
 }
 
 # DEVICE FSTYPE MOUNTPOINT
