@@ -9,7 +9,7 @@
 //!
 //! C header: [`include/linux/dax.h`](srctree/include/linux/dax.h)
 
-use crate::bindings;
+use crate::{bindings, pagemap::FailureFlags};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
@@ -159,6 +159,19 @@ impl Dax {
     pub(crate) unsafe fn remove_host(disk: *mut kb::gendisk) {
         // SAFETY: by the safety requirements.
         unsafe { bindings::dax_remove_host(disk) };
+    }
+
+    /// Tells the holder (a mounted filesystem) that `len` bytes at byte
+    /// `offset` of the device are lost, so that it can find their owners
+    /// and signal the processes that map them. Fails with `EOPNOTSUPP` when
+    /// no holder can (none, or one without `notify_failure`), with `ENXIO`
+    /// once the device is killed.
+    pub(crate) fn notify_failure(&self, offset: u64, len: u64, flags: FailureFlags) -> Result {
+        // SAFETY: the device is live (type invariant); the dax core checks
+        // under its lock that it is not killed.
+        to_result(unsafe {
+            bindings::dax_holder_notify_failure(self.as_raw(), offset, len, flags.as_raw())
+        })
     }
 
     /// Ends direct access: tells the holder (a mounted filesystem) its

@@ -13,6 +13,7 @@ use crate::{
     attrs,
     badblocks::Badblocks,
     bindings,
+    failure::DaxFailure,
     gendisk::{self, GenDisk},
     mapping::Mapping,
     memregion::MemRegion,
@@ -29,6 +30,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     str::BStr,
+    sync::Arc,
 };
 
 /// A namespace bound to rpmem: its disk, which owns everything else.
@@ -68,8 +70,12 @@ impl RpmemDevice {
         let claim = MemRegion::request(start, size, ns.name()).inspect_err(|_| {
             dev_warn!(dev.dev(), "could not reserve {start:#x}+{size:#x}\n");
         })?;
-        let mapping = map(dev, claim, layout)?;
+        let failure = DaxFailure::new()?;
+        let mapping = map(dev, claim, layout, &failure)?;
         let pmem = Pmem::new(dev, mapping, Badblocks::new()?)?;
+        if let Some(dax) = pmem.dax() {
+            failure.attach(dax.clone(), pmem.mapping().phys());
+        }
         pmem.populate_badblocks();
 
         let mut features =
@@ -124,21 +130,25 @@ impl RpmemDevice {
     }
 }
 
-/// Maps the claimed namespace: with struct pages when it can have them,
-/// else for block I/O only.
-fn map(dev: &NdDevice, claim: MemRegion, layout: Layout) -> Result<Mapping> {
+/// Maps the claimed namespace: with struct pages, whose memory failures go
+/// to `failure`, when it can have them, else for block I/O only.
+fn map(
+    dev: &NdDevice,
+    claim: MemRegion,
+    layout: Layout,
+    failure: &Arc<DaxFailure>,
+) -> Result<Mapping> {
     let node = dev.numa_node();
     let (start, size) = claim.range();
+    let new_pages = |range| PageMap::new(range, node, Some(failure.clone()));
     match layout {
-        Layout::Pfn(pfn) => {
-            Mapping::with_pages(claim, PageMap::new(pfn.pages, node)?, pfn.data_offset)
-        }
+        Layout::Pfn(pfn) => Mapping::with_pages(claim, new_pages(pfn.pages)?, pfn.data_offset),
         Layout::Raw if !crate::module_parameters::raw_dax.value() => {
             dev_info!(dev.dev(), "raw_dax=0: no struct pages, no DAX\n");
             Mapping::new(claim)
         }
         Layout::Raw => {
-            let pages = PageRange::in_ram(start, size).and_then(|r| PageMap::new(r, node));
+            let pages = PageRange::in_ram(start, size).and_then(new_pages);
             match pages {
                 Ok(pages) => Mapping::with_pages(claim, pages, 0),
                 Err(e) => {

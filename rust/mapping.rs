@@ -14,6 +14,7 @@ use kernel::{
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
+    ModuleMetadata,
 };
 
 /// Persistent memory mapped into the kernel: with `memremap` (no struct
@@ -188,7 +189,8 @@ impl Drop for Mapping {
         // was told the device is going (not every filesystem can unmap
         // them), and nothing waits for those mappings. Removing the struct
         // pages under them would crash the kernel when they are unmapped,
-        // so the pages stay, and the claim with them, until reboot.
+        // so the pages stay, and the claim with them, until reboot; and the
+        // module with them, whose code their memory failures still reach.
         let busy = pages.busy_pages(self.phys, self.size);
         if busy != 0 {
             pr_warn!(
@@ -196,7 +198,9 @@ impl Drop for Mapping {
                 pages.start(),
                 pages.size()
             );
-            core::mem::forget(self.pages.take());
+            if let Some(pages) = self.pages.take() {
+                pages.keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
+            }
             core::mem::forget(self.claim.take());
         }
     }

@@ -12,10 +12,15 @@
 use core::ptr::NonNull;
 use kernel::{
     bindings as kb,
-    error::{code::EINVAL, from_err_ptr},
+    error::{
+        code::{EINVAL, EOPNOTSUPP},
+        from_err_ptr, from_result,
+    },
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
+    sync::Arc,
     types::Opaque,
+    ThisModule,
 };
 
 /// The alignment memory hotplug needs: one subsection.
@@ -30,9 +35,41 @@ pub(crate) enum Memmap {
     Device,
 }
 
+/// The `MF_*` flags of a memory failure (`enum mf_flags`), passed on as they
+/// came.
+#[derive(Clone, Copy)]
+pub(crate) struct FailureFlags(c_int);
+
+impl FailureFlags {
+    /// The raw flags, for C functions that take them on.
+    pub(crate) fn as_raw(self) -> c_int {
+        self.0
+    }
+}
+
+/// What happens when memory under a page map fails (`dev_pagemap_ops`'s
+/// `memory_failure`): a machine check on poisoned media, or poison injected
+/// with `madvise(MADV_HWPOISON)`.
+pub(crate) trait MemoryFailure: Send + Sync {
+    /// `len` bytes at physical address `phys` are lost. `Err(EOPNOTSUPP)`
+    /// leaves them to the kernel's generic handler, which signals the
+    /// processes that map the pages; any other result is final.
+    fn memory_failure(&self, phys: u64, len: u64, flags: FailureFlags) -> Result;
+}
+
+/// A `struct dev_pagemap` and the handler its `memory_failure` reaches.
+///
+/// The page map comes first, so that a pointer to it is a pointer to the
+/// whole (`container_of`).
+#[repr(C)]
+struct Pgmap {
+    pgmap: Opaque<kb::dev_pagemap>,
+    failure: Option<Arc<dyn MemoryFailure>>,
+}
+
 /// A range of persistent memory described for [`PageMap::new`]: where it
 /// is, and where its struct pages go.
-pub(crate) struct PageRange(KBox<Opaque<kb::dev_pagemap>>);
+pub(crate) struct PageRange(KBox<Pgmap>);
 
 impl PageRange {
     /// `start..start + size` (physical, 2 MiB aligned), with the memmap in
@@ -41,9 +78,9 @@ impl PageRange {
         if start % ALIGN != 0 || size % ALIGN != 0 || size == 0 {
             return Err(EINVAL);
         }
-        let range = Self::unset()?;
+        let mut range = Self::unset()?;
         // SAFETY: the page map is ours alone until `PageMap::new`.
-        let pgmap = unsafe { &mut *range.0.get() };
+        let pgmap = unsafe { &mut *range.as_raw() };
         // SAFETY: `range` is the union member for a single range.
         *unsafe { pgmap.__bindgen_anon_1.range.as_mut() } = kb::range {
             start,
@@ -55,12 +92,16 @@ impl PageRange {
 
     /// An empty description, for a C function to fill in.
     pub(crate) fn unset() -> Result<Self> {
-        Ok(Self(KBox::new(Opaque::zeroed(), GFP_KERNEL)?))
+        let pgmap = Pgmap {
+            pgmap: Opaque::zeroed(),
+            failure: None,
+        };
+        Ok(Self(KBox::new(pgmap, GFP_KERNEL)?))
     }
 
     /// The raw page map, for C functions that fill it in.
     pub(crate) fn as_raw(&mut self) -> *mut kb::dev_pagemap {
-        self.0.get()
+        self.0.pgmap.get()
     }
 }
 
@@ -70,10 +111,12 @@ impl PageRange {
 /// # Invariants
 ///
 /// `pgmap` was set up by `memremap_pages`, which returned `addr`: the
-/// kernel address of `pgmap.range.start`. Dropping `self` waits for every
-/// page reference to go and removes the pages.
+/// kernel address of `pgmap.range.start`; its `failure` handler is not
+/// changed after that. Dropping `self` removes the pages once no
+/// `get_dev_pagemap` reference (held by every `memory_failure` call) is
+/// left; it does not wait for user mappings of the pages.
 pub(crate) struct PageMap {
-    pgmap: KBox<Opaque<kb::dev_pagemap>>,
+    pgmap: KBox<Pgmap>,
     addr: NonNull<u8>,
 }
 
@@ -84,17 +127,28 @@ unsafe impl Send for PageMap {}
 unsafe impl Sync for PageMap {}
 
 impl PageMap {
-    /// Creates the struct pages of `range` on NUMA node `node`, for fsdax.
-    /// The range must be claimed by the caller and not be System RAM.
-    pub(crate) fn new(range: PageRange, node: i32) -> Result<Self> {
-        let pgmap = range.0;
+    /// Creates the struct pages of `range` on NUMA node `node`, for fsdax;
+    /// memory failures under them go to `failure`, if given, and else to
+    /// the kernel's generic handler. The range must be claimed by the
+    /// caller and not be System RAM.
+    pub(crate) fn new(
+        range: PageRange,
+        node: i32,
+        failure: Option<Arc<dyn MemoryFailure>>,
+    ) -> Result<Self> {
+        let mut pgmap = range.0;
+        let has_failure = failure.is_some();
+        pgmap.failure = failure;
         // SAFETY: the page map is ours alone until `memremap_pages`.
-        let raw = unsafe { &mut *pgmap.get() };
+        let raw = unsafe { &mut *pgmap.pgmap.get() };
         raw.type_ = kb::memory_type_MEMORY_DEVICE_FS_DAX;
-        raw.owner = pgmap.get().cast();
+        raw.owner = pgmap.pgmap.get().cast();
+        if has_failure {
+            raw.ops = &FAILURE_OPS;
+        }
         // SAFETY: `pgmap` is described and stays at its address (boxed)
         // until `memunmap_pages` in `drop`.
-        let addr = from_err_ptr(unsafe { kb::memremap_pages(pgmap.get(), node) })?;
+        let addr = from_err_ptr(unsafe { kb::memremap_pages(pgmap.pgmap.get(), node) })?;
         let addr = NonNull::new(addr.cast::<u8>()).ok_or(EINVAL)?;
         // INVARIANT: set up by `memremap_pages` above.
         Ok(Self { pgmap, addr })
@@ -103,7 +157,7 @@ impl PageMap {
     fn raw(&self) -> &kb::dev_pagemap {
         // SAFETY: set up (type invariant) and only changed by the kernel in
         // fields this module does not read (`ref`, `done`).
-        unsafe { &*self.pgmap.get() }
+        unsafe { &*self.pgmap.pgmap.get() }
     }
 
     /// The physical range covered (inclusive end).
@@ -159,6 +213,17 @@ impl PageMap {
             .count() as u64
     }
 
+    /// Keeps the pages for good, for processes that still map them:
+    /// nothing waits for their mappings, and removing the pages under them
+    /// would crash the kernel when they go. `module`, whose code the page
+    /// map's operations are, stays loaded as long.
+    pub(crate) fn keep(self, module: &'static ThisModule) {
+        // SAFETY: `module` is live (this code is part of it, or it is
+        // null for built-in code); the reference taken is never put.
+        unsafe { kb::__module_get(module.as_ptr()) };
+        core::mem::forget(self);
+    }
+
     /// Returns the pages of `len` bytes at physical `phys`, whose media
     /// errors were just cleared, to normal use: clears their `HWPoison`
     /// flag and restores their direct mapping.
@@ -177,7 +242,35 @@ impl PageMap {
 impl Drop for PageMap {
     fn drop(&mut self) {
         // SAFETY: set up by `memremap_pages` (type invariant). This waits
-        // until every page reference (user mappings included) is gone.
-        unsafe { kb::memunmap_pages(self.pgmap.get()) };
+        // for every `get_dev_pagemap` reference, so no `memory_failure`
+        // call runs when the handler is dropped after it.
+        unsafe { kb::memunmap_pages(self.pgmap.pgmap.get()) };
     }
+}
+
+/// The operations of page maps with a [`MemoryFailure`] handler.
+static FAILURE_OPS: kb::dev_pagemap_ops = kb::dev_pagemap_ops {
+    memory_failure: Some(memory_failure_callback),
+    ..pin_init::zeroed()
+};
+
+extern "C" fn memory_failure_callback(
+    pgmap: *mut kb::dev_pagemap,
+    pfn: usize,
+    nr_pages: usize,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the kernel passes a page map set up by `PageMap::new` with
+    // `FAILURE_OPS`: the first field of a `Pgmap`, kept alive at least
+    // while the caller's `get_dev_pagemap` reference lasts (`PageMap`'s
+    // `drop` waits for it), and whose handler no longer changes.
+    let pgmap = unsafe { &*pgmap.cast::<Pgmap>() };
+    let Some(failure) = &pgmap.failure else {
+        return EOPNOTSUPP.to_errno();
+    };
+    let (phys, len) = ((pfn as u64) << PAGE_SHIFT, (nr_pages as u64) << PAGE_SHIFT);
+    from_result(|| {
+        failure.memory_failure(phys, len, FailureFlags(flags))?;
+        Ok(0)
+    })
 }

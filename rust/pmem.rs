@@ -27,11 +27,12 @@ use kernel::{
 };
 
 /// One namespace served as a disk.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Pmem {
     /// Direct access for filesystems, when the memory has struct pages.
-    /// Dropped first: it points back at `self`.
-    dax: Option<Dax>,
+    /// It points back at `self`, and memory failure handling may keep it
+    /// after `self` is gone: killed in `drop`, it calls `self` no more.
+    dax: Option<Arc<Dax>>,
     /// The namespace device, for poison clearing.
     dev: ARef<Device>,
     /// Where the namespace's durability is decided.
@@ -54,9 +55,15 @@ impl Pmem {
                 region,
                 mapping,
                 bb,
-                // SAFETY: the dax device is a field of `*this`, dropped
-                // (which kills it) before the rest of `*this`.
-                dax: if direct { unsafe { Dax::new(this.as_ptr().cast_const()) }? } else { None },
+                dax: if direct {
+                    // SAFETY: `drop` kills the dax device before `*this`
+                    // goes.
+                    unsafe { Dax::new(this.as_ptr().cast_const()) }?
+                        .map(|dax| Arc::new(dax, GFP_KERNEL))
+                        .transpose()?
+                } else {
+                    None
+                },
             }),
             GFP_KERNEL,
         )?;
@@ -68,7 +75,7 @@ impl Pmem {
     }
 
     /// The DAX device, if the memory can be accessed directly.
-    pub(crate) fn dax(&self) -> Option<&Dax> {
+    pub(crate) fn dax(&self) -> Option<&Arc<Dax>> {
         self.dax.as_ref()
     }
 
@@ -164,7 +171,16 @@ impl gendisk::Operations for Pmem {
     }
 
     fn dax(this: &Self) -> Option<&Dax> {
-        this.dax()
+        this.dax.as_deref()
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Pmem {
+    fn drop(self: Pin<&mut Self>) {
+        if let Some(dax) = &self.dax {
+            dax.kill();
+        }
     }
 }
 

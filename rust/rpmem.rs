@@ -19,6 +19,7 @@ mod bindings;
 mod bio;
 mod dax;
 mod driver;
+mod failure;
 mod gendisk;
 mod mapping;
 mod memregion;

@@ -55,6 +55,7 @@ items='
 	function:dax_get_private
 	function:dax_add_host
 	function:dax_remove_host
+	function:dax_holder_notify_failure
 	function:dax_write_cache
 	function:dax_write_cache_enabled
 	function:set_dax_nocache
