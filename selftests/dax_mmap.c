@@ -18,6 +18,22 @@
  *   dax_mmap hold FILE SIZE      map, write every page, print "ready", then
  *                                sleep until killed (by SIGBUS, say, when
  *                                the filesystem revokes the mapping)
+ *   dax_mmap poison FILE OFFSET [GO]
+ *                                map FILE with MAP_SYNC, read every page
+ *                                (reads keep reflinked blocks shared), and
+ *                                poison the page at OFFSET with
+ *                                madvise(MADV_HWPOISON); with GO, print
+ *                                "ready" first and wait for the file GO to
+ *                                exist. Prints the SIGBUS that follows:
+ *                                "SIGBUS BUS_MCEERR_AR offset N lsb L" (N:
+ *                                si_addr from the mapping's start), or "no
+ *                                SIGBUS" (exit 1)
+ *   dax_mmap watch FILE OFFSET SECS
+ *                                ask for early memory failure signals
+ *                                (PR_MCE_KILL_EARLY), map and read FILE like
+ *                                poison, print "ready", and wait up to SECS
+ *                                for a SIGBUS, printed as above ("no SIGBUS",
+ *                                exit 1, if none comes)
  *
  * SIZE takes a K, M or G suffix. Any failure is reported on stderr with
  * the errno's name, and the exit status is not 0. selftests/lib.sh's
@@ -26,12 +42,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,7 +100,8 @@ static void __attribute__((noreturn)) die_errno(const char *what)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: %s sync FILE | write FILE PATTERN |"
-		" pmd|pte|hold FILE SIZE\n", prog);
+		" pmd|pte|hold FILE SIZE | poison FILE OFFSET [GO] |"
+		" watch FILE OFFSET SECS\n", prog);
 	exit(2);
 }
 
@@ -334,6 +354,100 @@ static int do_hold(const char *path, size_t len)
 		pause();
 }
 
+/* The last SIGBUS: its code and address, and where to go on from it. */
+static sigjmp_buf sigbus_jmp;
+static volatile sig_atomic_t sigbus_code;
+static void *volatile sigbus_addr;
+static volatile short sigbus_lsb;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	sigbus_code = si->si_code;
+	sigbus_addr = si->si_addr;
+	sigbus_lsb = si->si_addr_lsb;
+	siglongjmp(sigbus_jmp, 1);
+}
+
+static void catch_sigbus(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL))
+		die_errno("sigaction");
+}
+
+static int report_sigbus(const char *base)
+{
+	const char *code = sigbus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" :
+			   sigbus_code == BUS_MCEERR_AO ? "BUS_MCEERR_AO" : "other";
+
+	printf("SIGBUS %s offset %ld lsb %d\n", code,
+	       (long)((const char *)sigbus_addr - base), sigbus_lsb);
+	return 0;
+}
+
+/* FILE mapped with MAP_SYNC, every page read; OFFSET must be inside. */
+static char *map_read(const char *path, size_t offset, size_t *len)
+{
+	int fd = open_file(path);
+	volatile char *p;
+	size_t off;
+
+	*len = file_size(fd);
+	if (offset % PAGE || offset >= *len)
+		usage();
+	p = map_sync(fd, *len);
+	for (off = 0; off < *len; off += PAGE)
+		(void)p[off];
+	return (char *)p;
+}
+
+static void wait_for(const char *path)
+{
+	puts("ready");
+	fflush(stdout);
+	while (access(path, F_OK))
+		usleep(10000);
+}
+
+static int do_poison(const char *path, size_t offset, const char *go)
+{
+	size_t len;
+	char *p = map_read(path, offset, &len);
+
+	if (go)
+		wait_for(go);
+	catch_sigbus();
+	if (sigsetjmp(sigbus_jmp, 1))
+		return report_sigbus(p);
+	if (madvise(p + offset, PAGE, MADV_HWPOISON))
+		printf("madvise MADV_HWPOISON: %s (%s)\n", errno_name(errno),
+		       strerror(errno));
+	puts("no SIGBUS");
+	return 1;
+}
+
+static int do_watch(const char *path, size_t offset, unsigned int secs)
+{
+	size_t len;
+	char *p;
+
+	if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0))
+		die_errno("prctl PR_MCE_KILL_EARLY");
+	p = map_read(path, offset, &len);
+	catch_sigbus();
+	if (sigsetjmp(sigbus_jmp, 1))
+		return report_sigbus(p);
+	puts("ready");
+	fflush(stdout);
+	sleep(secs);
+	puts("no SIGBUS");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "sync"))
@@ -346,5 +460,9 @@ int main(int argc, char **argv)
 		return do_pmd(argv[2], parse_size(argv[3]), PAGE);
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return do_hold(argv[2], parse_size(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "poison"))
+		return do_poison(argv[2], strtoul(argv[3], NULL, 0), argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "watch"))
+		return do_watch(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	usage();
 }

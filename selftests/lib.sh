@@ -214,6 +214,22 @@ dax_file()
 	[ "$out" = dax ] || fail "$1: not DAX"
 }
 
+# OUT CODE OFFSET: the output OUT of "dax_mmap poison|watch" reports a
+# SIGBUS with si_code CODE (BUS_MCEERR_AR or _AO) whose range (si_addr and
+# si_addr_lsb: a page, or the 2 MiB of a PMD mapping) holds byte OFFSET of
+# the mapping.
+sigbus_covers()
+{
+	local line n lsb
+	line=$(grep -E '^(SIGBUS|no SIGBUS|madvise)' "$1")
+	[[ $line =~ ^SIGBUS\ $2\ offset\ ([0-9]+)\ lsb\ ([0-9]+)$ ]] ||
+		fail "want a SIGBUS $2, got: $(cat "$1")" || return
+	n=${BASH_REMATCH[1]} lsb=${BASH_REMATCH[2]}
+	[ "$lsb" -ge 12 ] && [ $((n % (1 << lsb))) -eq 0 ] &&
+		[ "$n" -le "$3" ] && [ "$3" -lt $((n + (1 << lsb))) ] ||
+		fail "SIGBUS range $n+2^$lsb does not hold byte $3: $line"
+}
+
 # FSTYPE DEVICE: a new filesystem, with the block size DAX needs.
 mkfs_dax()
 {

@@ -36,8 +36,12 @@
 # reboot and says so. So with rpmem, and last because the namespace cannot
 # be bound again afterwards: unbind while a file of ext4 is mapped returns,
 # rpmem reports the pages it keeps, the process lives on and exits cleanly,
-# umount works, and binding the namespace again fails with "Device or
-# resource busy".
+# umount works, binding the namespace again fails with "Device or resource
+# busy", and rmmod says rpmem is in use. A memory failure on a kept page
+# still reaches rpmem's memory_failure, whose DAX device is dead by then: it
+# must neither use the freed device nor lose the failure, and the kernel's
+# generic handler signals a second process that maps the page (SIGBUS,
+# BUS_MCEERR_AR).
 #
 # Every unbind runs in the background, bounded: one that does not return
 # fails the test at once (and ends the guest, which could not power off
@@ -54,6 +58,7 @@ H=	# the dax_mmap helper
 holder=	# PID of a "dax_mmap hold"
 data=data	# a file with /tmp/data's bytes, under MNT
 holder_status=
+poisoner=	# PID of a "dax_mmap poison" waiting for /tmp/go
 
 # The guest cannot power off while an unbind holds the device lock: write
 # the status and crash it, so that the run ends now and red. Messages go to
@@ -227,8 +232,27 @@ remount_xfs() { umount "$MNT" && remount_intact xfs; }
 unbind_mapped() { bounded_unbind && holder_got_sigbus; }
 remount_xfs_dead() { fs_dead xfs && remount_xfs; }
 
-# rpmem only (see the header): ext4 file mapped across the unbind.
-ext4_mapped() { ext4_mounted && start_holder "$MNT/big"; }
+# rpmem only (see the header): ext4 file mapped across the unbind, by the
+# holder and by a process that poisons a page of it once told to.
+ext4_mapped()
+{
+	local i
+	ext4_mounted && start_holder "$MNT/big" || return
+	rm -f /tmp/go
+	"$H" poison "$MNT/big" 65536 /tmp/go >/tmp/poison.out 2>&1 &
+	poisoner=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -qx ready /tmp/poison.out && return
+		sleep 0.1
+	done
+	fail "poisoner not ready: $(cat /tmp/poison.out)"
+}
+kept_page_poisoned()
+{
+	touch /tmp/go
+	wait $poisoner || fail "poisoner failed: $(cat /tmp/poison.out)" || return
+	sigbus_covers /tmp/poison.out BUS_MCEERR_AR 65536
+}
 unbind_kept()
 {
 	bounded_unbind || return
@@ -247,9 +271,16 @@ kept_claimed()
 	out=$(bind_ns "$ns" "$drv" 2>&1) && fail "binding $ns again worked" && return 1
 	[[ $out == *"Device or resource busy" ]] || fail "bind said: $out"
 }
+# The kept pages' memory failures still reach rpmem's code: it stays.
+kept_module()
+{
+	local out
+	out=$(rmmod rpmem 2>&1) && fail "rmmod rpmem worked" && return 1
+	[ "$out" = "rmmod: ERROR: Module rpmem is in use" ] || fail "rmmod said: $out"
+}
 
 exec 9>&1
-if [ "$drv" = rpmem ]; then ktap_plan 18; else ktap_plan 14; fi
+if [ "$drv" = rpmem ]; then ktap_plan 20; else ktap_plan 14; fi
 manual_binding
 mkdir -p "$MNT"
 H=$(build_helper dax_mmap) || die "no dax_mmap helper"
@@ -281,9 +312,11 @@ reap_holder KILL >/dev/null
 unmount
 
 if [ "$drv" = rpmem ]; then
-	check_here "ext4 file mapped by a process" ext4_mapped
+	check_here "ext4 file mapped by two processes" ext4_mapped
 	check_here "unbind returns; rpmem keeps the mapped pages and says so" unbind_kept
+	check_here "MADV_HWPOISON on a kept page: SIGBUS BUS_MCEERR_AR" kept_page_poisoned
 	check_here "the process lives on and exits cleanly" holder_exits
 	check "umount works; the range stays claimed: bind gets EBUSY" kept_claimed
+	check "rmmod refused: rpmem stays loaded for the pages it keeps" kept_module
 fi
 ktap_finish
