@@ -58,27 +58,30 @@ make_fs()
 	sync
 }
 
-# CMD OUT: start a helper in the background, wait for its "ready".
+# VAR OUT COMMAND...: start a helper in the background (a child of this
+# shell, so run from check_here), its PID in VAR; wait for its "ready".
 start_ready()
 {
-	local out=$2 pid i
-	$1 >"$out" 2>&1 &
+	local -n pid=$1
+	local out=$2 i
+	shift 2
+	"$@" >"$out" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do
-		grep -qx ready "$out" && { echo $pid; return; }
-		kill -0 $pid 2>/dev/null || break
+		grep -qx ready "$out" && return
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	fail "not ready: $1: $(cat "$out")"
+	fail "not ready: $*: $(cat "$out")"
 }
 
 # Watch the filesystem's error reports, and file b through a second
 # process's mapping.
 start_watchers()
 {
-	errors=$(start_ready "$E $MNT $WATCH_SECS" /tmp/errors.out) || return
+	start_ready errors /tmp/errors.out "$E" "$MNT" $WATCH_SECS || return
 	[ ! -e "$MNT/b" ] ||
-		watcher=$(start_ready "$H watch $MNT/b $OFF $WATCH_SECS" /tmp/watch.out)
+		start_ready watcher /tmp/watch.out "$H" watch "$MNT/b" $OFF $WATCH_SECS
 }
 
 poison_a()
@@ -87,7 +90,8 @@ poison_a()
 	sigbus_covers /tmp/poison.out BUS_MCEERR_AR $OFF
 }
 
-# PID OUT: wait for a background helper to end, at most WATCH_SECS + 5 s.
+# PID OUT: wait for a background helper to end, at most WATCH_SECS + 5 s;
+# what it saw is in OUT.
 reap()
 {
 	local i
@@ -95,19 +99,24 @@ reap()
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -0 "$1" 2>/dev/null && { kill "$1"; fail "$1 still running: $(cat "$2")"; }
-	wait "$1"
+	if kill -0 "$1" 2>/dev/null; then
+		kill "$1"
+		fail "$1 still running: $(cat "$2")"
+		return
+	fi
+	wait "$1" 2>/dev/null
+	return 0
 }
 
 watcher_signalled()
 {
-	reap "$watcher" /tmp/watch.out
+	reap "$watcher" /tmp/watch.out || return
 	sigbus_covers /tmp/watch.out BUS_MCEERR_AO $OFF
 }
 
 fs_reported()
 {
-	reap "$errors" /tmp/errors.out
+	reap "$errors" /tmp/errors.out || return
 	grep -q '^FAN_FS_ERROR error EIO count [1-9]' /tmp/errors.out ||
 		fail "$(cat /tmp/errors.out)"
 }
@@ -158,13 +167,13 @@ poison_unseen()
 
 watcher_unsignalled()
 {
-	reap "$watcher" /tmp/watch.out
+	reap "$watcher" /tmp/watch.out || return
 	grep -qx 'no SIGBUS' /tmp/watch.out || fail "$(cat /tmp/watch.out)"
 }
 
 fs_silent()
 {
-	reap "$errors" /tmp/errors.out
+	reap "$errors" /tmp/errors.out || return
 	grep -qx 'no FAN_FS_ERROR' /tmp/errors.out || fail "$(cat /tmp/errors.out)"
 }
 
