@@ -6,11 +6,9 @@
 #include <linux/badblocks.h>
 #include <linux/blkdev.h>
 #include <linux/dax.h>
-#include <linux/kstrtox.h>
 #include <linux/libnvdimm.h>
 #include <linux/memremap.h>
 #include <linux/nd.h>
-#include <linux/sysfs.h>
 #include <linux/uio.h>
 #include "nd.h"		/* drivers/nvdimm: nvdimm_namespace_common_probe() & co. */
 #include "pfn.h"		/* drivers/nvdimm: the pfn info block */

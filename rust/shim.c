@@ -13,11 +13,6 @@
 #include "pmem.h"
 #include "shim.h"
 
-struct nd_namespace_common *rpmem_to_ndns(struct device *dev)
-{
-	return to_ndns(dev);
-}
-
 struct resource *rpmem_ndns_res(struct nd_namespace_common *ndns)
 {
 	return &to_nd_namespace_io(&ndns->dev)->res;

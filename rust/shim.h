@@ -15,7 +15,6 @@ struct nd_namespace_common;
 struct page;
 struct resource;
 
-struct nd_namespace_common *rpmem_to_ndns(struct device *dev);
 struct resource *rpmem_ndns_res(struct nd_namespace_common *ndns);
 int rpmem_dev_to_node(struct device *dev);
 void rpmem_memcpy_flushcache(void *dst, const void *src, size_t n);

@@ -40,8 +40,6 @@ items='
 	function:badblocks_exit
 	function:badblocks_check
 	function:badblocks_clear
-	function:sysfs_get_dirent
-	function:sysfs_notify_dirent
 	function:devm_namespace_enable
 	function:devm_namespace_disable
 	function:nd_btt_probe
@@ -64,7 +62,6 @@ items='
 	function:_copy_from_iter_flushcache
 	function:memremap_pages
 	function:memunmap_pages
-	function:kstrtobool
 	function:rpmem_.*
 	type:badblocks
 	type:nd_device_driver
