@@ -16,6 +16,14 @@ LIBCLANG_VERSION=18.1.1
 # Debian suite that carries linux-source-7.3 and a rust-src matching rustc.
 EXTRA_SUITE=trixie-backports
 
+# Kernel log lines that fail a run (tools/vm.sh, host-side tests).
+# Extended regex, for kernel log lines only (console.log also holds the
+# command's output).
+KERNEL_PROBLEMS='Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG'
+KERNEL_PROBLEMS+='|KASAN|UBSAN|possible circular locking|possible recursive locking'
+KERNEL_PROBLEMS+='|inconsistent lock state|suspicious RCU usage|blocked for more than'
+KERNEL_PROBLEMS+='|refcount_t:|Call Trace:|unreferenced object|suspected memory leak'
+
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

@@ -67,13 +67,6 @@ log shows a problem (oops, BUG, WARNING, lockdep, KASAN, hung task, ...);
 EOF
 }
 
-# Kernel log lines that fail a run. Extended regex, matched on kernel log
-# lines only (console.log also holds the command's output).
-PROBLEMS='Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG'
-PROBLEMS+='|KASAN|UBSAN|possible circular locking|possible recursive locking'
-PROBLEMS+='|inconsistent lock state|suspicious RCU usage|blocked for more than'
-PROBLEMS+='|refcount_t:|Call Trace:|unreferenced object|suspected memory leak'
-
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file=
 nvdimms=() memmaps=() append=() scratch=()
 nv_mib=() nv_label=() nv_file=() memmap_args=()
@@ -428,9 +421,9 @@ merge_logs()
 # Print kernel problems with some context; fail if there are any.
 scan_log()
 {
-	grep -qaE "$PROBLEMS" "$out/kernel.log" || return 0
+	grep -qaE "$KERNEL_PROBLEMS" "$out/kernel.log" || return 0
 	log "kernel problems in the log ($out/kernel.log):"
-	grep -aE -B2 -A6 "$PROBLEMS" "$out/kernel.log" | head -n 150 |
+	grep -aE -B2 -A6 "$KERNEL_PROBLEMS" "$out/kernel.log" | head -n 150 |
 		sed 's/^/vm.sh: /' >&2
 	return 1
 }
