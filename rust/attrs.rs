@@ -3,7 +3,8 @@
 //! The sysfs attributes of an rpmem disk, in `/sys/block/rpmemX/dax/`:
 //!
 //! - `write_cache`: whether filesystems write back CPU caches on `fsync`
-//!   (as nd_pmem's file of the same name); writable, `0` or `1`.
+//!   (as nd_pmem's file of the same name); writable: `1`, `y`, `on`, ... or `0`,
+//!   `n`, `off`, ..., whole words only.
 //! - `memmap`: where the struct pages of the disk live: `ram`, `device`, or
 //!   `none` (no DAX).
 //! - `memmap_bytes`: the RAM those struct pages take.
@@ -14,7 +15,11 @@ use crate::{
     sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DiskAttr, Groups},
 };
 use kernel::fmt;
-use kernel::{error::code::EOPNOTSUPP, prelude::*, str::CStr};
+use kernel::{
+    error::code::{EINVAL, EOPNOTSUPP},
+    prelude::*,
+    str::CStr,
+};
 
 struct WriteCache;
 
@@ -29,8 +34,30 @@ impl Attribute<Pmem> for WriteCache {
 
     fn store(pmem: &Pmem, input: &[u8]) -> Result {
         let dax = pmem.dax().ok_or(EOPNOTSUPP)?;
-        dax.set_write_cache(kernel::str::kstrtobool_bytes(input)?);
+        dax.set_write_cache(parse_bool(input)?);
         Ok(())
+    }
+}
+
+/// The words `kstrtobool()` knows for true, matched in any case.
+const TRUE_WORDS: [&[u8]; 8] = [b"1", b"y", b"yes", b"t", b"true", b"on", b"e", b"enable"];
+/// The words `kstrtobool()` knows for false, matched in any case.
+const FALSE_WORDS: [&[u8]; 8] = [b"0", b"n", b"no", b"f", b"false", b"off", b"d", b"disable"];
+
+/// `input` (sysfs input: one trailing newline allowed) as a boolean, if it
+/// is one of the words `kstrtobool()` knows, whole. nd_pmem's
+/// `kstrtobool()` decides on the first one or two bytes and takes the rest
+/// of any string (`10`, `yjunk`, `1 2`, `y\0junk`) silently; rpmem refuses
+/// those with `EINVAL`, and so leaves the value alone.
+fn parse_bool(input: &[u8]) -> Result<bool> {
+    let word = input.strip_suffix(b"\n").unwrap_or(input);
+    let is = |words: &[&[u8]]| words.iter().any(|w| word.eq_ignore_ascii_case(w));
+    if is(&TRUE_WORDS) {
+        Ok(true)
+    } else if is(&FALSE_WORDS) {
+        Ok(false)
+    } else {
+        Err(EINVAL)
     }
 }
 

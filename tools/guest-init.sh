@@ -5,7 +5,8 @@
 # read-only over virtio-9p; the run directory is the 9p share "rpmem_out",
 # mounted on $RPMEM_OUT. vm.sh leaves there:
 #   guest.env	RPMEM_TOP, RPMEM_KDIR, RPMEM_CWD, RPMEM_MODE (cmd or shell), ...,
-#		and DAX_DRIVER if the host had it
+#		and DAX_DRIVER, RPMEM_SOAK_SECS, RPMEM_VM_TIMEOUT if the host
+#		had them
 #   cmd		the command, run with bash -c (cmd mode)
 # and finds there afterwards rc (the command's exit status) and dmesg.log.
 # Whatever happens, the guest powers off at the end: PID 1 must not exit.
@@ -143,12 +144,14 @@ power_off()
 
 main()
 {
-	local rc
+	local rc v
 	mount_all
 	if [ -r "$RPMEM_OUT/guest.env" ]; then
 		. "$RPMEM_OUT/guest.env"
 		export RPMEM_TOP RPMEM_KDIR
-		[ -z "${DAX_DRIVER:-}" ] || export DAX_DRIVER
+		for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_VM_TIMEOUT; do
+			[ -z "${!v:-}" ] || export "${v?}"
+		done
 		start_kmsg_log
 		mount_modules
 		echo rpmem-vm >/proc/sys/kernel/hostname

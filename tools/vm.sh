@@ -30,7 +30,8 @@ Boot the test kernel in QEMU and run command (one argument: a shell command
 line; several: a program and its arguments, passed as they are) with bash
 in the guest, in the current directory, with RPMEM_TOP, RPMEM_KDIR (kernel
 build directory) and RPMEM_OUT (the run directory, as seen by the guest)
-exported, and DAX_DRIVER if it is set here (see selftests/lib.sh). The
+exported, DAX_DRIVER and RPMEM_SOAK_SECS if they are set here (see
+selftests/lib.sh, selftests/rpmem_soak.sh), and RPMEM_VM_TIMEOUT. The
 host's / is the guest's root, read-only; /tmp, /var/tmp and /run are guest
 tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
 >/proc/sysrq-trigger) once it has written its status to \$RPMEM_OUT/rc.
@@ -178,7 +179,7 @@ check_cwd()
 # file, so that no quoting is lost on the way.
 write_guest_files()
 {
-	local rows= cols=
+	local rows= cols= v
 	if [ $shell -eq 1 ] && [ -t 0 ]; then
 		read -r rows cols < <(stty size) || true
 	fi
@@ -186,8 +187,12 @@ write_guest_files()
 		printf 'RPMEM_%s=%q\n' TOP "$RPMEM_TOP" KDIR "$kdir" CWD "$PWD" \
 			MODE "$( ((shell)) && echo shell || echo cmd)" \
 			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
-		# Which driver the DAX selftests exercise (selftests/lib.sh).
-		[ -z "${DAX_DRIVER:-}" ] || printf 'DAX_DRIVER=%q\n' "$DAX_DRIVER"
+		# Which driver the DAX selftests exercise (selftests/lib.sh),
+		# how long rpmem_soak runs, and how long the guest may run.
+		for v in DAX_DRIVER RPMEM_SOAK_SECS; do
+			[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
+		done
+		[ $shell -eq 1 ] || printf 'RPMEM_VM_TIMEOUT=%q\n' "${timeout:-600}"
 	} >"$out/guest.env"
 	if [ ${#cmd[@]} -eq 1 ]; then
 		printf '%s\n' "${cmd[0]}"
