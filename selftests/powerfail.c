@@ -1,41 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * powerfail: the guest side of selftests/rpmem_powerfail.sh. Writes
- * self-checking records until the VM is killed, logging each one only once
- * it is acknowledged as durable; after the next boot, checks that every
- * logged record is there, intact.
+ * powerfail: the guest side of selftests/rpmem_powerfail.sh. It writes
+ * self-checking records until it is killed, and after the next boot checks
+ * that every record it reported as acknowledged is there, intact.
  *
- *   powerfail run KIND PATH ACKS CYCLE
- *   powerfail check KIND PATH ACKS CYCLE
+ *   powerfail write TARGET CYCLE PATH ACKLOG
+ *   powerfail check TARGET CYCLE PATH ACKLOG
  *
- * KIND says how a record is written, and when it counts as acknowledged:
- *   raw      PATH is a block device; record N in its own 512-byte sector N,
- *            O_DIRECT; even N with pwritev2(RWF_DSYNC) (REQ_FUA), odd N
- *            with pwrite and fdatasync (REQ_PREFLUSH)
- *   append   PATH is a file, appended to (record N at byte N * 64), fsync
- *            after each record
- *   mapsync  PATH is a preallocated file mapped with MAP_SYNC; record N
- *            stored at byte N * 64, then its cache line flushed (clflush,
- *            sfence)
- *   early    the control: like append, but logged before it is written and
- *            never fsynced, so a crash loses what the journal did not
- *            commit
- * ACKS is the log: one line per acknowledged record, its number, appended
- * with write(2) (on the run directory, a host file: each write is on the
- * host before it returns, so a kill of the VM does not lose it). CYCLE
- * goes into every record. "check" reads ACKS (a torn last line is not an
- * acknowledgement) and prints "acked N lost M", then one line per lost
- * record; it fails (exit 1) only if it cannot read.
+ * TARGET says where the records go and what makes each one durable before
+ * it is acknowledged (one line "TARGET CYCLE SEQ" appended to ACKLOG):
+ *
+ *   raw         PATH is a disk: 4 KiB records at offset SEQ * 4 KiB, written
+ *               with O_DIRECT; even ones with pwritev2(RWF_DSYNC) (a FUA
+ *               write), odd ones with pwrite and fsync (a PREFLUSH)
+ *   ext4        PATH is a new file: 256-byte records appended, each followed
+ *               by fsync
+ *   xfs         PATH is a new sparse file, mapped MAP_SHARED_VALIDATE |
+ *               MAP_SYNC: record SEQ stored at SEQ * 256 with plain CPU
+ *               stores, then its cache lines written back (clwb, else
+ *               clflushopt, else clflush) and an sfence
+ *   ext4-nosync the control: like ext4, but acknowledged right after the
+ *               write, with no fsync
+ *
+ * A record: magic, target, cycle, sequence number, a payload derived from
+ * those, and an FNV-1a checksum of all that. "write" runs until killed (or
+ * until its space is full: then it sleeps); "check" reads every record
+ * ACKLOG names for CYCLE at its place (with pread, O_DIRECT for the disk)
+ * and prints "TARGET ACKED LOST", then one line per lost record (at most
+ * 10). A last ACKLOG line without its newline (the kill cut the write) is
+ * ignored. Any error exits non-zero with a message on stderr.
  */
 #define _GNU_SOURCE
-#include <emmintrin.h>
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
+#include <libgen.h>
+#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -47,269 +52,306 @@
 #ifndef MAP_SYNC
 #define MAP_SYNC 0x80000
 #endif
+#ifndef RWF_DSYNC
+#define RWF_DSYNC 0x00000002
+#endif
 
 #define MAGIC 0x52504d46u	/* "RPMF" */
-#define SECTOR 512
+#define FILE_REC 256u
+#define RAW_REC 4096u
+#define MAX_FILE_RECS 65536u	/* 16 MiB of 256-byte records */
+#define CACHELINE 64u
 
-enum kind { RAW, APPEND, MAPSYNC, EARLY };
+enum target { RAW, EXT4, XFS, EXT4_NOSYNC };
+static const char *const names[] = { "raw", "ext4", "xfs", "ext4-nosync" };
 
-struct record {
-	uint32_t magic;
-	uint32_t kind;
-	uint32_t cycle;
-	uint32_t seq;
-	uint8_t payload[40];
-	uint64_t sum;
+struct rec_head {
+	uint32_t magic, target, cycle, seq;
 };
 
-_Static_assert(sizeof(struct record) == 64, "a record is a cache line");
+static const char *prog = "powerfail";
 
-static void __attribute__((noreturn)) die_errno(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
-	fprintf(stderr, "powerfail: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
 	exit(1);
 }
 
-/* FNV-1a over everything but the sum. */
-static uint64_t checksum(const struct record *r)
+static uint32_t fnv1a(const unsigned char *p, size_t len)
 {
-	const uint8_t *p = (const uint8_t *)r;
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
+	uint32_t h = 2166136261u;
 
-	for (i = 0; i < offsetof(struct record, sum); i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
+	while (len--)
+		h = (h ^ *p++) * 16777619u;
 	return h;
 }
 
-static void make_record(struct record *r, enum kind kind, uint32_t cycle,
-			uint32_t seq)
+/* Record SEQ of TARGET in CYCLE into BUF (LEN bytes, checksum last). */
+static void make_rec(unsigned char *buf, size_t len, enum target t,
+		     uint32_t cycle, uint32_t seq)
 {
+	struct rec_head h = { MAGIC, t, cycle, seq };
+	uint64_t x = ((uint64_t)cycle << 32 | seq) * 0x9e3779b97f4a7c15ull + t;
 	size_t i;
+	uint32_t sum;
 
-	r->magic = MAGIC;
-	r->kind = kind;
-	r->cycle = cycle;
-	r->seq = seq;
-	for (i = 0; i < sizeof(r->payload); i++)
-		r->payload[i] = (uint8_t)(seq * 31 + cycle * 7 + i);
-	r->sum = checksum(r);
+	memcpy(buf, &h, sizeof(h));
+	for (i = sizeof(h); i < len - 4; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (unsigned char)x;
+	}
+	sum = fnv1a(buf, len - 4);
+	memcpy(buf + len - 4, &sum, 4);
 }
 
-static int record_ok(const struct record *r, enum kind kind, uint32_t cycle,
-		     uint32_t seq)
+static size_t rec_size(enum target t)
 {
-	struct record want;
-
-	make_record(&want, kind, cycle, seq);
-	return !memcmp(r, &want, sizeof(want));
+	return t == RAW ? RAW_REC : FILE_REC;
 }
 
-static off_t place(enum kind kind, uint32_t seq)
+/* --- durability of CPU stores (the MAP_SYNC target) ----------------------- */
+
+enum flush { CLWB, CLFLUSHOPT, CLFLUSH };
+static enum flush flush_insn;
+
+static void pick_flush(void)
 {
-	return (off_t)seq * (kind == RAW ? SECTOR : sizeof(struct record));
+	unsigned int a, b, c, d;
+
+	flush_insn = CLFLUSH;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+		if (b & (1u << 24))
+			flush_insn = CLWB;
+		else if (b & (1u << 23))
+			flush_insn = CLFLUSHOPT;
+	}
 }
 
-static void ack(int fd, uint32_t seq)
+/* Write back [P, P + LEN) from the CPU caches; then an sfence orders it. */
+static void persist(void *p, size_t len)
 {
-	char line[16];
-	int n = snprintf(line, sizeof(line), "%u\n", seq);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(CACHELINE - 1);
 
-	if (write(fd, line, n) != n)
-		die_errno("acknowledgement log");
+	for (; a < (uintptr_t)p + len; a += CACHELINE) {
+		char *l = (char *)a;
+
+		switch (flush_insn) {
+		case CLWB: asm volatile("clwb %0" : "+m"(*l)); break;
+		case CLFLUSHOPT: asm volatile("clflushopt %0" : "+m"(*l)); break;
+		case CLFLUSH: asm volatile("clflush %0" : "+m"(*l)); break;
+		}
+	}
+	asm volatile("sfence" ::: "memory");
 }
 
-/* How many records fit in PATH, at most. */
-static uint32_t capacity(int fd, enum kind kind)
-{
-	struct stat st;
-	off_t size;
+/* --- write ------------------------------------------------------------------ */
 
-	if (fstat(fd, &st))
-		die_errno("fstat");
-	size = st.st_size;
-	if (S_ISBLK(st.st_mode) && (size = lseek(fd, 0, SEEK_END)) < 0)
-		die_errno("lseek");
-	if (kind == APPEND || kind == EARLY)
-		return UINT32_MAX;
-	return size / place(kind, 1);
+static int ack_fd;
+static const char *ack_target;
+
+/*
+ * One line per acknowledged record, in one write(2): on the 9p run
+ * directory (no cache) it returns once QEMU wrote it into the host's file,
+ * where QEMU's death cannot take it back.
+ */
+static void ack(uint32_t cycle, uint32_t seq)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%s %u %u\n", ack_target, cycle, seq);
+
+	if (write(ack_fd, line, n) != n)
+		die("ack log");
 }
 
-static void run_raw(int fd, int acks, uint32_t cycle, uint32_t cap)
+/* The directory of PATH, fsynced: a new file's name is durable too. */
+static void sync_dir(const char *path)
 {
-	void *buf;
+	char *copy = strdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0 || fsync(fd))
+		die("fsync directory");
+	close(fd);
+	free(copy);
+}
+
+static void __attribute__((noreturn)) full(void)
+{
+	for (;;)
+		pause();
+}
+
+static void write_raw(const char *path, uint32_t cycle)
+{
+	int fd = open(path, O_RDWR | O_DIRECT);
+	uint64_t size;
+	unsigned char *buf;
 	uint32_t seq;
 
-	if (posix_memalign(&buf, 4096, SECTOR))
-		die_errno("posix_memalign");
-	memset(buf, 0, SECTOR);
-	for (seq = 0; seq < cap; seq++) {
-		struct iovec iov = { .iov_base = buf, .iov_len = SECTOR };
-
-		make_record(buf, RAW, cycle, seq);
-		if (seq % 2 == 0) {
-			if (pwritev2(fd, &iov, 1, place(RAW, seq), RWF_DSYNC) != SECTOR)
-				die_errno("pwritev2 RWF_DSYNC");
-		} else {
-			if (pwrite(fd, buf, SECTOR, place(RAW, seq)) != SECTOR)
-				die_errno("pwrite");
-			if (fdatasync(fd))
-				die_errno("fdatasync");
-		}
-		ack(acks, seq);
-	}
-}
-
-static void run_append(int fd, int acks, enum kind kind, uint32_t cycle)
-{
-	struct record r;
-	uint32_t seq;
-
-	for (seq = 0;; seq++) {
-		make_record(&r, kind, cycle, seq);
-		if (kind == EARLY) {
-			ack(acks, seq);
-			usleep(1000);	/* a few thousand, not a full disk */
-		}
-		if (write(fd, &r, sizeof(r)) != sizeof(r))
-			die_errno("write");
-		if (kind == APPEND) {
-			if (fsync(fd))
-				die_errno("fsync");
-			ack(acks, seq);
-		}
-	}
-}
-
-static void run_mapsync(int fd, int acks, uint32_t cycle, uint32_t cap)
-{
-	struct record *map;
-	uint32_t seq;
-
-	map = mmap(NULL, (size_t)cap * sizeof(*map), PROT_READ | PROT_WRITE,
-		   MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
-	if (map == MAP_FAILED)
-		die_errno("mmap MAP_SYNC");
-	for (seq = 0; seq < cap; seq++) {
-		make_record(&map[seq], MAPSYNC, cycle, seq);
-		_mm_clflush(&map[seq]);
-		_mm_sfence();
-		ack(acks, seq);
-	}
-}
-
-/* The acknowledged record numbers in ACKS, one per complete line. */
-static uint32_t *read_acks(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "r");
-	uint32_t *seqs = NULL;
-	size_t cap = 0;
-	char line[32];
-
-	*n = 0;
-	if (!f)
-		die_errno(path);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strchr(line, '\n'))
-			break;	/* torn by the kill: never acknowledged */
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			seqs = realloc(seqs, cap * sizeof(*seqs));
-			if (!seqs)
-				die_errno("realloc");
-		}
-		seqs[(*n)++] = strtoul(line, NULL, 10);
-	}
-	fclose(f);
-	return seqs;
-}
-
-static int check(enum kind kind, const char *path, const char *acks,
-		 uint32_t cycle)
-{
-	int fd = open(path, O_RDONLY | (kind == RAW ? O_DIRECT : 0));
-	size_t n, i, lost = 0;
-	uint32_t *seqs = read_acks(acks, &n);
-	void *buf;
-
-	if (fd < 0 && errno == ENOENT && kind != RAW) {
-		/* The file itself was lost: so was every record in it. */
-		printf("acked %zu lost %zu\n", n, n);
-		return 0;
-	}
 	if (fd < 0)
-		die_errno(path);
-	if (posix_memalign(&buf, 4096, SECTOR))
-		die_errno("posix_memalign");
-	for (i = 0; i < n; i++) {
-		size_t len = kind == RAW ? SECTOR : sizeof(struct record);
-		ssize_t got = pread(fd, buf, len, place(kind, seqs[i]));
+		die(path);
+	if (ioctl(fd, BLKGETSIZE64, &size))
+		die("BLKGETSIZE64");
+	if (posix_memalign((void **)&buf, RAW_REC, RAW_REC))
+		die("posix_memalign");
+	for (seq = 0; seq < size / RAW_REC; seq++) {
+		struct iovec iov = { buf, RAW_REC };
+		off_t off = (off_t)seq * RAW_REC;
 
-		if (got < 0)
-			die_errno("pread");
-		if (got != (ssize_t)len || !record_ok(buf, kind, cycle, seqs[i])) {
-			if (lost++ < 10)
-				fprintf(stderr, "lost: record %u (%zd bytes read)\n",
-					seqs[i], got);
+		make_rec(buf, RAW_REC, RAW, cycle, seq);
+		if (seq % 2 == 0) {
+			if (pwritev2(fd, &iov, 1, off, RWF_DSYNC) != RAW_REC)
+				die("pwritev2 RWF_DSYNC");
+		} else {
+			if (pwrite(fd, buf, RAW_REC, off) != RAW_REC)
+				die("pwrite");
+			if (fsync(fd))
+				die("fsync");
 		}
+		ack(cycle, seq);
 	}
-	printf("acked %zu lost %zu\n", n, lost);
+	full();
+}
+
+static void write_append(const char *path, enum target t, uint32_t cycle)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	unsigned char buf[FILE_REC];
+	uint32_t seq;
+
+	if (fd < 0)
+		die(path);
+	if (fsync(fd))
+		die("fsync");
+	sync_dir(path);
+	for (seq = 0; seq < MAX_FILE_RECS; seq++) {
+		make_rec(buf, FILE_REC, t, cycle, seq);
+		if (write(fd, buf, FILE_REC) != FILE_REC)
+			die("write");
+		if (t != EXT4_NOSYNC && fsync(fd))
+			die("fsync");
+		ack(cycle, seq);
+	}
+	full();
+}
+
+static void write_map_sync(const char *path, uint32_t cycle)
+{
+	size_t len = (size_t)MAX_FILE_RECS * FILE_REC;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	unsigned char *p, rec[FILE_REC];
+	uint32_t seq;
+
+	if (fd < 0)
+		die(path);
+	if (ftruncate(fd, len) || fsync(fd))
+		die("ftruncate + fsync");
+	sync_dir(path);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap MAP_SYNC");
+	pick_flush();
+	for (seq = 0; seq < MAX_FILE_RECS; seq++) {
+		unsigned char *dst = p + (size_t)seq * FILE_REC;
+
+		make_rec(rec, FILE_REC, XFS, cycle, seq);
+		memcpy(dst, rec, FILE_REC);
+		persist(dst, FILE_REC);
+		ack(cycle, seq);
+	}
+	full();
+}
+
+/* --- check ------------------------------------------------------------------ */
+
+static int check(enum target t, uint32_t cycle, const char *path,
+		 const char *acklog)
+{
+	size_t len = rec_size(t);
+	FILE *acks = fopen(acklog, "r");
+	int fd = open(path, O_RDONLY | (t == RAW ? O_DIRECT : 0));
+	unsigned char *got, want[RAW_REC];
+	unsigned long acked = 0, lost = 0;
+	char line[128], name[32];
+	unsigned int c, seq;
+
+	if (!acks)
+		die(acklog);
+	/* A file that is gone lost all its records: they are counted below. */
+	if (fd < 0 && (t == RAW || errno != ENOENT))
+		die(path);
+	if (posix_memalign((void **)&got, RAW_REC, RAW_REC))
+		die("posix_memalign");
+	while (fgets(line, sizeof(line), acks)) {
+		const char *why = NULL;
+		ssize_t n = 0;
+
+		if (!strchr(line, '\n'))
+			break;	/* the kill cut this line short */
+		if (sscanf(line, "%31s %u %u", name, &c, &seq) != 3 ||
+		    strcmp(name, names[t]) || c != cycle) {
+			fprintf(stderr, "%s: %s: bad line: %s", prog, acklog, line);
+			return 1;
+		}
+		acked++;
+		make_rec(want, len, t, cycle, seq);
+		if (fd >= 0)
+			n = pread(fd, got, len, (off_t)seq * len);
+		if (n < 0)
+			die("pread");
+		if (fd < 0)
+			why = "file missing";
+		else if ((size_t)n < len)
+			why = "past the end of the file";
+		else if (fnv1a(got, len - 4) != *(uint32_t *)(got + len - 4))
+			why = memcmp(got, want, sizeof(struct rec_head)) ?
+				"another record (bad checksum)" : "bad checksum";
+		else if (memcmp(got, want, len))
+			why = "a valid record, but another one";
+		if (why && ++lost <= 10)
+			printf("lost %s cycle %u seq %u: %s\n", names[t], cycle,
+			       seq, why);
+	}
+	printf("%s %lu %lu\n", names[t], acked, lost);
 	return 0;
 }
 
-static enum kind parse_kind(const char *s)
+static enum target parse_target(const char *s)
 {
-	static const char *const names[] = { "raw", "append", "mapsync", "early" };
-	size_t i;
+	unsigned int i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(s, names[i]))
 			return i;
-	fprintf(stderr, "powerfail: unknown kind %s\n", s);
+	fprintf(stderr, "%s: unknown target %s\n", prog, s);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	enum kind kind;
+	enum target t;
 	uint32_t cycle;
-	int fd, acks;
 
-	if (argc != 6 || (strcmp(argv[1], "run") && strcmp(argv[1], "check"))) {
-		fprintf(stderr, "usage: powerfail run|check KIND PATH ACKS CYCLE\n");
+	if (argc != 6) {
+		fprintf(stderr, "usage: %s write|check TARGET CYCLE PATH ACKLOG\n",
+			prog);
 		return 2;
 	}
-	kind = parse_kind(argv[2]);
-	cycle = strtoul(argv[5], NULL, 10);
+	t = parse_target(argv[2]);
+	cycle = strtoul(argv[3], NULL, 10);
 	if (!strcmp(argv[1], "check"))
-		return check(kind, argv[3], argv[4], cycle);
-
-	acks = open(argv[4], O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (acks < 0)
-		die_errno(argv[4]);
-	switch (kind) {
-	case RAW:
-		fd = open(argv[3], O_RDWR | O_DIRECT);
-		break;
-	case MAPSYNC:
-		fd = open(argv[3], O_RDWR);
-		break;
-	default:
-		fd = open(argv[3], O_WRONLY | O_CREAT | O_APPEND, 0644);
+		return check(t, cycle, argv[4], argv[5]);
+	if (strcmp(argv[1], "write"))
+		return 2;
+	ack_target = names[t];
+	ack_fd = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (ack_fd < 0)
+		die(argv[5]);
+	switch (t) {
+	case RAW: write_raw(argv[4], cycle); break;
+	case XFS: write_map_sync(argv[4], cycle); break;
+	default: write_append(argv[4], t, cycle); break;
 	}
-	if (fd < 0)
-		die_errno(argv[3]);
-	switch (kind) {
-	case RAW:
-		run_raw(fd, acks, cycle, capacity(fd, kind));
-		break;
-	case MAPSYNC:
-		run_mapsync(fd, acks, cycle, capacity(fd, kind));
-		break;
-	default:
-		run_append(fd, acks, kind, cycle);
-	}
-	/* Full: wait for the kill like the others. */
-	for (;;)
-		pause();
+	return 0;
 }

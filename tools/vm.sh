@@ -57,6 +57,9 @@ tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
   --accel MODE      kvm, tcg or auto (default: kvm if a test boot works)
   --shell           interactive bash on the console (Ctrl-A X quits QEMU)
   --quiet           do not copy the console to stdout
+  --pidfile PATH    write QEMU's PID to PATH, for a power-failure test that
+                    kills QEMU with SIGKILL: that end is then status 95
+                    (kernel log clean) or 99, not a timeout
 
 SIZE: a number of bytes, decimal or 0x hex, with an optional K, M, G or T
 (binary) suffix.
@@ -64,11 +67,12 @@ SIZE: a number of bytes, decimal or 0x hex, with an optional K, M, G or T
 Exit status: the command's, if the kernel log is clean; 99 if the kernel
 log shows a problem (oops, BUG, WARNING, lockdep, KASAN, hung task, ...);
 98 if the guest ended without an exit status (crash, panic); 97 on timeout;
-96 if QEMU failed; 1 on a usage or setup error.
+96 if QEMU failed; 95 if QEMU was killed with SIGKILL under --pidfile; 1 on
+a usage or setup error.
 EOF
 }
 
-kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file=
+kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
 nvdimms=() memmaps=() append=() scratch=()
 nv_mib=() nv_label=() nv_file=() memmap_args=()
 
@@ -100,7 +104,7 @@ parse_args()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
-		--timeout|--out|--accel)
+		--timeout|--out|--accel|--pidfile)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			set_option "$1" "$2"
 			shift 2 ;;
@@ -129,6 +133,7 @@ set_option()
 	--append) append+=("$2") ;;
 	--timeout) [[ $2 =~ ^[0-9]+$ ]] || die "bad timeout '$2'"; timeout=$2 ;;
 	--out) out=$2 ;;
+	--pidfile) pidfile=$2 ;;
 	--accel)
 		[[ $2 =~ ^(kvm|tcg|auto)$ ]] || die "bad accelerator '$2'"
 		accel=$2 ;;
@@ -399,6 +404,7 @@ build_qemu()
 	console_args
 	kargs+=("${append[@]}")
 	qemu+=(-append "${kargs[*]}")
+	[ -z "$pidfile" ] || qemu+=(-pidfile "$pidfile")
 }
 
 run_qemu()
@@ -454,10 +460,17 @@ main()
 	[ $shell -eq 0 ] || [ ! -t 0 ] || tty_state=$(stty -g)
 	build_qemu
 	printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
+	[ -z "$pidfile" ] || rm -f "$pidfile"
 	run_qemu || st=$?
 	merge_logs
 	scan_log || clean=0
-	if [ $st -eq 124 ] || [ $st -eq 137 ]; then
+	if [ -n "$pidfile" ] && [ $st -eq 137 ] && [ ! -s "$out/rc" ]; then
+		# timeout(1) reports QEMU's death by SIGKILL as 137; its own
+		# SIGTERM at the time limit is 124.
+		[ $clean -eq 1 ] || exit 99
+		log "QEMU was killed (SIGKILL), as --pidfile allows"
+		exit 95
+	elif [ $st -eq 124 ] || [ $st -eq 137 ]; then
 		log "timeout: the VM ran for more than ${timeout:-600} s"
 		exit 97
 	elif [ ! -s "$out/rc" ] && [ $st -ne 0 ]; then
