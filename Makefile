@@ -9,6 +9,9 @@
 #   make shell      an interactive shell in the test VM, rpmem built
 #   make kernel     just build the test kernel (VARIANT=debug for the debug one)
 #
+# VARIANT=debug builds against the debug (KASAN) kernel, which is built with
+# clang: the toolchain then includes its LLVM=-NN, so rpmem.ko is too.
+#
 # KDIR=<tree> builds against another Linux 7.3 tree with CONFIG_RUST=y.
 
 SHELL := /bin/bash
@@ -17,7 +20,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VARIANT ?= default
 
 # Toolchain and test kernel, resolved once per make invocation.
-TOOLCHAIN = $(eval TOOLCHAIN := $$(shell $(TOP)/tools/toolchain.sh | tr '\n' ' '))$(TOOLCHAIN)
+TOOLCHAIN = $(eval TOOLCHAIN := $$(shell $(TOP)/tools/toolchain.sh $(VARIANT) | tr '\n' ' '))$(TOOLCHAIN)
 KDIR ?= $(eval KDIR := $$(shell $(TOP)/tools/kernel.sh $(VARIANT)))$(KDIR)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(TOOLCHAIN)
 

@@ -3,7 +3,11 @@
 #
 # The harness can fail: a module that WARNs, and one that oopses, must turn
 # the VM run red even though the command itself succeeds; the same module
-# loaded harmlessly is the control.
+# loaded harmlessly is the control. On a kernel with KASAN (the debug
+# variant), a module that reads freed memory must turn it red too, through
+# KASAN's report, and rpmem.ko's Rust code must carry KASAN's checks. On a
+# kernel without KASAN those checks mean nothing: they are left out of the
+# plan (not passed as skips), and a line says so.
 #
 # host
 
@@ -14,6 +18,8 @@ mkdir -p "${RPMEM_CACHE:=$HOME/.cache/rpmem}/runs"
 
 # MODE EXPECTED-STATUS...: load the module with mode=MODE in a VM (the
 # command always exits 0) and expect vm.sh to exit with one of the statuses.
+# With LOG_MATCH set, the guest's kernel log must also have a line matching
+# that extended regular expression (the report that failed the run).
 run_faulty()
 {
 	local mode=$1 rc out
@@ -22,13 +28,38 @@ run_faulty()
 	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" -- \
 		"insmod $dir/rpmem_faulty.ko mode=$mode; true" >/dev/null 2>&1
 	rc=$?
+	if [ -n "${LOG_MATCH:-}" ] && ! grep -qE "$LOG_MATCH" "$out"/*.log; then
+		rm -rf "$out"
+		fail "no line matching '$LOG_MATCH' in the guest's kernel log"
+		return
+	fi
 	rm -rf "$out"
 	[[ " $* " == *" $rc "* ]] || fail "vm.sh exited $rc, expected one of: $*"
 }
 
-ktap_plan 4
+# Whether rpmem.ko's Rust object calls KASAN's checks (inline instrumentation
+# reports through __asan_report_*): the Rust side was built with KASAN.
+rust_instrumented()
+{
+	local syms
+	syms=$(nm -u "$RPMEM_TOP/rust/rpmem.o") || return
+	grep -q '__asan_report_' <<<"$syms" ||
+		fail "rust/rpmem.o has no __asan_report_* calls: Rust code not instrumented"
+}
+
+kasan=0
+grep -qx CONFIG_KASAN=y "$RPMEM_KDIR/.config" && kasan=1
+
+ktap_plan $((4 + 2 * kasan))
 check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$dir" modules
 check "control: harmless load passes" run_faulty none 0
 check "a WARN in the guest fails the run (99)" run_faulty warn 99
 check "an oops in the guest fails the run (98 or 99)" run_faulty oops 98 99
+if [ $kasan -eq 1 ]; then
+	LOG_MATCH='BUG: KASAN: slab-use-after-free' \
+		check "a KASAN report in the guest fails the run (99)" run_faulty uaf 99
+	check "rpmem.ko's Rust code is KASAN-instrumented" rust_instrumented
+else
+	echo "# this kernel has no KASAN: its two checks run on the debug kernel (make check VARIANT=debug)"
+fi
 ktap_finish

@@ -10,16 +10,25 @@
 # Exits non-zero if anything failed. TEST names a selftest (rpmem_fio) or a
 # host check (build, rustfmt, clippy).
 #
-# VARIANT=debug runs everything on the debug kernel, plus the tests in
-# selftests/debug/ that need it (kmemleak).
+# VARIANT=debug runs everything on the debug kernel (KASAN, built with clang),
+# plus the tests in selftests/debug/ that need it (kmemleak).
+#
+# RPMEM_KASAN_TESTS="rpmem_fio rpmem_dax ..." (off unless set): after the
+# tests on the default kernel, build the debug kernel (if not cached) and
+# rpmem.ko for it and run those tests again there, reported as
+# "kasan/NAME". Test names are selftests/NAME.sh or selftests/debug/NAME.sh.
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$RPMEM_TOP" || exit
 
 # Everything the tests need, installed or built before the first result.
-eval "$(tools/toolchain.sh)" || die "toolchain setup failed"
+# LLVM (the debug variant's clang) is exported: the tests that build modules
+# against the kernel (selftests/faulty) must use its compiler too.
 export RPMEM_KDIR VARIANT=${VARIANT:-default}
+unset LLVM
+eval "$(tools/toolchain.sh "$VARIANT")" || die "toolchain setup failed"
+[ -z "${LLVM:-}" ] || export LLVM
 RPMEM_KDIR=$(tools/kernel.sh "$VARIANT") || die "test kernel build failed"
 
 passed=0 failed=0 nr=0
@@ -29,7 +38,7 @@ wanted()
 {
 	# The selftests load rpmem.ko: it is always built for the kernel under
 	# test, whichever tests are asked for.
-	[ "$1" = build ] && return 0
+	[ "$1" = build ] || [ "$1" = kasan/build ] && return 0
 	[ ${#want[@]} -eq 0 ] && return 0
 	local w
 	for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done
@@ -77,12 +86,13 @@ prebuild_helpers()	# DIR
 	done
 }
 
-run_selftest()
+run_selftest()	# SCRIPT [PREFIX]
 {
 	local t=$1 name vmargs out rc
 	name=$(basename "$t" .sh)
 	wanted "$name" || return 0
-	out=$RPMEM_CACHE/runs/check-$name
+	name=${2:-}$name
+	out=$RPMEM_CACHE/runs/check-${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
 	if grep -q '^# host$' "$t"; then
 		"$t" >"$out/output" 2>&1
@@ -109,6 +119,36 @@ tests=(selftests/*.sh)
 for t in "${tests[@]}"; do
 	[ "$t" = selftests/lib.sh ] || run_selftest "$t"
 done
+
+# RPMEM_KASAN_TESTS: the named tests again, on the debug (KASAN) kernel.
+kasan_tests()
+{
+	local t s any=0
+	[ -n "${RPMEM_KASAN_TESTS:-}" ] && [ "$VARIANT" = default ] || return 0
+	for t in $RPMEM_KASAN_TESTS; do wanted "$t" && any=1; done
+	[ $any -eq 1 ] || return 0
+	log "RPMEM_KASAN_TESTS: $RPMEM_KASAN_TESTS on the debug kernel" \
+		"(its first build takes 40 minutes or more)"
+	VARIANT=debug
+	eval "$(tools/toolchain.sh debug)" || die "toolchain setup failed (debug)"
+	export LLVM
+	if ! RPMEM_KDIR=$(tools/kernel.sh debug); then
+		result kasan/kernel 1
+		return
+	fi
+	host_check kasan/build make -s modules
+	for t in $RPMEM_KASAN_TESTS; do
+		s=selftests/$t.sh
+		[ -f "$s" ] || s=selftests/debug/$t.sh
+		if [ ! -f "$s" ] || [ "$t" = lib ]; then
+			echo "    # RPMEM_KASAN_TESTS: no test selftests/$t.sh or selftests/debug/$t.sh"
+			result "kasan/$t" 1
+			continue
+		fi
+		run_selftest "$s" kasan/
+	done
+}
+kasan_tests
 echo "1..$nr"
 [ $nr -gt 0 ] || { echo "no test matched: ${want[*]}"; failed=1; }
 echo "$passed passed, $failed failed"

@@ -6,7 +6,13 @@
 # x86_64 defconfig + kvm_guest.config + selftests/config (+ config.debug),
 # built out of tree (O=) under $RPMEM_CACHE/kbuild, in a directory keyed by
 # everything the result depends on. Prints the build directory on stdout;
-# rpmem builds against it with "make KDIR=<dir>".
+# rpmem builds against it with "make KDIR=<dir>" (plus, for the debug variant,
+# the same LLVM=-NN, which "make VARIANT=debug" passes).
+#
+# The default variant is built with gcc. The debug variant has KASAN, which
+# Linux 7.3 allows together with Rust only when the kernel is built with clang
+# (init/Kconfig: RUST "depends on !KASAN || CC_IS_CLANG"), so it is built with
+# LLVM=-NN (clang-NN, ld.lld-NN, ...; tools/toolchain.sh debug installs them).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -19,14 +25,25 @@ debug) frags+=("$RPMEM_TOP/selftests/config.debug") ;;
 *) die "unknown kernel variant '$variant' (default or debug)" ;;
 esac
 
-eval "$("$RPMEM_TOP/tools/toolchain.sh")"
+LLVM=
+eval "$("$RPMEM_TOP/tools/toolchain.sh" "$variant")"
 export RUST_LIB_SRC LIBCLANG_PATH
 
+# The compiler is part of the key: a gcc build directory is never reused for
+# a clang build (the default variant's key input is gcc's version alone).
+compilers()
+{
+	gcc --version | head -n1
+	[ -z "$LLVM" ] && return
+	echo "LLVM=$LLVM $LIBCLANG_PATH"
+	"clang$LLVM" --version | head -n1
+	"ld.lld$LLVM" --version | head -n1
+}
 key=$( { echo "$KSRC"; cat "${frags[@]}"; rustc -vV; "$BINDGEN" --version;
-	 gcc --version | head -n1; } | sha256sum | cut -c1-12)
+	 compilers; } | sha256sum | cut -c1-12)
 out=$RPMEM_CACHE/kbuild/$variant-$key
 
-kmake() { make -C "$KSRC" O="$out" BINDGEN="$BINDGEN" -s "$@"; }
+kmake() { make -C "$KSRC" O="$out" BINDGEN="$BINDGEN" ${LLVM:+LLVM="$LLVM"} -s "$@"; }
 
 # Every option the fragments ask for must survive olddefconfig: a missing
 # dependency (for instance Rust not available) must not pass silently.
@@ -48,7 +65,11 @@ check_config()
 }
 
 if [ ! -f "$out/.done" ]; then
-	log "building the $variant kernel in $out (about 10 minutes on 2 cores)"
+	if [ -n "$LLVM" ]; then
+		log "building the $variant kernel with clang$LLVM in $out (KASAN: 40 minutes or more on 2 cores)"
+	else
+		log "building the $variant kernel in $out (about 10 minutes on 2 cores)"
+	fi
 	mkdir -p "$out"
 	kmake rustavailable >&2 || die "the Rust toolchain is not usable for $KSRC"
 	kmake x86_64_defconfig >&2

@@ -13,6 +13,9 @@ RPMEM_CACHE=${RPMEM_CACHE:-$HOME/.cache/rpmem}
 LINUX_SRC_PKG=linux-source-7.3
 BINDGEN_VERSION=0.72.1
 LIBCLANG_VERSION=18.1.1
+# The debug variant (KASAN) is built with Debian 12's clang/LLVM of this
+# major version (LLVM=-19); its libclang serves bindgen there.
+LLVM_MAJOR=19
 # Debian suite that carries linux-source-7.3 and a rust-src matching rustc.
 EXTRA_SUITE=trixie-backports
 

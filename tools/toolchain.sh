@@ -7,17 +7,30 @@
 #     from a suite the machine does not list, through a private apt
 #     configuration that reuses the machine's Debian mirror (the system's apt
 #     configuration is left untouched);
-#   - bindgen-cli and libclang (PyPI wheel).
+#   - bindgen-cli and libclang (PyPI wheel);
+#   - for the debug variant ("toolchain.sh debug"): clang, lld and LLVM of
+#     major version $LLVM_MAJOR from the machine's apt sources (Debian 12's main
+#     suite), since Linux 7.3 allows KASAN with Rust only in a clang build.
 #
 # On success prints shell assignments (KSRC, RUST_LIB_SRC, BINDGEN, ...) on
-# stdout, for "eval".
+# stdout, for "eval". For the debug variant they include LLVM=-$LLVM_MAJOR
+# (the kernel's own switch to clang-$LLVM_MAJOR, ld.lld-$LLVM_MAJOR, ...) and a
+# LIBCLANG_PATH of the same LLVM, so bindgen parses with the compiler's
+# version.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+variant=${1:-default}
 HOST_PKGS=(qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux
 	   flex bison bc cpio libelf-dev libssl-dev kmod xz-utils
 	   procps busybox-static gawk shellcheck)
+case $variant in
+default) ;;
+debug) HOST_PKGS+=("clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR"
+		   "libclang1-$LLVM_MAJOR") ;;
+*) die "unknown kernel variant '$variant' (default or debug)" ;;
+esac
 
 host_packages()
 {
@@ -155,9 +168,16 @@ ksrc=$(linux_source)
 rlib=$(rust_src)
 bg=$(bindgen_cli)
 lc=$(libclang)
+llvm=
+if [ "$variant" = debug ]; then
+	llvm=-$LLVM_MAJOR
+	lc=$("llvm-config$llvm" --libdir) || die "llvm-config$llvm failed"
+	compgen -G "$lc/libclang*.so*" >/dev/null || die "no libclang in $lc"
+fi
 cat <<OUT
 KSRC=$ksrc
 RUST_LIB_SRC=$rlib
 BINDGEN=$bg
 LIBCLANG_PATH=$lc
 OUT
+[ -z "$llvm" ] || echo "LLVM=$llvm"

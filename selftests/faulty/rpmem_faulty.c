@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A deliberately broken module: proves that the test harness turns a kernel
- * warning or oops into a failed run (selftests/harness_fails.sh), and that
- * the leak check sees a leak (selftests/debug/rpmem_kmemleak.sh).
+ * warning, oops or KASAN report into a failed run
+ * (selftests/harness_fails.sh), and that the leak check sees a leak
+ * (selftests/debug/rpmem_kmemleak.sh).
  */
 #include <linux/bug.h>
 #include <linux/module.h>
@@ -10,12 +11,29 @@
 
 static char *mode = "none";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "none, warn, oops or leak");
+MODULE_PARM_DESC(mode, "none, warn, oops, leak or uaf");
 
 /* Not in .init.text, so that the leak's backtrace names this module. */
 static noinline void rpmem_faulty_leak(void)
 {
 	memset(kmalloc(512, GFP_KERNEL) ?: ZERO_SIZE_PTR, 0, 0);
+}
+
+/*
+ * Reads a kmalloc'd object after freeing it. Only KASAN reports that (as
+ * "slab-use-after-free"): without it the read returns whatever is there, so
+ * the control is meaningful on a KASAN kernel only (KASAN keeps the freed
+ * object in quarantine, so the read hits it and nothing else).
+ */
+static noinline void rpmem_faulty_uaf(void)
+{
+	char *p = kmalloc(64, GFP_KERNEL);
+
+	if (!p)
+		return;
+	p[0] = 1;
+	kfree(p);
+	pr_info("rpmem_faulty: read after free: %d\n", READ_ONCE(p[0]));
 }
 
 static int __init rpmem_faulty_init(void)
@@ -26,6 +44,8 @@ static int __init rpmem_faulty_init(void)
 		*(volatile int *)NULL = 1;
 	else if (!strcmp(mode, "leak"))
 		rpmem_faulty_leak();
+	else if (!strcmp(mode, "uaf"))
+		rpmem_faulty_uaf();
 	return 0;
 }
 module_init(rpmem_faulty_init);
@@ -35,5 +55,5 @@ static void __exit rpmem_faulty_exit(void)
 }
 module_exit(rpmem_faulty_exit);
 
-MODULE_DESCRIPTION("Harness self-test: warns, oopses or leaks on load");
+MODULE_DESCRIPTION("Harness self-test: warns, oopses, leaks or uses freed memory on load");
 MODULE_LICENSE("GPL");
