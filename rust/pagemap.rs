@@ -260,10 +260,9 @@ extern "C" fn memory_failure_callback(
     nr_pages: usize,
     flags: c_int,
 ) -> c_int {
-    // SAFETY: the kernel passes a page map set up by `PageMap::new` with
-    // `FAILURE_OPS`: the first field of a `Pgmap`, kept alive at least
-    // while the caller's `get_dev_pagemap` reference lasts (`PageMap`'s
-    // `drop` waits for it), and whose handler no longer changes.
+    // SAFETY: only `PageMap::new` sets `FAILURE_OPS`, on the first field of
+    // a `Pgmap`, alive while the caller's `get_dev_pagemap` reference lasts
+    // (`PageMap::drop` waits for it); its handler no longer changes.
     let pgmap = unsafe { &*pgmap.cast::<Pgmap>() };
     let Some(failure) = &pgmap.failure else {
         return EOPNOTSUPP.to_errno();
