@@ -100,6 +100,40 @@ die() { echo "Bail out! $*"; exit 1; }
 # Explain why a check fails, and fail it.
 fail() { echo "$*"; return 1; }
 
+# --- teardown that must return ----------------------------------------------
+
+# Stop the guest at once, red: a teardown that does not return holds the
+# device lock, and the guest could not power off. Messages go to fd 9, the
+# test's own output (exec 9>&1 first), even from inside a check.
+abort_guest()
+{
+	echo "Bail out! $*" >&9
+	echo 1 >"$RPMEM_OUT/rc"
+	echo c >/proc/sysrq-trigger
+	sleep 30
+}
+
+# SECS WHAT COMMAND...: COMMAND, in the background, within SECS seconds, or
+# the guest stops with COMMAND's kernel stack; COMMAND's status.
+bounded()
+{
+	local secs=$1 what=$2 pid end=$((SECONDS + $1))
+	shift 2
+	"$@" &
+	pid=$!
+	while kill -0 $pid 2>/dev/null && [ $SECONDS -lt $end ]; do
+		sleep 0.2
+	done
+	if kill -0 $pid 2>/dev/null; then
+		{
+			echo "# $what still running after $secs s, in:"
+			sed 's/^/# /' "/proc/$pid/stack"
+		} >&9 2>&1
+		abort_guest "$what does not return"
+	fi
+	wait $pid
+}
+
 # --- the nd bus -------------------------------------------------------------
 
 # The provider of the bus a namespace sits on: ACPI.NFIT or e820.

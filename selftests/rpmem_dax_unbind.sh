@@ -60,34 +60,10 @@ data=data	# a file with /tmp/data's bytes, under MNT
 holder_status=
 poisoner=	# PID of a "dax_mmap poison" waiting for /tmp/go
 
-# The guest cannot power off while an unbind holds the device lock: write
-# the status and crash it, so that the run ends now and red. Messages go to
-# fd 9, the test's own output, even from inside a check.
-abort_guest()
-{
-	echo "Bail out! $*" >&9
-	echo 1 >"$RPMEM_OUT/rc"
-	echo c >/proc/sysrq-trigger
-	sleep 30
-}
-
 # Unbind the namespace from whatever driver has it, within UNBIND_SECS.
 bounded_unbind()
 {
-	local pid end=$((SECONDS + UNBIND_SECS))
-	unbind_ns "$ns" &
-	pid=$!
-	while [ $SECONDS -lt $end ] && kill -0 $pid 2>/dev/null; do
-		sleep 0.2
-	done
-	if kill -0 $pid 2>/dev/null; then
-		{
-			echo "# unbind of $ns still running after $UNBIND_SECS s, in:"
-			sed 's/^/# /' "/proc/$pid/stack"
-		} >&9 2>&1
-		abort_guest "unbind of $ns does not return"
-	fi
-	wait $pid || fail "unbind failed" || return
+	bounded $UNBIND_SECS "unbind of $ns" unbind_ns "$ns" || fail "unbind failed" || return
 	[ -z "$(ns_driver "$ns")" ] || fail "$ns still bound to $(ns_driver "$ns")" || return
 	! ns_disk "$ns" >/dev/null || fail "$ns still has disk $(ns_disk "$ns")"
 }

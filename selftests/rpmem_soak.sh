@@ -70,37 +70,6 @@ rmmod_bad=() umount_bad=() cycle_bad=() victim_bad=()
 declare -A died_of	# victim jobs per error number
 vpid= steady= round_start=0
 
-# Stop the guest at once, red: a teardown that does not return holds the
-# device lock, and the guest could not power off.
-abort_guest()
-{
-	echo "Bail out! $*" >&9
-	echo 1 >"$RPMEM_OUT/rc"
-	echo c >/proc/sysrq-trigger
-	sleep 30
-}
-
-# WHAT COMMAND...: COMMAND, in the background, within BOUND seconds, or
-# the guest stops with COMMAND's kernel stack; COMMAND's status.
-bounded()
-{
-	local what=$1 pid end=$((SECONDS + BOUND))
-	shift
-	"$@" &
-	pid=$!
-	while kill -0 $pid 2>/dev/null && [ $SECONDS -lt $end ]; do
-		sleep 0.2
-	done
-	if kill -0 $pid 2>/dev/null; then
-		{
-			echo "# $what still running after $BOUND s, in:"
-			sed 's/^/# /' "/proc/$pid/stack"
-		} >&9 2>&1
-		abort_guest "$what does not return"
-	fi
-	wait $pid
-}
-
 # --- fio --------------------------------------------------------------------
 
 # What all jobs share: mixed random I/O, every block written verified.
@@ -312,12 +281,12 @@ cycle_victim()
 	[ $((SECONDS - round_start)) -ge $STEP ] || sleep $((STEP - (SECONDS - round_start)))
 	kill -0 "$vpid" 2>/dev/null ||
 		victim_bad+=("round $round: fio gone before the unbind: $(tail -n 3 "$OUT/victim.$round.err")")
-	bounded "unbind of $nsb" unbind_ns "$nsb" ||
+	bounded $BOUND "unbind of $nsb" unbind_ns "$nsb" ||
 		cycle_bad+=("cycle $cycle_n: unbind failed")
 	[ -z "$(ns_driver "$nsb")" ] || cycle_bad+=("cycle $cycle_n: $nsb still bound")
 	victim_end
 	[ "${1:-}" = last ] && return
-	bounded "bind of $nsb" bind_ns "$nsb" rpmem && udev_settle "$nsb" ||
+	bounded $BOUND "bind of $nsb" bind_ns "$nsb" rpmem && udev_settle "$nsb" ||
 		cycle_bad+=("cycle $cycle_n: no disk for $nsb after the bind")
 	victim_start
 }
@@ -343,7 +312,7 @@ soak()
 		[ $SECONDS -lt "$next" ] || { progress; next=$((next + PROGRESS)); }
 	done
 	cycle_victim last
-	bounded "bind of $nsb" bind_ns "$nsb" rpmem && udev_settle "$nsb" ||
+	bounded $BOUND "bind of $nsb" bind_ns "$nsb" rpmem && udev_settle "$nsb" ||
 		cycle_bad+=("no disk for $nsb after the last bind")
 }
 
@@ -418,7 +387,7 @@ all_down()
 {
 	local ns
 	for ns in "$nsa" "$nsb" "$e820"; do
-		bounded "unbind of $ns" unbind_ns "$ns" || fail "unbind of $ns failed" || return
+		bounded $BOUND "unbind of $ns" unbind_ns "$ns" || fail "unbind of $ns failed" || return
 	done
 	rmmod rpmem || return
 	[ ! -e /sys/module/rpmem ] || fail "rpmem still loaded"
