@@ -227,7 +227,7 @@ kill_cycle()
 	mkdir -p "$dir"
 	boot "$n" &
 	pid=$!
-	for ((i = 0; i < 3000; i++)); do
+	for ((i = 0; i < 3000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
 		[ -e "$dir/running" ] && [ -s "$dir/qemu.pid" ] && break
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1

@@ -51,7 +51,9 @@ tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
                     file offset == guest physical address below 3 GiB, so
                     --memmap regions persist across boots
   --append ARGS     extra kernel command line
-  --timeout SECS    kill the VM after SECS (default 600; none with --shell)
+  --timeout SECS    kill the VM after SECS (default 600; none with --shell),
+                    times RPMEM_VM_SLOWDOWN if set (a whole factor: the
+                    debug kernel's checks make everything slower)
   --out DIR         run directory (default: a new one under
                     \$RPMEM_CACHE/runs): console.log, dmesg.log, kernel.log, rc
   --accel MODE      kvm, tcg or auto (default: kvm if a test boot works)
@@ -73,6 +75,7 @@ EOF
 }
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
+slowdown=${RPMEM_VM_SLOWDOWN:-1}
 nvdimms=() memmaps=() append=() scratch=()
 nv_mib=() nv_label=() nv_file=() memmap_args=()
 
@@ -119,6 +122,8 @@ parse_args()
 	cmd=("$@")
 	[ $shell -eq 1 ] || [ ${#cmd[@]} -gt 0 ] || die "no command (see --help)"
 	[ $shell -eq 0 ] || [ ${#cmd[@]} -eq 0 ] || die "--shell takes no command"
+	[[ $slowdown =~ ^[1-9][0-9]?$ ]] ||
+		die "RPMEM_VM_SLOWDOWN=$slowdown is not a factor from 1 to 99"
 }
 
 set_option()
@@ -197,7 +202,8 @@ write_guest_files()
 		for v in DAX_DRIVER RPMEM_SOAK_SECS; do
 			[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 		done
-		[ $shell -eq 1 ] || printf 'RPMEM_VM_TIMEOUT=%q\n' "${timeout:-600}"
+		[ $shell -eq 1 ] ||
+			printf 'RPMEM_VM_TIMEOUT=%q\n' $((${timeout:-600} * slowdown))
 	} >"$out/guest.env"
 	if [ ${#cmd[@]} -eq 1 ]; then
 		printf '%s\n' "${cmd[0]}"
@@ -409,7 +415,7 @@ build_qemu()
 
 run_qemu()
 {
-	local t=${timeout:-600}
+	local t=$((${timeout:-600} * slowdown))
 	[ -n "$timeout" ] || [ $shell -eq 0 ] || t=0
 	if [ $shell -eq 1 ]; then
 		timeout --foreground -k 5 "$t" "${qemu[@]}"
@@ -471,7 +477,7 @@ main()
 		log "QEMU was killed (SIGKILL), as --pidfile allows"
 		exit 95
 	elif [ $st -eq 124 ] || [ $st -eq 137 ]; then
-		log "timeout: the VM ran for more than ${timeout:-600} s"
+		log "timeout: the VM ran for more than $((${timeout:-600} * slowdown)) s"
 		exit 97
 	elif [ ! -s "$out/rc" ] && [ $st -ne 0 ]; then
 		log "QEMU failed with status $st"
