@@ -42,6 +42,10 @@ debug_defaults()
 }
 [ "$VARIANT" = default ] || debug_defaults
 
+# Each test's output, by name, under a directory of its own for this tree
+# and variant: two trees (or variants) checked at once do not share them.
+runs=$RPMEM_CACHE/runs/check-$VARIANT-$(printf %s "$RPMEM_TOP" | md5sum | cut -c1-8)
+
 passed=0 failed=0 nr=0
 want=("$@")
 
@@ -103,7 +107,7 @@ run_selftest()	# SCRIPT [PREFIX]
 	name=$(basename "$t" .sh)
 	wanted "$name" || return 0
 	name=${2:-}$name
-	out=$RPMEM_CACHE/runs/check-${name//\//-}
+	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
 	if grep -q '^# host$' "$t"; then
 		"$t" >"$out/output" 2>&1
