@@ -24,7 +24,7 @@ TOOLCHAIN = $(eval TOOLCHAIN := $$(shell $(TOP)/tools/toolchain.sh $(VARIANT) | 
 KDIR ?= $(eval KDIR := $$(shell $(TOP)/tools/kernel.sh $(VARIANT)))$(KDIR)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(TOOLCHAIN)
 
-.PHONY: all modules clippy fmt fmtcheck run check shell kernel clean
+.PHONY: all modules clippy fmt fmtcheck run check bench shell kernel clean
 all: modules
 
 modules:
@@ -50,6 +50,10 @@ run: modules
 
 check:
 	VARIANT=$(VARIANT) $(TOP)/tools/check.sh $(T)
+
+# BENCH="--reps 7 --rows seq" passes options to tools/bench.sh (see --help).
+bench:
+	$(TOP)/tools/bench.sh $(BENCH)
 
 shell: modules
 	$(TOP)/tools/vm.sh --mem 2G --nvdimm 1G --memmap 512M!1G --shell

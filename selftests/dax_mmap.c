@@ -15,6 +15,14 @@
  *                                N kB" (always 0 for DAX, see below)
  *   dax_mmap pte FILE SIZE       the same, 4 KiB past a 2 MiB aligned
  *                                address: no PMD can map it
+ *   dax_mmap faults FILE SIZE SECS [pte]
+ *                                for SECS seconds, map SIZE bytes at a 2 MiB
+ *                                aligned address (4 KiB past it with pte),
+ *                                write every page, unmap; print "faults N
+ *                                bytes B usecs U PMD-mapped K kB" (N: page
+ *                                faults taken, from getrusage; B: bytes
+ *                                mapped in all; K: the first round's
+ *                                PAGEMAP_SCAN huge kB). For benchmarks
  *   dax_mmap hold FILE SIZE      map, write every page, print "ready", then
  *                                sleep until killed (by SIGBUS, say, when
  *                                the filesystem revokes the mapping)
@@ -51,7 +59,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MAP_SHARED_VALIDATE
@@ -68,6 +78,7 @@
 #define PAGE 4096UL
 
 static const char *prog = "dax_mmap";
+static void *reserved;	/* map_aligned()'s last reservation */
 
 static const char *errno_name(int e)
 {
@@ -100,7 +111,8 @@ static void __attribute__((noreturn)) die_errno(const char *what)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: %s sync FILE | write FILE PATTERN |"
-		" pmd|pte|hold FILE SIZE | poison FILE OFFSET [GO] |"
+		" pmd|pte|hold FILE SIZE | faults FILE SIZE SECS [pte] |"
+		" poison FILE OFFSET [GO] |"
 		" watch FILE OFFSET SECS\n", prog);
 	exit(2);
 }
@@ -199,14 +211,15 @@ static int do_write(const char *path, const char *pattern)
 
 /*
  * A shared mapping of the file's first LEN bytes at MISALIGN bytes past a
- * 2 MiB aligned address.
+ * 2 MiB aligned address, inside a reservation of LEN + 2 MiB + MISALIGN
+ * bytes that unmap_aligned() gives back.
  */
 static char *map_aligned(int fd, size_t len, size_t misalign)
 {
 	char *area, *p;
 	uintptr_t a;
 
-	area = mmap(NULL, len + PMD_SIZE, PROT_NONE,
+	area = mmap(NULL, len + PMD_SIZE + misalign, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (area == MAP_FAILED)
 		die_errno("mmap reserve");
@@ -215,7 +228,15 @@ static char *map_aligned(int fd, size_t len, size_t misalign)
 		 fd, 0);
 	if (p == MAP_FAILED)
 		die_errno("mmap");
+	reserved = area;
 	return p;
+}
+
+/* Unmap the last map_aligned() mapping and its reservation. */
+static void unmap_aligned(size_t len, size_t misalign)
+{
+	if (munmap(reserved, len + PMD_SIZE + misalign))
+		die_errno("munmap");
 }
 
 static void touch(volatile char *p, size_t len)
@@ -334,6 +355,52 @@ static int do_pmd(const char *path, size_t len, size_t misalign)
 	}
 	printf("FilePmdMapped: %ld kB\n", kb);
 	printf("PMD-mapped: %ld kB\n", huge_mapped_kb(p, len));
+	return 0;
+}
+
+static long long now_usecs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		die_errno("getrusage");
+	return ru.ru_minflt;
+}
+
+/* Map, fault in and unmap LEN bytes of the file, round after round. */
+static int do_faults(const char *path, size_t len, unsigned int secs,
+		     size_t misalign)
+{
+	int fd = open_file(path);
+	long long start, end, bytes = 0;
+	long faults, huge_kb = -1;
+	char *p;
+
+	if (file_size(fd) < len) {
+		fprintf(stderr, "%s: %s is shorter than %zu bytes\n", prog, path, len);
+		return 1;
+	}
+	faults = minor_faults();
+	start = now_usecs();
+	end = start + secs * 1000000LL;
+	do {
+		p = map_aligned(fd, len, misalign);
+		touch(p, len);
+		if (huge_kb < 0)
+			huge_kb = huge_mapped_kb(p, len);
+		unmap_aligned(len, misalign);
+		bytes += len;
+	} while (now_usecs() < end);
+	printf("faults %ld bytes %lld usecs %lld PMD-mapped %ld kB\n",
+	       minor_faults() - faults, bytes, now_usecs() - start, huge_kb);
 	return 0;
 }
 
@@ -458,6 +525,10 @@ int main(int argc, char **argv)
 		return do_pmd(argv[2], parse_size(argv[3]), 0);
 	if (argc == 4 && !strcmp(argv[1], "pte"))
 		return do_pmd(argv[2], parse_size(argv[3]), PAGE);
+	if (argc == 5 && !strcmp(argv[1], "faults"))
+		return do_faults(argv[2], parse_size(argv[3]), atoi(argv[4]), 0);
+	if (argc == 6 && !strcmp(argv[1], "faults") && !strcmp(argv[5], "pte"))
+		return do_faults(argv[2], parse_size(argv[3]), atoi(argv[4]), PAGE);
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return do_hold(argv[2], parse_size(argv[3]));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "poison"))

@@ -274,6 +274,18 @@ mkfs_dax()
 	esac
 }
 
+# FSTYPE DEVICE: like mkfs_dax, with big files on 2 MiB boundaries so that
+# PMDs can map them. XFS: -d su=2m needs a 64 MiB log, which needs AGs
+# bigger than the default four give on 512 MiB.
+mkfs_dax_pmd()
+{
+	case $1 in
+	ext4) mkfs.ext4 -q -F -b 4096 -E stride=512,stripe_width=512 "$2" ;;
+	xfs) mkfs.xfs -q -f -d su=2m,sw=1,agcount=2 "$2" ;;
+	*) fail "mkfs_dax_pmd: unknown filesystem $1" ;;
+	esac
+}
+
 # The driver whose DAX the rpmem_dax* tests exercise: rpmem, or nd_pmem to
 # prove the tests against the in-tree driver (DAX_DRIVER=nd_pmem make check
 # T=rpmem_dax: tools/vm.sh hands DAX_DRIVER on to the guest).

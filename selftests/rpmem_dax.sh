@@ -29,17 +29,6 @@
 MNT=/tmp/dax
 H=	# the dax_mmap helper
 
-# FS DISK: a fresh filesystem whose big files sit on 2 MiB boundaries, so
-# that PMDs can map them. XFS: -d su=2m needs a 64 MiB log, which needs
-# AGs bigger than the default four give on 512 MiB.
-make_fs()
-{
-	case $1 in
-	ext4) mkfs.ext4 -q -F -b 4096 -E stride=512,stripe_width=512 "$2" ;;
-	xfs) mkfs.xfs -q -f -d su=2m,sw=1,agcount=2 "$2" ;;
-	esac
-}
-
 dax_always_opt() { [ "$1" = ext4 ] && echo dax || echo dax=always; }
 
 # The mount's options in /proc/mounts.
@@ -90,7 +79,7 @@ mount_always()
 {
 	local opt
 	opt=$(dax_always_opt "$1")
-	make_fs "$1" "$disk" || return
+	mkfs_dax_pmd "$1" "$disk" || return
 	mount -o "$opt" "$disk" "$MNT" || return
 	has_opt "$MNT" dax=always || fail "mounted with -o $opt: $(mount_opts "$MNT")" || return
 	echo data >"$MNT/file"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh [OPTIONS]: rpmem against nd_pmem and brd in one VM run ("make
+# bench"). The guest half is tools/bench-guest.sh, the report
+# tools/bench-report.py.
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+usage()
+{
+	cat <<EOF
+usage: ${0##*/} [OPTIONS]
+
+Boot one VM with two equal NVDIMMs in fsdax mode (one bound to rpmem, one
+to nd_pmem), a brd RAM disk of the same size and a large sparse NVDIMM for
+the probe rows; run every row of the benchmark on each driver, drivers
+interleaved run by run; print the table (medians, min-max, ratios) and
+write report.txt, report.json and ratios.svg to the results folder.
+
+  --reps N          repetitions of every row per driver (default 5)
+  --runtime SECS    seconds per fio or page fault run (default 4)
+  --rows REGEX      only the rows whose name matches (extended regex)
+  --probe-size SIZE the probe rows' namespace (default 16G, sparse)
+  --out DIR         results folder (default: a new one under
+                    \$RPMEM_CACHE/bench)
+  --smoke           one short repetition of every row and a 2 GiB probe
+                    namespace: shows the benchmark works, its numbers say
+                    little
+EOF
+}
+
+reps=5 runtime=4 rows=. probe=16G out= smoke=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--reps) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--reps takes a count"; reps=$2; shift 2 ;;
+	--runtime) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runtime takes seconds"; runtime=$2; shift 2 ;;
+	--rows) [ -n "${2:-}" ] || die "--rows takes a regular expression"; rows=$2; shift 2 ;;
+	--probe-size) [[ ${2:-} =~ ^[1-9][0-9]*G$ ]] || die "--probe-size takes NG"; probe=$2; shift 2 ;;
+	--out) [ -n "${2:-}" ] || die "--out takes a directory"; out=$2; shift 2 ;;
+	--smoke) smoke=1; shift ;;
+	-h|--help) usage; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+[ $smoke -eq 0 ] || { reps=1 runtime=1 probe=2G; }
+out=${out:-$RPMEM_CACHE/bench/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# Time the run may take: a fio run costs about RUNTIME + 3 s under TCG, a
+# probe of the large namespace about 3 s per GiB; four times that, plus boot.
+gib=${probe%G}
+runs=$((reps * (9 * 3 + 12 * 2)))
+limit=$(((runs * (runtime + 3) + reps * 9 * gib * 3 + 300) * 4))
+
+cd "$RPMEM_TOP"
+eval "$(tools/toolchain.sh)" || die "toolchain setup failed"
+RPMEM_KDIR=$(tools/kernel.sh) || die "test kernel build failed"
+export RPMEM_KDIR
+make -s modules || die "rpmem.ko does not build"
+
+log "results: $out"
+log "about $((runs * (runtime + 3) / 60 + reps * 9 * gib * 3 / 60 + 1)) minutes under TCG"
+rm -rf "$out/vm" && mkdir -p "$out/vm" && : >"$out/vm/progress"
+tools/vm.sh --quiet --out "$out/vm" --timeout "$limit" --mem 3G \
+	--nvdimm 1G --nvdimm 1G --nvdimm "$probe" -- \
+	"BENCH_REPS=$reps BENCH_RUNTIME=$runtime BENCH_ROWS='$rows' $RPMEM_TOP/tools/bench-guest.sh" \
+	>"$out/vm.log" 2>&1 &
+vm=$!
+# The guest's progress, as it comes.
+start=$SECONDS shown=0
+while kill -0 $vm 2>/dev/null; do
+	sleep 2
+	n=$(wc -l <"$out/vm/progress")
+	if [ "$n" -gt $shown ]; then
+		tail -n +$((shown + 1)) "$out/vm/progress" | head -n $((n - shown)) |
+			sed "s/^/bench: [$((SECONDS - start)) s] /" >&2
+		shown=$n
+	fi
+done
+st=0
+wait $vm || st=$?
+tail -n +$((shown + 1)) "$out/vm/progress" | sed 's/^/bench: /' >&2
+if [ $st -ne 0 ]; then
+	sed 's/^/bench: vm: /' "$out/vm.log" >&2
+	die "the benchmark VM failed (status $st): $out/vm"
+fi
+{
+	echo "host_cpu $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "host_cpus $(nproc)"
+	echo "qemu $(qemu-system-x86_64 --version | head -n1)"
+	echo "accel $(cat "$out/vm/accel")"
+	echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "smoke $smoke"
+} >>"$out/vm/bench/env.txt"
+python3 tools/bench-report.py "$out/vm/bench" "$out"
