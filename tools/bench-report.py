@@ -9,15 +9,17 @@ result for one of its drivers or a result is not a positive number, so
 that a broken benchmark does not pass for a slow one.
 
 Each row shows the median, minimum and maximum of each driver's
-repetitions and rpmem's performance relative to nd_pmem and to brd:
-median over median for rates (higher is better), the inverse for times
-and memory (lower is better), so a ratio above 1.00 always means rpmem
-did better. The spread of a ratio is the range of the ratios of the
-repetitions paired by number (they ran back to back). Memory figures
-under 1 MiB count as 1 MiB: smaller differences are noise.
+repetitions and rpmem's performance relative to nd_pmem and to brd. A
+repetition's ratio is rpmem's figure over the other driver's in the same
+repetition (they ran back to back, so noise on the machine hits both
+alike) for rates, the inverse for times and memory, so a ratio above 1.00
+always means rpmem did better; the row shows the median of those ratios
+and their range. Memory figures under 1 MiB count as 1 MiB: smaller
+differences are noise.
 """
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -85,11 +87,16 @@ def summarise(row, problems):
             continue
         paired = [relative(row["metric"], mine[k], theirs[k])
                   for k in sorted(mine) if k in theirs]
-        row["ratios"][ref] = {
-            "median": relative(row["metric"], row["stats"]["rpmem"]["median"],
-                               row["stats"][ref]["median"]),
-            "min": min(paired) if paired else None,
-            "max": max(paired) if paired else None}
+        if not paired:
+            problems.append(f"{row['name']}: no repetition of rpmem and {ref} to pair")
+            continue
+        row["ratios"][ref] = {"median": statistics.median(paired),
+                              "min": min(paired), "max": max(paired)}
+
+
+def below_parity(ratio):
+    """Below 1.00 as the table shows it (two decimals)."""
+    return round(ratio["median"], 2) < 1.0
 
 
 def number(v):
@@ -110,8 +117,6 @@ def cell(stats):
 def ratio_cell(r):
     if r is None:
         return "-"
-    if r["min"] is None:
-        return f"{r['median']:.2f}"
     return f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]"
 
 
@@ -123,7 +128,7 @@ def table(rows, env):
         s = r["stats"]
         flag = ""
         nd = r["ratios"].get("nd_pmem")
-        if nd and nd["median"] < 1.0:
+        if nd and below_parity(nd):
             flag = " <"
         lines.append([r["name"], r["unit"], cell(s.get("rpmem")),
                       cell(s.get("nd_pmem")), cell(s.get("brd")),
@@ -137,7 +142,8 @@ def table(rows, env):
         f"kernel {env.get('kernel', '?')}, {env.get('qemu', '?')}, "
         f"accel {env.get('accel', '?')}, {env.get('date', '?')}",
         f"host {env.get('host_cpu', '?')} x{env.get('host_cpus', '?')}, "
-        f"guest {env.get('cpus', '?')} CPUs {env.get('mem_mib', '?')} MiB",
+        f"guest {env.get('cpus', '?')} CPUs {env.get('mem_mib', '?')} MiB, "
+        f"host load {env.get('host_load', '?')}",
         "ratios: rpmem's performance relative to the other driver "
         "(above 1.00: rpmem did better; '<': below nd_pmem)",
         ""]
@@ -146,7 +152,7 @@ def table(rows, env):
                              else x[i].rjust(widths[i])
                              for i in range(len(head))).rstrip())
     nd = [r for r in rows if "nd_pmem" in r["ratios"]]
-    below = [r["name"] for r in nd if r["ratios"]["nd_pmem"]["median"] < 1.0]
+    below = [r["name"] for r in nd if below_parity(r["ratios"]["nd_pmem"])]
     out.append("")
     out.append(f"{len(nd) - len(below)} of {len(nd)} rows at parity with "
                "nd_pmem or better" +
@@ -159,10 +165,12 @@ def table(rows, env):
 def svg(rows, env):
     """One bar per row: rpmem relative to nd_pmem, whiskers for the spread."""
     rows = [r for r in rows if "nd_pmem" in r["ratios"]]
-    label_w, plot_w, bar_h, top = 430, 420, 18, 60
+    # About 6.5 pixels a character at 11 px sans-serif.
+    label_w = 20 + int(6.5 * max([len(r["what"]) for r in rows] + [10]))
+    plot_w, bar_h, top = 420, 18, 60
     height = top + bar_h * len(rows) + 50
-    hi = max([1.25] + [r["ratios"]["nd_pmem"]["max"] or 0 for r in rows])
-    lo = min([0.75] + [r["ratios"]["nd_pmem"]["min"] or 2 for r in rows])
+    hi = max([1.25] + [r["ratios"]["nd_pmem"]["max"] for r in rows])
+    lo = min([0.75] + [r["ratios"]["nd_pmem"]["min"] for r in rows])
     lo, hi = max(0.0, lo - 0.05), hi + 0.05
 
     def x(v):
@@ -174,30 +182,30 @@ def svg(rows, env):
     p = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 20}" '
          f'height="{height}" font-family="sans-serif" font-size="11">',
          '<rect width="100%" height="100%" fill="white"/>',
-         f'<text x="10" y="20" font-size="14">rpmem relative to nd_pmem '
-         f'(median, whiskers: min-max of paired runs; &gt; 1: rpmem better)</text>',
+         '<text x="10" y="20" font-size="14">rpmem relative to nd_pmem '
+         '(median of paired runs, whiskers: their range; &gt; 1: rpmem better)</text>',
          f'<text x="10" y="38">{esc(env.get("kernel", ""))}, '
          f'{esc(env.get("accel", ""))}, {esc(env.get("date", ""))}, '
          f'{esc(env.get("reps", ""))} repetitions</text>']
-    tick = round(lo * 10) / 10
+    step = next(s for s in (0.1, 0.2, 0.25, 0.5, 1.0, 2.0) if (hi - lo) / s <= 10)
+    tick = math.ceil(lo / step) * step
     while tick <= hi:
         p.append(f'<line x1="{x(tick):.1f}" y1="{top - 5}" x2="{x(tick):.1f}" '
                  f'y2="{height - 40}" stroke="#ddd"/>')
         p.append(f'<text x="{x(tick):.1f}" y="{height - 25}" '
-                 f'text-anchor="middle">{tick:.1f}</text>')
-        tick = round(tick + 0.1, 1)
+                 f'text-anchor="middle">{tick:g}</text>')
+        tick = round(tick + step, 2)
     for i, r in enumerate(rows):
         y = top + i * bar_h
         q = r["ratios"]["nd_pmem"]
-        colour = "#4a7" if q["median"] >= 1.0 else "#d64"
+        colour = "#d64" if below_parity(q) else "#4a7"
         p.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">'
                  f'{esc(r["what"])}</text>')
         x0, x1 = sorted((x(1.0), x(q["median"])))
         p.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" '
                  f'height="{bar_h - 6}" fill="{colour}"/>')
-        if q["min"] is not None:
-            p.append(f'<line x1="{x(q["min"]):.1f}" y1="{y + bar_h / 2}" '
-                     f'x2="{x(q["max"]):.1f}" y2="{y + bar_h / 2}" stroke="black"/>')
+        p.append(f'<line x1="{x(q["min"]):.1f}" y1="{y + bar_h / 2}" '
+                 f'x2="{x(q["max"]):.1f}" y2="{y + bar_h / 2}" stroke="black"/>')
     p.append(f'<line x1="{x(1.0):.1f}" y1="{top - 5}" x2="{x(1.0):.1f}" '
              f'y2="{height - 40}" stroke="black"/>')
     p.append("</svg>")

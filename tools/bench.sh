@@ -94,5 +94,7 @@ fi
 	echo "accel $(cat "$out/vm/accel")"
 	echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "smoke $smoke"
+	# Other work on the host during the run widens every spread.
+	echo "host_load $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)"
 } >>"$out/vm/bench/env.txt"
 python3 tools/bench-report.py "$out/vm/bench" "$out"
