@@ -8,8 +8,6 @@
 # KASAN's report, and rpmem.ko's Rust code must carry KASAN's checks. On a
 # kernel without KASAN those checks mean nothing: they are left out of the
 # plan (not passed as skips), and a line says so.
-#
-# host
 
 . "$(dirname "$0")/lib.sh"
 

@@ -13,10 +13,20 @@ ND=/sys/bus/nd
 ktap_nr=0
 ktap_failed=0
 
+# The output matches kselftest's ktap_helpers.sh (tools/testing/selftests/
+# kselftest/) line for line: "TAP version 13", the plan, "ok N ..." and
+# "not ok N ...", "Bail out! ...", and the "# Totals: ..." line, then ours,
+# "# N passed, N failed". Those helpers are not sourced: they expand
+# descriptions unquoted, and the shell would glob a '*' in one.
 ktap_plan()
 {
-	echo "KTAP version 1"
+	echo "TAP version 13"
 	echo "1..$1"
+}
+
+ktap_totals()
+{
+	echo "# Totals: pass:$((ktap_nr - ktap_failed)) fail:$ktap_failed xfail:0 xpass:0 skip:0 error:0"
 }
 
 # ok|fail DESCRIPTION
@@ -90,12 +100,13 @@ expect_fail()
 
 ktap_finish()
 {
+	ktap_totals
 	echo "# $((ktap_nr - ktap_failed)) passed, $ktap_failed failed"
 	[ "$ktap_failed" -eq 0 ]
 	exit
 }
 
-die() { echo "Bail out! $*"; exit 1; }
+die() { echo "Bail out! $*"; ktap_totals; exit 1; }
 
 # Explain why a check fails, and fail it.
 fail() { echo "$*"; return 1; }

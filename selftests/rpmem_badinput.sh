@@ -7,8 +7,6 @@
 # error the kernel gives for it, leave the data alone, and be counted and
 # handled as nd_pmem does on the same namespace. Also: the I/O statistics
 # count what went through the disk.
-#
-# vm: --nvdimm 256M --memmap 128M!512M
 
 . "$(dirname "$0")/lib.sh"
 

@@ -12,8 +12,6 @@
 #
 # tools/vm.sh --memmap only makes 2 MiB aligned regions, so the two bad ones
 # go straight onto the kernel command line with --append.
-#
-# vm: --nvdimm 256M,label=128K --append memmap=1M!0x30000200 --append memmap=2K!0x30800000
 
 . "$(dirname "$0")/lib.sh"
 

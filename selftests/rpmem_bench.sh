@@ -7,8 +7,6 @@
 # printed, never judged: speed is the benchmark's business ("make bench"),
 # not a test's. Control: the report refuses results that lack a driver's
 # figure for a row.
-#
-# host
 
 . "$(dirname "$0")/lib.sh"
 

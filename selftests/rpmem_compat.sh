@@ -4,8 +4,6 @@
 # Compatibility with nd_pmem: on the same raw namespace, data written by
 # rpmem reads back identically through nd_pmem after rebinding, and the
 # other way round, on an NFIT namespace and on a memmap= region.
-#
-# vm: --nvdimm 256M --memmap 128M!512M
 
 . "$(dirname "$0")/lib.sh"
 

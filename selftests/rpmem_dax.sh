@@ -21,8 +21,6 @@
 # DAX in 7.3): ext4's mount -o dax fails ("DAX unsupported by block
 # device."), XFS mounts with dax=never and its files have neither
 # STATX_ATTR_DAX nor MAP_SYNC (EOPNOTSUPP).
-#
-# vm: --mem 2G --nvdimm 512M --memmap 512M!1G
 
 . "$(dirname "$0")/lib.sh"
 

@@ -5,8 +5,6 @@
 # made through nd_pmem mounts with DAX through rpmem after rebinding, with
 # the same files, and the other way round: with the struct pages in RAM
 # (--map=mem, XFS) and on the device (--map=dev, ext4).
-#
-# vm: --mem 2G --nvdimm 512M
 
 . "$(dirname "$0")/lib.sh"
 

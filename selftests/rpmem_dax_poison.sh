@@ -27,8 +27,6 @@
 # as written and new data can be written; the disk still serves block I/O.
 # Memory failure while the disk goes, or after it went with pages still
 # mapped, is in rpmem_dax_unbind.
-#
-# vm: --mem 2G --memmap 512M!1G
 
 . "$(dirname "$0")/lib.sh"
 

@@ -14,8 +14,6 @@
 #    through rpmem mounts through nd_pmem (without DAX) with the same files;
 #  - raw_dax=0 (the control): no struct pages, queue/dax 0, dax/memmap
 #    "none", and ext4 -o dax fails as on nd_pmem.
-#
-# vm: --mem 2G --nvdimm 512M
 
 . "$(dirname "$0")/lib.sh"
 

@@ -46,8 +46,6 @@
 # Every unbind runs in the background, bounded: one that does not return
 # fails the test at once (and ends the guest, which could not power off
 # with the device lock held).
-#
-# vm: --mem 2G --memmap 512M!1G
 
 . "$(dirname "$0")/lib.sh"
 

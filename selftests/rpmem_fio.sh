@@ -5,8 +5,6 @@
 # are dropped, and a second pass verifies every block read back through the
 # driver. Block sizes 512 B to 1 MiB, sequential and random, O_DIRECT and
 # buffered, five jobs at once, on an NFIT namespace and a memmap= region.
-#
-# vm: --nvdimm 512M --memmap 256M!512M
 
 . "$(dirname "$0")/lib.sh"
 

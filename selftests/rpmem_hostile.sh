@@ -31,8 +31,6 @@
 #
 # Controls: a valid write that changes the value is seen as a change; the
 # I/O check fails on a disk that is gone; a valid insmod is seen as loaded.
-#
-# vm: --nvdimm 256M --memmap 128M!512M
 
 . "$(dirname "$0")/lib.sh"
 

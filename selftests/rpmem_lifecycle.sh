@@ -4,8 +4,6 @@
 # Lifecycle: bind/unbind and insmod/rmmod cycles with a device open and with
 # I/O running, on two namespaces at once. Nothing may oops, hang or leak a
 # module reference.
-#
-# vm: --nvdimm 256M --memmap 128M!512M
 
 . "$(dirname "$0")/lib.sh"
 

@@ -4,8 +4,6 @@
 # Nothing to serve: in a VM with no NVDIMM and no memmap= region, rpmem
 # loads, registers its driver, makes no disk, logs no error and unloads,
 # twice. (The runner fails the test on any WARNING or oops besides.)
-#
-# vm:
 
 . "$(dirname "$0")/lib.sh"
 

@@ -37,8 +37,6 @@
 #
 # TCG emulates no CPU caches: a missing clwb or a missing flush in the
 # driver cannot lose data here; this tests ordering and acknowledgement.
-#
-# host
 
 . "$(dirname "$0")/lib.sh"
 

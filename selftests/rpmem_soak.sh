@@ -43,10 +43,8 @@
 # a verify error (84, EILSEQ), and the check that passes the steady jobs
 # rejects it.
 #
-# The VM may run 1500 s: RPMEM_SOAK_SECS up to 900 fits; for more, run
-# tools/vm.sh --timeout with this test's other options.
-#
-# vm: --mem 2G --nvdimm 256M --nvdimm 256M --memmap 512M!1G --timeout 1500
+# The VM may run 1500 s (selftests/settings): RPMEM_SOAK_SECS up to 900
+# fits; for more, run tools/vm.sh --timeout with the test's other options.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -435,7 +433,7 @@ exec 9>&1
 	die "RPMEM_SOAK_SECS=$SOAK: want a number of seconds, at least $((2 * STEP + 10))"
 if [ -n "${RPMEM_VM_TIMEOUT:-}" ] && [ $((SOAK + 600)) -gt "$RPMEM_VM_TIMEOUT" ]; then
 	die "RPMEM_SOAK_SECS=$SOAK does not fit the VM's $RPMEM_VM_TIMEOUT s: run" \
-	    "tools/vm.sh --timeout $((SOAK + 900)) with this test's other '# vm:' options"
+	    "tools/vm.sh --timeout $((SOAK + 900)) with this test's other options in selftests/settings"
 fi
 leakcheck=0
 [ -w "$KMEMLEAK" ] && leakcheck=1

@@ -3,10 +3,11 @@
 #
 # check.sh [TEST...]: every test of rpmem, as "make check" runs it.
 #
-# Host checks first (build, rustfmt, clippy), then the selftests: a test whose
-# header says "# vm: ARGS" runs inside a fresh VM (tools/vm.sh ARGS), one
-# that says "# host" runs here and boots VMs itself. TAP on stdout, each
-# test's own KTAP nested under it, and a last line "N passed, N failed".
+# Host checks first (build, rustfmt, clippy), then the selftests: a test that
+# selftests/settings says runs in a "vm ARGS" runs inside a fresh VM
+# (tools/vm.sh ARGS), a "host" one runs here and boots VMs itself. TAP on
+# stdout, each test's own KTAP nested under it, and a last line "N passed,
+# N failed".
 # Exits non-zero if anything failed. TEST names a selftest (rpmem_fio) or a
 # host check (build, rustfmt, clippy).
 #
@@ -101,27 +102,38 @@ prebuild_helpers()	# DIR
 	done
 }
 
+# Where selftest NAME of directory DIR runs: "host", or "vm ARGS" (the
+# tools/vm.sh options), from DIR/settings.
+test_setting()	# DIR NAME
+{
+	awk -v t="$2" '$1 == t { $1 = ""; sub(/^ +/, ""); print; found = 1; exit }
+		END { exit !found }' "$1/settings"
+}
+
 run_selftest()	# SCRIPT [PREFIX]
 {
-	local t=$1 name vmargs out rc
+	local t=$1 name where out rc
 	name=$(basename "$t" .sh)
 	wanted "$name" || return 0
+	where=$(test_setting "$(dirname "$t")" "$name")
 	name=${2:-}$name
 	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
-	if grep -q '^# host$' "$t"; then
+	case $where in
+	host)
 		"$t" >"$out/output" 2>&1
-		rc=$?
-	elif vmargs=$(sed -n 's/^# vm: *//p' "$t" | head -n1) && grep -q '^# vm:' "$t"; then
+		rc=$? ;;
+	vm|"vm "*)
 		prebuild_helpers "$out/vm"
 		# shellcheck disable=SC2086
-		tools/vm.sh --quiet --out "$out/vm" $vmargs -- "$RPMEM_TOP/$t" >"$out/output" 2>&1
+		tools/vm.sh --quiet --out "$out/vm" ${where#vm} -- "$RPMEM_TOP/$t" >"$out/output" 2>&1
 		rc=$?
-		cat "$out/vm/console.log" >>"$out/output" 2>/dev/null
-	else
-		echo "# $t says neither '# vm: ARGS' nor '# host'" >"$out/output"
-		rc=1
-	fi
+		cat "$out/vm/console.log" >>"$out/output" 2>/dev/null ;;
+	*)
+		echo "# $(dirname "$t")/settings says neither 'host' nor 'vm ARGS' for $name" \
+			>"$out/output"
+		rc=1 ;;
+	esac
 	result "$name" $rc "$out/output"
 }
 

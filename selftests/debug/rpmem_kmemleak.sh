@@ -7,8 +7,6 @@
 # new unreferenced object at all (once a module is gone its frames show as
 # bare addresses, so leaks cannot be told apart by name). A module that
 # leaks on purpose proves the check sees a leak.
-#
-# host
 
 . "$(dirname "$0")/../lib.sh"
 
