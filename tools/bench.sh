@@ -49,11 +49,13 @@ out=${out:-$RPMEM_CACHE/bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# Time the run may take: a fio run costs about RUNTIME + 3 s under TCG, a
-# probe of the large namespace about 3 s per GiB; four times that, plus boot.
+# Time the run takes under TCG: a fio or page fault run about RUNTIME + 5 s,
+# each of the 7 binds of a probe repetition 2 s and a quarter second per
+# GiB, set-up and boot 2 minutes. The VM may take four times that.
 gib=${probe%G}
 runs=$((reps * (9 * 3 + 12 * 2)))
-limit=$(((runs * (runtime + 3) + reps * 9 * gib * 3 + 300) * 4))
+secs=$((runs * (runtime + 5) + reps * 7 * (8 + gib) / 4 + 120))
+limit=$((secs * 4))
 
 cd "$RPMEM_TOP"
 eval "$(tools/toolchain.sh)" || die "toolchain setup failed"
@@ -62,7 +64,7 @@ export RPMEM_KDIR
 make -s modules || die "rpmem.ko does not build"
 
 log "results: $out"
-log "about $((runs * (runtime + 3) / 60 + reps * 9 * gib * 3 / 60 + 1)) minutes under TCG"
+log "about $((secs / 60 + 1)) minutes under TCG"
 rm -rf "$out/vm" && mkdir -p "$out/vm" && : >"$out/vm/progress"
 tools/vm.sh --quiet --out "$out/vm" --timeout "$limit" --mem 3G \
 	--nvdimm 1G --nvdimm 1G --nvdimm "$probe" -- \
