@@ -58,6 +58,11 @@ tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
                     \$RPMEM_CACHE/runs): console.log, dmesg.log, kernel.log, rc,
                     accel (kvm or tcg)
   --accel MODE      kvm, tcg or auto (default: kvm if a test boot works)
+  --which-accel     print the accelerator a run would use (kvm or tcg), boot
+                    nothing
+  --icount SHIFT    TCG with a virtual clock that counts instructions
+                    (2^SHIFT ns each; implies --accel tcg): guest time no
+                    longer depends on how busy the host is (benchmarks)
   --shell           interactive bash on the console (Ctrl-A X quits QEMU)
   --quiet           do not copy the console to stdout
   --pidfile PATH    write QEMU's PID to PATH, for a power-failure test that
@@ -76,6 +81,7 @@ EOF
 }
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
+icount= which_accel=0
 slowdown=${RPMEM_VM_SLOWDOWN:-1}
 nvdimms=() memmaps=() append=() scratch=()
 nv_mib=() nv_label=() nv_file=() memmap_args=()
@@ -108,11 +114,12 @@ parse_args()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
-		--timeout|--out|--accel|--pidfile)
+		--timeout|--out|--accel|--pidfile|--icount)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			set_option "$1" "$2"
 			shift 2 ;;
 		--shell) shell=1; shift ;;
+		--which-accel) which_accel=1; shift ;;
 		--quiet) quiet=1; shift ;;
 		-h|--help) usage; exit 0 ;;
 		--) shift; break ;;
@@ -121,7 +128,8 @@ parse_args()
 		esac
 	done
 	cmd=("$@")
-	[ $shell -eq 1 ] || [ ${#cmd[@]} -gt 0 ] || die "no command (see --help)"
+	[ $shell -eq 1 ] || [ $which_accel -eq 1 ] || [ ${#cmd[@]} -gt 0 ] ||
+		die "no command (see --help)"
 	[ $shell -eq 0 ] || [ ${#cmd[@]} -eq 0 ] || die "--shell takes no command"
 	[[ $slowdown =~ ^[1-9][0-9]?$ ]] ||
 		die "RPMEM_VM_SLOWDOWN=$slowdown is not a factor from 1 to 99"
@@ -143,6 +151,9 @@ set_option()
 	--accel)
 		[[ $2 =~ ^(kvm|tcg|auto)$ ]] || die "bad accelerator '$2'"
 		accel=$2 ;;
+	--icount)
+		[[ $2 =~ ^[0-9]$ ]] || die "bad --icount shift '$2' (0 to 9)"
+		icount=$2 accel=tcg ;;
 	esac
 }
 
@@ -328,7 +339,7 @@ pick_accel()
 		accel=tcg
 		! kvm_usable || accel=kvm
 	fi
-	echo "$accel" >"$out/accel"	# for reports (tools/bench.sh)
+	echo "$accel${icount:+ icount shift=$icount}" >"$out/accel"	# for tools/bench.sh
 	if [ "$accel" = kvm ]; then
 		qemu+=(-accel kvm -cpu host)
 	else
@@ -340,6 +351,8 @@ pick_accel()
 		# one host thread runs all vCPUs, which stay SMP for the guest.
 		qemu+=(-accel tcg,thread=single -cpu max)
 		kargs+=(rcupdate.rcu_cpu_stall_timeout=120)
+		# Idle guests jump to their next timer instead of sleeping.
+		[ -z "$icount" ] || qemu+=(-icount "shift=$icount,sleep=off")
 	fi
 }
 
@@ -472,6 +485,11 @@ main()
 	parse_args "$@"
 	check_options
 	find_kernel
+	if [ $which_accel -eq 1 ]; then
+		[ "$accel" != auto ] || { accel=tcg; ! kvm_usable || accel=kvm; }
+		echo "$accel"
+		exit 0
+	fi
 	make_out
 	check_cwd
 	write_guest_files
