@@ -6,7 +6,8 @@
 //! flushes the region first, each segment is copied with non-temporal
 //! stores (writes) or machine-check-safe loads (reads), known bad sectors
 //! fail reads and are cleared by writes, and `REQ_FUA` flushes again once the
-//! data is in place.
+//! data is in place. Unlike nd_pmem, an empty `REQ_PREFLUSH` bio is handed
+//! to a region with an asynchronous flush, like a `REQ_FUA` one.
 
 use crate::{
     badblocks::Badblocks,
@@ -150,8 +151,17 @@ impl gendisk::Operations for Pmem {
             return bio.fail(Status::NOTSUPP);
         }
         if bio.is_preflush() {
-            if let Err(e) = this.region.flush(None) {
-                return bio.fail(e.into());
+            // An empty flush orders nothing after it: a region with an
+            // asynchronous flush (virtio-pmem) completes it once the host
+            // answers, instead of the submitter waiting for the host here
+            // (nd_pmem waits). A flush before data waits: the data must
+            // not be written before earlier writes are durable.
+            let bio_ref = (bio.size() == 0).then_some(&bio);
+            match this.region.flush(bio_ref) {
+                Ok(Flushed::Async) => return bio.hand_over(),
+                Ok(Flushed::Done) if bio.size() == 0 => return,
+                Ok(Flushed::Done) => (),
+                Err(e) => return bio.fail(e.into()),
             }
         }
         if bio.size() != 0 {

@@ -44,9 +44,24 @@ tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
                     add an NVDIMM (repeatable) backed by PATH, created sparse
                     if missing and kept; without file=, a scratch file in the
                     run directory, deleted afterwards
+  --virtio-pmem SIZE[,file=PATH]
+                    add a virtio-pmem device (repeatable) backed by PATH, like
+                    --nvdimm: persistent memory whose flush is a request to
+                    QEMU, which fsyncs PATH
+  --cxl-pmem SIZE[,file=PATH][,lsa=PATH]
+                    add a CXL type-3 memory device with SIZE of persistent
+                    memory (a multiple of 256 MiB) backed by PATH, and label
+                    storage backed by lsa=PATH (128 KiB); without file= or
+                    lsa=, scratch files. Once only: one pxb-cxl host bridge,
+                    one cxl-rp root port, the device, and a 4 GiB CXL fixed
+                    memory window targeting the bridge, on a q35 machine
+                    (cxl=on). The guest assembles a region with
+                    "cxl create-region -m -t pmem -d decoder0.0 -w 1 mem0"
   --memmap SIZE!START
                     reserve guest RAM as legacy persistent memory (memmap=,
                     repeatable); 2 MiB aligned, inside RAM, above 16 MiB
+                    (below 4 GiB: under 3 GiB on the pc machine, under 2 or
+                    2.75 GiB on q35, which --cxl-pmem needs)
   --ram-file PATH   back all guest RAM with PATH (created if missing, kept):
                     file offset == guest physical address below 3 GiB, so
                     --memmap regions persist across boots
@@ -83,8 +98,10 @@ EOF
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
 icount= which_accel=0
 slowdown=${RPMEM_VM_SLOWDOWN:-1}
-nvdimms=() memmaps=() append=() scratch=()
-nv_mib=() nv_label=() nv_file=() memmap_args=()
+nvdimms=() memmaps=() append=() scratch=() vpmems=() cxls=()
+nv_mib=() nv_label=() nv_file=() memmap_args=() vp_mib=() vp_file=()
+cxl_mib= cxl_file= cxl_lsa=
+CXL_LSA_SIZE=$((128 << 10))
 
 # SIZE in bytes.
 bytes()
@@ -114,7 +131,7 @@ parse_args()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
-		--timeout|--out|--accel|--pidfile|--icount)
+		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			set_option "$1" "$2"
 			shift 2 ;;
@@ -143,6 +160,8 @@ set_option()
 	--cpus) [[ $2 =~ ^[1-9][0-9]*$ ]] || die "bad CPU count '$2'"; cpus=$2 ;;
 	--nvdimm) nvdimms+=("$2") ;;
 	--memmap) memmaps+=("$2") ;;
+	--virtio-pmem) vpmems+=("$2") ;;
+	--cxl-pmem) cxls+=("$2") ;;
 	--ram-file) ram_file=$2 ;;
 	--append) append+=("$2") ;;
 	--timeout) [[ $2 =~ ^[0-9]+$ ]] || die "bad timeout '$2'"; timeout=$2 ;;
@@ -253,6 +272,44 @@ parse_nvdimm()
 	[ -z "${nv_file[i]}" ] || check_file "${nv_file[i]}" $((nv_mib[i] << 20))
 }
 
+# One --virtio-pmem INDEX SPEC into vp_mib[] and vp_file[] (empty: a
+# scratch file).
+parse_virtio_pmem()
+{
+	local i=$1 spec opt
+	IFS=, read -ra spec <<<"$2"
+	vp_mib[i]=$(mib "${spec[0]}") vp_file[i]=
+	for opt in "${spec[@]:1}"; do
+		case $opt in
+		file=*) vp_file[i]=$(realpath "${opt#file=}") ;;
+		*) die "bad --virtio-pmem option '$opt'" ;;
+		esac
+	done
+	[ $((vp_mib[i] % 2)) -eq 0 ] || die "--virtio-pmem $2: not a multiple of 2 MiB"
+	[ -z "${vp_file[i]}" ] || check_file "${vp_file[i]}" $((vp_mib[i] << 20))
+}
+
+# The --cxl-pmem SPEC into cxl_mib, cxl_file and cxl_lsa.
+parse_cxl()
+{
+	local spec opt
+	[ ${#cxls[@]} -le 1 ] || die "--cxl-pmem: one device at most"
+	[ ${#cxls[@]} -eq 1 ] || return 0
+	IFS=, read -ra spec <<<"${cxls[0]}"
+	cxl_mib=$(mib "${spec[0]}")
+	[ $((cxl_mib % 256)) -eq 0 ] || die "--cxl-pmem ${spec[0]}: not a multiple of 256 MiB"
+	[ "$cxl_mib" -le 4096 ] || die "--cxl-pmem ${spec[0]}: more than the 4 GiB window"
+	for opt in "${spec[@]:1}"; do
+		case $opt in
+		file=*) cxl_file=$(realpath "${opt#file=}") ;;
+		lsa=*) cxl_lsa=$(realpath "${opt#lsa=}") ;;
+		*) die "bad --cxl-pmem option '$opt'" ;;
+		esac
+	done
+	[ -z "$cxl_file" ] || check_file "$cxl_file" $((cxl_mib << 20))
+	[ -z "$cxl_lsa" ] || check_file "$cxl_lsa" $CXL_LSA_SIZE
+}
+
 # One --memmap SIZE!START: check it, keep it for the kernel command line.
 check_memmap()
 {
@@ -261,9 +318,14 @@ check_memmap()
 	size=$(bytes "${1%%!*}")
 	start=$(bytes "${1#*!}")
 	end=$((start + size))
-	# QEMU's pc machine: RAM up to 3.5 GiB is below 4 GiB, else 3 GiB.
+	# RAM below 4 GiB: QEMU's pc machine puts up to 3.5 GiB there, else
+	# 3 GiB; q35 up to 2.75 GiB, else 2 GiB.
 	lowmem=$ram
-	[ $ram -lt $((0xe0000000)) ] || lowmem=$((0xc0000000))
+	if [ -n "$cxl_mib" ]; then
+		[ $ram -lt $((0xb0000000)) ] || lowmem=$((0x80000000))
+	else
+		[ $ram -lt $((0xe0000000)) ] || lowmem=$((0xc0000000))
+	fi
 	high_end=$((ram - lowmem + (4 << 30)))
 	[ $(((size | start) % (2 << 20))) -eq 0 ] && [ $size -gt 0 ] ||
 		die "--memmap $1: not 2 MiB aligned"
@@ -283,6 +345,10 @@ check_options()
 	for i in "${!nvdimms[@]}"; do
 		parse_nvdimm "$i" "${nvdimms[i]}"
 	done
+	for i in "${!vpmems[@]}"; do
+		parse_virtio_pmem "$i" "${vpmems[i]}"
+	done
+	parse_cxl
 	for i in "${memmaps[@]}"; do
 		check_memmap "$i"
 	done
@@ -388,13 +454,65 @@ nvdimm_args()
 	done
 }
 
+# FILE, or if empty a new scratch file NAME in the run directory, into the
+# variable VAR (not named bf_path); created sparse with SIZE bytes if missing.
+backing_file()	# FILE NAME SIZE VAR
+{
+	local bf_path=$1
+	if [ -z "$bf_path" ]; then
+		bf_path=$out/$2
+		rm -f "$bf_path"
+		scratch+=("$bf_path")
+	fi
+	[ -e "$bf_path" ] || truncate -s "$3" "$bf_path"
+	printf -v "$4" %s "$bf_path"
+}
+
+# The virtio-pmem devices' QEMU arguments; their sum of sizes in vp_sum_mib.
+# Like NVDIMMs they sit in the machine's device memory, 2 MiB aligned.
+virtio_pmem_args()
+{
+	local i file
+	vp_sum_mib=0
+	for i in "${!vp_mib[@]}"; do
+		backing_file "${vp_file[i]}" "virtio-pmem$i.img" "${vp_mib[i]}M" file
+		qemu+=(-object "$MEM_FILE,id=vp$i,align=2M,size=${vp_mib[i]}M,mem-path=$file"
+		       -device "virtio-pmem-pci,id=vpmem$i,memdev=vp$i")
+		vp_sum_mib=$((vp_sum_mib + vp_mib[i]))
+	done
+}
+
+# The CXL device's QEMU arguments: a CXL host bridge (pxb-cxl) on the q35
+# root bus, a CXL root port below it, the type-3 device below that, its
+# memdev= (QEMU 7.2: persistent memory; later versions call it
+# persistent-memdev=), its label storage and a serial number (without one
+# the kernel refuses to make an nd region of it: "invalid or missing serial
+# number"), and a fixed memory window (CFMWS) through which the host bridge
+# decodes.
+cxl_args()
+{
+	local file lsa
+	[ -n "$cxl_mib" ] || return 0
+	backing_file "$cxl_file" cxl-pmem.img "${cxl_mib}M" file
+	backing_file "$cxl_lsa" cxl-lsa.img "$CXL_LSA_SIZE" lsa
+	qemu+=(-object "$MEM_FILE,id=cxl-mem0,size=${cxl_mib}M,mem-path=$file"
+	       -object "$MEM_FILE,id=cxl-lsa0,size=$CXL_LSA_SIZE,mem-path=$lsa"
+	       -device pxb-cxl,id=cxl.0,bus=pcie.0,bus_nr=12
+	       -device cxl-rp,id=cxl_rp0,bus=cxl.0,port=0,chassis=0,slot=2
+	       -device cxl-type3,id=cxl-pmem0,bus=cxl_rp0,memdev=cxl-mem0,lsa=cxl-lsa0,sn=0x52504d454d
+	       -M cxl-fmw.0.targets.0=cxl.0,cxl-fmw.0.size=4G)
+}
+
 memory_args()
 {
-	local n=${#nv_mib[@]} machine=pc size=${mem_mib}M
+	local n=$((${#nv_mib[@]} + ${#vp_mib[@]})) machine=pc size=${mem_mib}M
+	[ -z "$cxl_mib" ] || machine=q35,cxl=on
 	nvdimm_args
+	virtio_pmem_args
+	cxl_args
+	[ ${#nv_mib[@]} -eq 0 ] || machine+=,nvdimm=on
 	if [ $n -gt 0 ]; then
-		machine+=,nvdimm=on
-		qemu+=(-m "$size,slots=$n,maxmem=$((mem_mib + nvdimm_mib))M")
+		qemu+=(-m "$size,slots=$n,maxmem=$((mem_mib + nvdimm_mib + vp_sum_mib))M")
 	else
 		qemu+=(-m "$size")
 	fi
