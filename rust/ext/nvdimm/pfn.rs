@@ -10,7 +10,7 @@
 //!
 //! C header: [`drivers/nvdimm/pfn.h`](srctree/drivers/nvdimm/pfn.h)
 
-use crate::{bindings, nd::EnabledNamespace, pagemap::PageRange};
+use crate::{ext::mm::pagemap::PageRange, ext::nvdimm::EnabledNamespace, sys::bindings};
 use kernel::{
     error::{code::EOPNOTSUPP, to_result},
     prelude::*,

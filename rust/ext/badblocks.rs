@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/badblocks.h`](srctree/include/linux/badblocks.h)
 
-use crate::bindings;
+use crate::sys::bindings;
 use core::ptr;
 use kernel::{
     bindings as kb,

@@ -5,7 +5,10 @@
 //!
 //! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
-use crate::{badblocks::Badblocks, bio::Bio, dax::Dax, nd::NdDevice, sysfs::Groups};
+use crate::{
+    ext::badblocks::Badblocks, ext::block::bio::Bio, ext::dax::Dax, ext::nvdimm::NdDevice,
+    ext::sysfs::Groups,
+};
 use core::ptr::NonNull;
 use kernel::{
     bindings as kb,

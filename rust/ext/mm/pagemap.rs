@@ -209,7 +209,7 @@ impl PageMap {
         let pfns = first..end;
         // SAFETY: the pfns are ours, so their struct pages exist while
         // `self` does.
-        pfns.filter(|&pfn| unsafe { crate::bindings::rpmem_page_refcount(pfn as usize) } != 0)
+        pfns.filter(|&pfn| unsafe { crate::sys::bindings::rpmem_page_refcount(pfn as usize) } != 0)
             .count() as u64
     }
 
@@ -234,7 +234,7 @@ impl PageMap {
         for pfn in first..end {
             // SAFETY: the pfn is one of ours (clamped to the range above), so
             // its struct page exists while `self` does.
-            unsafe { crate::bindings::rpmem_unpoison_page(pfn as usize) };
+            unsafe { crate::sys::bindings::rpmem_unpoison_page(pfn as usize) };
         }
     }
 }

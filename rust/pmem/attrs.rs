@@ -10,9 +10,9 @@
 //! - `memmap_bytes`: the RAM those struct pages take.
 
 use crate::{
-    pagemap::Memmap,
-    pmem::Pmem,
-    sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DiskAttr, Groups},
+    ext::mm::pagemap::Memmap,
+    ext::sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DiskAttr, Groups},
+    pmem::disk::Pmem,
 };
 use kernel::fmt;
 use kernel::{

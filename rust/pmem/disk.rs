@@ -9,13 +9,13 @@
 //! data is in place.
 
 use crate::{
-    badblocks::Badblocks,
-    bio::{Bio, Op, Segment, Status},
-    dax::{self, Access, Dax, IovIter, Mode},
-    gendisk,
-    mapping::Mapping,
-    nd::NdDevice,
-    region::{Flushed, Region},
+    ext::badblocks::Badblocks,
+    ext::block::bio::{Bio, Op, Segment, Status},
+    ext::block::bio_disk,
+    ext::dax::{self, Access, Dax, IovIter, Mode},
+    ext::nvdimm::mapping::Mapping,
+    ext::nvdimm::region::{Flushed, Region},
+    ext::nvdimm::NdDevice,
 };
 use kernel::{
     block::SECTOR_SHIFT,
@@ -112,7 +112,8 @@ impl Pmem {
     /// overwritten; fails unless all of them are gone.
     fn clear_poison(&self, offset: u64, len: u32) -> Result<(), Status> {
         let phys = self.mapping.phys() + offset;
-        let cleared = crate::nd::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
+        let cleared =
+            crate::ext::nvdimm::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
         if cleared > 0 {
             if let Some(pages) = self.mapping.pages() {
                 pages.unpoison(phys, cleared);
@@ -144,7 +145,7 @@ impl Pmem {
     }
 }
 
-impl gendisk::Operations for Pmem {
+impl bio_disk::Operations for Pmem {
     fn submit_bio(this: &Self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {
             return bio.fail(Status::NOTSUPP);

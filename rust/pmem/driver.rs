@@ -10,18 +10,18 @@
 //! claim; last the region is flushed.
 
 use crate::{
-    attrs,
-    badblocks::Badblocks,
-    bindings,
-    failure::DaxFailure,
-    gendisk::{self, GenDisk},
-    mapping::Mapping,
-    memregion::MemRegion,
-    nd::{self, Kind, Namespace, NdDevice},
-    pagemap::{Memmap, PageMap, PageRange},
-    pfn::PfnLayout,
-    pmem::Pmem,
-    region::FlushSupport,
+    ext::badblocks::Badblocks,
+    ext::block::bio_disk::{self, GenDisk},
+    ext::memregion::MemRegion,
+    ext::mm::pagemap::{Memmap, PageMap, PageRange},
+    ext::nvdimm::mapping::Mapping,
+    ext::nvdimm::pfn::PfnLayout,
+    ext::nvdimm::region::FlushSupport,
+    ext::nvdimm::{self, Kind, Namespace, NdDevice},
+    pmem::attrs,
+    pmem::disk::Pmem,
+    pmem::failure::DaxFailure,
+    sys::bindings,
 };
 use kernel::{
     bindings as kb,
@@ -87,7 +87,7 @@ impl RpmemDevice {
             features |= bindings::RPMEM_BLK_FEAT_DAX;
         }
         let data_size = pmem.mapping().size();
-        let params = gendisk::Params {
+        let params = bio_disk::Params {
             name: &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())],
             sectors: (data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT,
             logical_block_size: lbs,
@@ -176,7 +176,7 @@ fn disk_name(pmem_name: &[u8]) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
     Ok(name)
 }
 
-impl nd::Driver for RpmemDevice {
+impl nvdimm::Driver for RpmemDevice {
     fn probe(dev: &NdDevice) -> Result<KBox<Self>> {
         // Seeds (unconfigured personalities) fail here, quietly.
         let ns = dev.namespace()?;
@@ -213,11 +213,11 @@ impl nd::Driver for RpmemDevice {
         let _ = dev.region().flush(None);
     }
 
-    fn notify(&self, _dev: &NdDevice, event: nd::Event) {
+    fn notify(&self, _dev: &NdDevice, event: nvdimm::Event) {
         match event {
-            nd::Event::RevalidatePoison => self.disk.data().populate_badblocks(),
+            nvdimm::Event::RevalidatePoison => self.disk.data().populate_badblocks(),
             // SAFETY: the disk is live; this only reads the region's state.
-            nd::Event::RevalidateRegion => unsafe {
+            nvdimm::Event::RevalidateRegion => unsafe {
                 bindings::nvdimm_check_and_set_ro(self.disk.as_raw())
             },
         }

@@ -8,7 +8,10 @@
 //! is left to make it durable. Reads use `copy_mc_to_kernel`, which turns a
 //! machine check on poisoned media into a short copy instead of a crash.
 
-use crate::{bindings, bio::MappedSegment, dax::IovIter, memregion::MemRegion, pagemap::PageMap};
+use crate::{
+    ext::block::bio::MappedSegment, ext::dax::IovIter, ext::memregion::MemRegion,
+    ext::mm::pagemap::PageMap, sys::bindings,
+};
 use core::ptr::NonNull;
 use kernel::{
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},

@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/libnvdimm.h`](srctree/include/linux/libnvdimm.h)
 
-use crate::{badblocks::Badblocks, bindings, bio::Bio};
+use crate::{ext::badblocks::Badblocks, ext::block::bio::Bio, sys::bindings};
 use core::ptr::{self, NonNull};
 use kernel::{error::to_result, prelude::*};
 

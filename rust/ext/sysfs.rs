@@ -8,7 +8,7 @@
 //!
 //! C header: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h)
 
-use crate::{bindings, gendisk};
+use crate::{ext::block::bio_disk, sys::bindings};
 use core::{marker::PhantomData, ptr};
 use kernel::{
     bindings as kb,
@@ -43,7 +43,7 @@ pub(crate) struct DiskAttr<T>(kb::device_attribute, PhantomData<fn(&T)>);
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T> Sync for DiskAttr<T> {}
 
-impl<T: gendisk::Operations> DiskAttr<T> {
+impl<T: bio_disk::Operations> DiskAttr<T> {
     /// The attribute `A`.
     pub(crate) const fn new<A: Attribute<T>>() -> Self {
         let mut attr: kb::device_attribute = pin_init::zeroed();
@@ -72,7 +72,7 @@ pub(crate) struct AttrList<T, const N: usize> {
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T, const N: usize> Sync for AttrList<T, N> {}
 
-impl<T: gendisk::Operations, const N: usize> AttrList<T, N> {
+impl<T: bio_disk::Operations, const N: usize> AttrList<T, N> {
     /// Lists `attrs`.
     pub(crate) const fn new(attrs: [&'static DiskAttr<T>; N]) -> Self {
         let mut ptrs = [ptr::null_mut(); N];
@@ -96,7 +96,7 @@ pub(crate) struct AttrGroup<T>(kb::attribute_group, PhantomData<fn(&T)>);
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T> Sync for AttrGroup<T> {}
 
-impl<T: gendisk::Operations> AttrGroup<T> {
+impl<T: bio_disk::Operations> AttrGroup<T> {
     /// The directory `name` holding `list`.
     pub(crate) const fn new<const N: usize>(
         name: &'static CStr,
@@ -120,7 +120,7 @@ pub(crate) struct AttrGroups<T, const N: usize> {
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T, const N: usize> Sync for AttrGroups<T, N> {}
 
-impl<T: gendisk::Operations, const N: usize> AttrGroups<T, N> {
+impl<T: bio_disk::Operations, const N: usize> AttrGroups<T, N> {
     /// Lists `groups`.
     pub(crate) const fn new(groups: [&'static AttrGroup<T>; N]) -> Self {
         let mut ptrs = [ptr::null(); N];
@@ -136,7 +136,7 @@ impl<T: gendisk::Operations, const N: usize> AttrGroups<T, N> {
         }
     }
 
-    /// The list, for [`gendisk::Params`].
+    /// The list, for [`bio_disk::Params`].
     pub(crate) const fn get(&'static self) -> Groups<T> {
         Groups(
             ptr::from_ref(self)
@@ -186,14 +186,14 @@ impl<T, A: Attribute<T>> fmt::Display for Line<'_, T, A> {
     }
 }
 
-extern "C" fn show<T: gendisk::Operations, A: Attribute<T>>(
+extern "C" fn show<T: bio_disk::Operations, A: Attribute<T>>(
     dev: *mut kb::device,
     _attr: *mut kb::device_attribute,
     buf: *mut c_char,
 ) -> isize {
     // SAFETY: sysfs calls this for attributes of live disks added by
     // `GenDisk<T>`.
-    let data = unsafe { gendisk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
+    let data = unsafe { bio_disk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
     let value = Line::<T, A>(data, PhantomData);
     let Ok(line) = CString::try_from_fmt(fmt!("{value}")) else {
         return EIO.to_errno() as isize;
@@ -205,14 +205,14 @@ extern "C" fn show<T: gendisk::Operations, A: Attribute<T>>(
     len as isize
 }
 
-extern "C" fn store<T: gendisk::Operations, A: Attribute<T>>(
+extern "C" fn store<T: bio_disk::Operations, A: Attribute<T>>(
     dev: *mut kb::device,
     _attr: *mut kb::device_attribute,
     buf: *const c_char,
     count: usize,
 ) -> isize {
     // SAFETY: as in `show`.
-    let data = unsafe { gendisk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
+    let data = unsafe { bio_disk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
     // SAFETY: sysfs passes `count` bytes of input at `buf`.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
     match A::store(data, input) {

@@ -9,7 +9,7 @@
 //!
 //! C header: [`include/linux/dax.h`](srctree/include/linux/dax.h)
 
-use crate::{bindings, pagemap::FailureFlags};
+use crate::{ext::mm::pagemap::FailureFlags, sys::bindings};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,

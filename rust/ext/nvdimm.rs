@@ -6,7 +6,11 @@
 //! C headers: [`include/linux/nd.h`](srctree/include/linux/nd.h),
 //! [`drivers/nvdimm/nd.h`](srctree/drivers/nvdimm/nd.h)
 
-use crate::{bindings, region::Region};
+pub(crate) mod mapping;
+pub(crate) mod pfn;
+pub(crate) mod region;
+
+use crate::{ext::nvdimm::region::Region, sys::bindings};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
