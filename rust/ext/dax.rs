@@ -9,13 +9,23 @@
 //!
 //! C header: [`include/linux/dax.h`](srctree/include/linux/dax.h)
 
-use crate::{ext::mm::pagemap::FailureFlags, sys::bindings};
+use crate::{
+    ext::{
+        block::bio_disk::{self, NewBioDisk},
+        mm::pagemap::FailureFlags,
+    },
+    sys::bindings,
+};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
-    error::{code::EOPNOTSUPP, from_err_ptr, to_result},
+    error::{
+        code::{EINVAL, EOPNOTSUPP},
+        from_err_ptr, to_result,
+    },
     page::PAGE_SIZE,
     prelude::*,
+    sync::Arc,
 };
 
 /// Where `direct_access` found the memory behind a page offset.
@@ -139,28 +149,6 @@ impl Dax {
         unsafe { bindings::dax_write_cache_enabled(self.as_raw()) }
     }
 
-    /// Makes this the DAX device of `disk`, for `fs_dax_get_by_bdev`.
-    ///
-    /// # Safety
-    ///
-    /// `disk` must be a live gendisk on which [`Dax::remove_host`] is called
-    /// before it is freed.
-    pub(crate) unsafe fn add_host(&self, disk: *mut kb::gendisk) -> Result {
-        // SAFETY: both are live (type invariant, safety requirements); the
-        // binding's `gendisk` is the kernel crate's.
-        to_result(unsafe { bindings::dax_add_host(self.as_raw(), disk) })
-    }
-
-    /// Undoes [`Dax::add_host`].
-    ///
-    /// # Safety
-    ///
-    /// `disk` must have been passed to a successful [`Dax::add_host`].
-    pub(crate) unsafe fn remove_host(disk: *mut kb::gendisk) {
-        // SAFETY: by the safety requirements.
-        unsafe { bindings::dax_remove_host(disk) };
-    }
-
     /// Tells the holder (a mounted filesystem) that `len` bytes at byte
     /// `offset` of the device are lost, so that it can find their owners
     /// and signal the processes that map them. Fails with `EOPNOTSUPP` when
@@ -189,6 +177,56 @@ impl Drop for Dax {
         // SAFETY: drops the reference from `alloc_dax` (type invariant);
         // killed above, so the private data is no longer used.
         unsafe { bindings::put_dax(self.as_raw()) };
+    }
+}
+
+/// A disk's DAX device, found there by `fs_dax_get_by_bdev` at mount time
+/// (`dax_add_host`).
+///
+/// # Invariants
+///
+/// `dax_add_host` succeeded for `dax` and `disk`, on which `self` holds a
+/// reference, so the disk is not freed before the host is removed on drop.
+pub(crate) struct DaxHost {
+    disk: NonNull<kb::gendisk>,
+    _dax: Arc<Dax>,
+}
+
+// SAFETY: `dax_remove_host` and `put_disk` may be called from any thread.
+unsafe impl Send for DaxHost {}
+// SAFETY: Nothing is reachable through `&DaxHost`.
+unsafe impl Sync for DaxHost {}
+
+impl DaxHost {
+    /// Makes `dax` the DAX device of `disk`, before the disk is added, so
+    /// that a filesystem mounted as soon as it appears finds it.
+    pub(crate) fn add<T: bio_disk::Operations>(
+        dax: &Arc<Dax>,
+        disk: &NewBioDisk<T>,
+    ) -> Result<Self> {
+        let raw = disk.as_raw();
+        // SAFETY: both are live; the binding's `gendisk` is the kernel
+        // crate's.
+        to_result(unsafe { bindings::dax_add_host(dax.as_raw(), raw) })?;
+        // SAFETY: `raw` is a live disk; the reference is dropped with
+        // `put_disk` in `drop`.
+        unsafe { kb::get_device(&raw mut (*(*raw).part0).bd_device) };
+        // INVARIANT: added, with a reference on the disk.
+        Ok(Self {
+            disk: NonNull::new(raw).ok_or(EINVAL)?,
+            _dax: dax.clone(),
+        })
+    }
+}
+
+impl Drop for DaxHost {
+    fn drop(&mut self) {
+        // SAFETY: added in `add`; the disk is still allocated, as `self`
+        // holds a reference on it (type invariant), which is dropped last.
+        unsafe {
+            bindings::dax_remove_host(self.disk.as_ptr());
+            kb::put_disk(self.disk.as_ptr());
+        }
     }
 }
 

@@ -10,17 +10,23 @@ pub(crate) mod mapping;
 pub(crate) mod pfn;
 pub(crate) mod region;
 
-use crate::{ext::nvdimm::region::Region, sys::bindings};
+use crate::{
+    ext::{
+        block::bio_disk::{self, BioDisk},
+        nvdimm::region::Region,
+    },
+    sys::bindings,
+};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
-    device::Device,
+    device::{Bound, Device},
     error::{
         code::{EINVAL, ENXIO, EOPNOTSUPP},
         from_err_ptr, from_result, to_result,
     },
     prelude::*,
-    str::CStr,
+    str::{CStr, CString},
     types::Opaque,
     ThisModule,
 };
@@ -49,10 +55,30 @@ impl NdDevice {
         self.0.get()
     }
 
-    /// The generic device, for logging.
-    pub(crate) fn dev(&self) -> &Device {
-        // SAFETY: a live `struct device` (type invariant).
-        unsafe { Device::from_raw(self.as_raw()) }
+    /// The generic device, bound to the driver whose callback was handed
+    /// `self`.
+    pub(crate) fn dev(&self) -> &Device<Bound> {
+        // SAFETY: `Device<Bound>` is a transparent wrapper of a live
+        // `struct device` (type invariant), and the device is bound for as
+        // long as a bus callback of its driver runs, which `&self` cannot
+        // outlive.
+        unsafe { &*self.as_raw().cast::<Device<Bound>>() }
+    }
+
+    /// Makes `disk`, a disk added below this device, read-only if and only
+    /// if the region is (`nvdimm_check_and_set_ro`); a disk added below
+    /// another device is left alone.
+    pub(crate) fn check_and_set_ro<T: bio_disk::Operations>(&self, disk: &BioDisk<T>) {
+        let disk = disk.as_raw();
+        // SAFETY: `disk` is live and added, so its `part0` device is set up.
+        let parent = unsafe { (*(*disk).part0).bd_device.parent };
+        if parent != self.as_raw() {
+            return;
+        }
+        // SAFETY: `disk` is live and its parent is this nd device, whose
+        // parent is its region, as `nvdimm_check_and_set_ro` expects; it
+        // may change the disk's read-only state (`set_disk_ro`).
+        unsafe { bindings::nvdimm_check_and_set_ro(disk) };
     }
 
     /// What the device is.
@@ -186,7 +212,7 @@ impl Namespace<'_> {
     }
 
     /// The disk name nd_pmem gives this namespace (`pmemX[.Y]`).
-    pub(crate) fn disk_name(&self) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
+    pub(crate) fn disk_name(&self) -> Result<CString> {
         let mut name = [0u8; kb::DISK_NAME_LEN as usize];
         // SAFETY: `name` has room for `DISK_NAME_LEN` bytes, as required.
         let ret = unsafe {
@@ -195,7 +221,8 @@ impl Namespace<'_> {
         if ret.is_null() {
             return Err(ENXIO);
         }
-        Ok(name)
+        let name = CStr::from_bytes_until_nul(&name).map_err(|_| EINVAL)?;
+        Ok(CString::try_from(name)?)
     }
 }
 

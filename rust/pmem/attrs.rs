@@ -10,8 +10,9 @@
 //! - `memmap_bytes`: the RAM those struct pages take.
 
 use crate::{
+    ext::block::bio_disk::BioDisk,
     ext::mm::pagemap::Memmap,
-    ext::sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DiskAttr, Groups},
+    ext::sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups},
     pmem::disk::Pmem,
 };
 use kernel::fmt;
@@ -86,14 +87,17 @@ impl Attribute<Pmem> for MemmapBytes {
     }
 }
 
-static WRITE_CACHE: DiskAttr<Pmem> = DiskAttr::new::<WriteCache>();
-static MEMMAP: DiskAttr<Pmem> = DiskAttr::new::<MemmapLocation>();
-static MEMMAP_BYTES: DiskAttr<Pmem> = DiskAttr::new::<MemmapBytes>();
-static DAX_ATTRS: AttrList<Pmem, 3> = AttrList::new([&WRITE_CACHE, &MEMMAP, &MEMMAP_BYTES]);
-static DAX: AttrGroup<Pmem> = AttrGroup::new(c"dax", &DAX_ATTRS);
-static GROUPS: AttrGroups<Pmem, 1> = AttrGroups::new([&DAX]);
+/// An rpmem disk, the owner of the attributes.
+type Disk = BioDisk<Pmem>;
+
+static WRITE_CACHE: DevAttr<Disk> = DevAttr::new::<WriteCache>();
+static MEMMAP: DevAttr<Disk> = DevAttr::new::<MemmapLocation>();
+static MEMMAP_BYTES: DevAttr<Disk> = DevAttr::new::<MemmapBytes>();
+static DAX_ATTRS: AttrList<Disk, 3> = AttrList::new([&WRITE_CACHE, &MEMMAP, &MEMMAP_BYTES]);
+static DAX: AttrGroup<Disk> = AttrGroup::new(c"dax", &DAX_ATTRS);
+static GROUPS: AttrGroups<Disk, 1> = AttrGroups::new([&DAX]);
 
 /// The attribute groups of an rpmem disk.
-pub(crate) fn groups() -> Groups<Pmem> {
+pub(crate) fn groups() -> Groups<Disk> {
     GROUPS.get()
 }

@@ -40,13 +40,13 @@ pub(crate) struct Pmem {
     /// The data area of the namespace, mapped.
     mapping: Mapping,
     /// Known media errors, in disk sectors.
-    bb: Badblocks,
+    bb: Arc<Badblocks>,
 }
 
 impl Pmem {
     /// State for serving `mapping` of `dev`, with a DAX device if the
     /// mapping has struct pages.
-    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Badblocks) -> Result<Arc<Self>> {
+    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Arc<Badblocks>) -> Result<Arc<Self>> {
         let direct = mapping.pages().is_some();
         let region = dev.region();
         let pmem = Arc::pin_init(
@@ -145,6 +145,7 @@ impl Pmem {
     }
 }
 
+#[vtable]
 impl bio_disk::Operations for Pmem {
     fn submit_bio(this: &Self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {
@@ -165,14 +166,6 @@ impl bio_disk::Operations for Pmem {
                 Err(e) => bio.fail(e.into()),
             }
         }
-    }
-
-    fn badblocks(this: &Self) -> Option<&Badblocks> {
-        Some(&this.bb)
-    }
-
-    fn dax(this: &Self) -> Option<&Dax> {
-        this.dax.as_deref()
     }
 }
 

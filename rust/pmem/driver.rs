@@ -11,7 +11,8 @@
 
 use crate::{
     ext::badblocks::Badblocks,
-    ext::block::bio_disk::{self, GenDisk},
+    ext::block::bio_disk::{BioDisk, BioDiskBuilder},
+    ext::dax::DaxHost,
     ext::memregion::MemRegion,
     ext::mm::pagemap::{Memmap, PageMap, PageRange},
     ext::nvdimm::mapping::Mapping,
@@ -21,21 +22,20 @@ use crate::{
     pmem::attrs,
     pmem::disk::Pmem,
     pmem::failure::DaxFailure,
-    sys::bindings,
 };
 use kernel::{
-    bindings as kb,
     block::SECTOR_SHIFT,
     error::code::{EINVAL, ENXIO},
     page::PAGE_SIZE,
     prelude::*,
-    str::BStr,
     sync::Arc,
 };
 
-/// A namespace bound to rpmem: its disk, which owns everything else.
+/// A namespace bound to rpmem: its disk and, with DAX, the disk's DAX host.
 pub(crate) struct RpmemDevice {
-    disk: GenDisk<Pmem>,
+    /// The DAX device as host of the disk, when the disk has one.
+    dax_host: Option<DaxHost>,
+    disk: BioDisk<Pmem>,
 }
 
 /// Where the data and the struct pages of a namespace are.
@@ -59,7 +59,6 @@ impl RpmemDevice {
             );
             return Err(EINVAL);
         }
-        let name = disk_name(&ns.disk_name()?)?;
 
         let region = dev.region();
         let flush = region.flush_support();
@@ -72,40 +71,41 @@ impl RpmemDevice {
         })?;
         let failure = DaxFailure::new()?;
         let mapping = map(dev, claim, layout, &failure)?;
-        let pmem = Pmem::new(dev, mapping, Badblocks::new()?)?;
+        let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
+        let pmem = Pmem::new(dev, mapping, bb.clone())?;
         if let Some(dax) = pmem.dax() {
             failure.attach(dax.clone(), pmem.mapping().phys());
         }
         pmem.populate_badblocks();
 
-        let mut features =
-            bindings::RPMEM_BLK_FEAT_WRITE_CACHE | bindings::RPMEM_BLK_FEAT_SYNCHRONOUS;
-        if flush == FlushSupport::Hints {
-            features |= bindings::RPMEM_BLK_FEAT_FUA;
-        }
-        if pmem.dax().is_some() {
-            features |= bindings::RPMEM_BLK_FEAT_DAX;
-        }
         let data_size = pmem.mapping().size();
-        let params = bio_disk::Params {
-            name: &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())],
-            sectors: (data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT,
-            logical_block_size: lbs,
-            physical_block_size: PAGE_SIZE as u32,
-            features,
-            node: dev.numa_node(),
-            groups: Some(attrs::groups()),
+        let pmem_name = ns.disk_name()?;
+        let new_disk = BioDiskBuilder::new()
+            .logical_block_size(lbs)?
+            .physical_block_size(PAGE_SIZE as u32)?
+            .capacity_sectors((data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT)
+            .write_cache(true)
+            .synchronous(true)
+            .fua(flush == FlushSupport::Hints)
+            .dax(pmem.dax().is_some())
+            .node(dev.numa_node())
+            .badblocks(bb)
+            .build(fmt!("r{}", &*pmem_name), pmem)?;
+        // The DAX host is known before the disk appears, so a filesystem
+        // mounted as soon as it does finds it.
+        let dax_host = match new_disk.data().dax() {
+            Some(dax) => Some(DaxHost::add(dax, &new_disk)?),
+            None => None,
         };
-        let disk = GenDisk::add(dev, &params, pmem)?;
-        // SAFETY: `disk` is live; this only reads the region's state.
-        unsafe { bindings::nvdimm_check_and_set_ro(disk.as_raw()) };
+        let disk = new_disk.add(dev.dev(), Some(attrs::groups()))?;
+        dev.check_and_set_ro(&disk);
 
         let fua = if flush == FlushSupport::Hints {
             ", FUA"
         } else {
             ""
         };
-        let name = BStr::from_bytes(params.name);
+        let name = disk.name();
         let (size, unit) = if data_size >= 1 << 20 {
             (data_size >> 20, "MiB")
         } else {
@@ -126,7 +126,7 @@ impl RpmemDevice {
             Some(_) => dev_info!(dev.dev(), "{name}: DAX, struct pages on the device\n"),
             None => dev_info!(dev.dev(), "{name}: no DAX\n"),
         }
-        Ok(KBox::new(Self { disk }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { dax_host, disk }, GFP_KERNEL)?)
     }
 }
 
@@ -163,19 +163,6 @@ fn map(
     }
 }
 
-/// `rpmem` followed by what nd_pmem would call the disk (`pmemX[.Y]`),
-/// so names follow the namespaces and never collide with nd_pmem's.
-fn disk_name(pmem_name: &[u8]) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
-    let mut name = [0u8; kb::DISK_NAME_LEN as usize];
-    let len = pmem_name.iter().position(|&c| c == 0).ok_or(EINVAL)?;
-    if len + 1 >= name.len() {
-        return Err(EINVAL);
-    }
-    name[0] = b'r';
-    name[1..=len].copy_from_slice(&pmem_name[..len]);
-    Ok(name)
-}
-
 impl nvdimm::Driver for RpmemDevice {
     fn probe(dev: &NdDevice) -> Result<KBox<Self>> {
         // Seeds (unconfigured personalities) fail here, quietly.
@@ -204,7 +191,16 @@ impl nvdimm::Driver for RpmemDevice {
     }
 
     fn remove(this: KBox<Self>, dev: &NdDevice) {
-        drop(this);
+        let Self { dax_host, disk } = KBox::into_inner(this);
+        // As `pmem_release_disk`: the DAX device stops being the disk's
+        // host, direct access ends (the filesystem on the disk learns its
+        // memory is going, and no DAX operation runs after `kill`), then
+        // the disk is deleted, waiting for bios in flight.
+        drop(dax_host);
+        if let Some(dax) = disk.data().dax() {
+            dax.kill();
+        }
+        drop(disk);
         // Nothing is left to fail: make whatever was written durable.
         let _ = dev.region().flush(None);
     }
@@ -213,13 +209,10 @@ impl nvdimm::Driver for RpmemDevice {
         let _ = dev.region().flush(None);
     }
 
-    fn notify(&self, _dev: &NdDevice, event: nvdimm::Event) {
+    fn notify(&self, dev: &NdDevice, event: nvdimm::Event) {
         match event {
             nvdimm::Event::RevalidatePoison => self.disk.data().populate_badblocks(),
-            // SAFETY: the disk is live; this only reads the region's state.
-            nvdimm::Event::RevalidateRegion => unsafe {
-                bindings::nvdimm_check_and_set_ro(self.disk.as_raw())
-            },
+            nvdimm::Event::RevalidateRegion => dev.check_and_set_ro(&self.disk),
         }
     }
 }
