@@ -35,7 +35,9 @@ mod ext {
     pub(crate) mod sysfs;
 }
 
-/// The driver: probe, I/O, attributes and remove, in safe Rust.
+/// The driver: probe, I/O, attributes and remove, in safe Rust: an
+/// `unsafe` block here fails the build.
+#[deny(unsafe_code)]
 mod pmem {
     pub(crate) mod attrs;
     pub(crate) mod disk;

@@ -29,6 +29,7 @@ items='
 	function:is_nd_pfn
 	function:is_nd_dax
 	function:to_nd_region
+	function:nd_region_dev
 	function:nvdimm_flush
 	function:nvdimm_has_flush
 	function:nvdimm_has_cache

@@ -25,7 +25,7 @@ use kernel::{
     },
     page::PAGE_SIZE,
     prelude::*,
-    sync::Arc,
+    sync::{Arc, UniqueArc},
 };
 
 /// Where `direct_access` found the memory behind a page offset.
@@ -83,13 +83,15 @@ impl IovIter {
     }
 }
 
-/// A DAX device whose operations go to the `T` it was allocated for.
+/// A reference on a DAX device: what may be done with one whether or not
+/// it is still alive (its operations are the [`Registration`]'s business).
 ///
 /// # Invariants
 ///
-/// `dax` holds a reference on a live dax device whose private data is the `T`
-/// given to [`Dax::new`]. Once killed (at the latest on drop) the dax core
-/// calls no more operations.
+/// `dax` holds a reference on a dax device allocated by `alloc_dax`,
+/// dropped on drop. Its private data is only used by the dax core until
+/// the device is killed, which its [`Registration`] does before it lets go
+/// of the data.
 pub(crate) struct Dax {
     dax: NonNull<bindings::dax_device>,
 }
@@ -99,25 +101,69 @@ unsafe impl Send for Dax {}
 // SAFETY: See `Send`; the flag setters are atomic bit operations.
 unsafe impl Sync for Dax {}
 
-impl Dax {
-    /// Allocates a dax device serving `private`; `None` when the kernel has
-    /// no DAX support.
-    ///
-    /// # Safety
-    ///
-    /// `private` must stay valid until the returned `Dax` is dropped or
-    /// killed; typically the `Dax` is a field of `*private`.
-    pub(crate) unsafe fn new<T: Operations>(private: *const T) -> Result<Option<Self>> {
-        // SAFETY: `OPS` is static and `private` lives as long as the device
-        // may use it (safety requirements).
-        let dax = unsafe { bindings::alloc_dax(private.cast_mut().cast(), &Adapter::<T>::OPS) };
-        match from_err_ptr(dax) {
-            Ok(dax) => Ok(NonNull::new(dax).map(|dax| Self { dax })),
-            Err(e) if e == EOPNOTSUPP => Ok(None),
-            Err(e) => Err(e),
-        }
+/// A DAX device whose operations go to a `T`, until it is killed: by
+/// [`Registration::kill`], or on drop.
+///
+/// # Invariants
+///
+/// `dax` was allocated by `alloc_dax` with the `T` in `_data` as private
+/// data and [`Adapter<T>`]'s operations, and is not killed while `self`
+/// lives, so the private data is valid whenever the dax core uses it.
+pub(crate) struct Registration<T: Operations> {
+    dax: Arc<Dax>,
+    _data: Arc<T>,
+}
+
+impl<T: Operations> Registration<T> {
+    /// Allocates a dax device whose operations go to `data`; `None` when
+    /// the kernel has no DAX support.
+    pub(crate) fn new(data: Arc<T>) -> Result<Option<Self>> {
+        // Allocated first, so that nothing can fail once the device exists.
+        let slot = UniqueArc::new_uninit(GFP_KERNEL)?;
+        // SAFETY: `OPS` is static and `data` is kept in `self`, which kills
+        // the device before it lets go of `data`.
+        let dax = unsafe {
+            bindings::alloc_dax(Arc::as_ptr(&data).cast_mut().cast(), &Adapter::<T>::OPS)
+        };
+        let dax = match from_err_ptr(dax) {
+            Ok(dax) => dax,
+            Err(e) if e == EOPNOTSUPP => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(dax) = NonNull::new(dax) else {
+            return Ok(None);
+        };
+        // INVARIANT: allocated above, with `data` as private data.
+        Ok(Some(Self {
+            dax: slot.write(Dax { dax }).into(),
+            _data: data,
+        }))
     }
 
+    /// The device, for what may outlive the registration (a memory failure
+    /// handler).
+    pub(crate) fn dax(&self) -> &Arc<Dax> {
+        &self.dax
+    }
+
+    /// Ends direct access: tells the holder (a mounted filesystem) its
+    /// memory is going away, waits until no operation runs any more, and
+    /// lets go of the data.
+    pub(crate) fn kill(self) {
+        drop(self);
+    }
+}
+
+impl<T: Operations> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: the device is live (type invariant of `Dax`); no
+        // operation runs once `kill_dax` returns, so `data` may go after
+        // it.
+        unsafe { bindings::kill_dax(self.dax.as_raw()) };
+    }
+}
+
+impl Dax {
     fn as_raw(&self) -> *mut bindings::dax_device {
         self.dax.as_ptr()
     }
@@ -161,21 +207,11 @@ impl Dax {
             bindings::dax_holder_notify_failure(self.as_raw(), offset, len, flags.as_raw())
         })
     }
-
-    /// Ends direct access: tells the holder (a mounted filesystem) its
-    /// memory is going away, and waits until no operation runs any more.
-    pub(crate) fn kill(&self) {
-        // SAFETY: the device is live (type invariant); killing twice is
-        // harmless.
-        unsafe { bindings::kill_dax(self.as_raw()) };
-    }
 }
 
 impl Drop for Dax {
     fn drop(&mut self) {
-        self.kill();
-        // SAFETY: drops the reference from `alloc_dax` (type invariant);
-        // killed above, so the private data is no longer used.
+        // SAFETY: drops the reference from `alloc_dax` (type invariant).
         unsafe { bindings::put_dax(self.as_raw()) };
     }
 }
@@ -242,10 +278,11 @@ impl<T: Operations> Adapter<T> {
 
     /// # Safety
     ///
-    /// `dax` is a live device allocated by [`Dax::new`] for a `T`.
+    /// `dax` is a live device of a [`Registration<T>`].
     unsafe fn private<'a>(dax: *mut bindings::dax_device) -> &'a T {
-        // SAFETY: the private data is the `T` of `Dax::new`, valid while the
-        // device is alive, which it is while the dax core calls us.
+        // SAFETY: the private data is the `T` of the registration, valid
+        // until the device is killed, and the dax core calls no operation
+        // after that.
         unsafe { &*bindings::dax_get_private(dax).cast::<T>() }
     }
 

@@ -13,7 +13,8 @@ pub(crate) mod region;
 use crate::{
     ext::{
         block::bio_disk::{self, BioDisk},
-        nvdimm::region::Region,
+        mm::pagemap::PageRange,
+        nvdimm::region::NdRegion,
     },
     sys::bindings,
 };
@@ -114,13 +115,14 @@ impl NdDevice {
         })
     }
 
-    /// The region the device belongs to.
-    pub(crate) fn region(&self) -> Region {
+    /// The region the device belongs to, which outlives it.
+    pub(crate) fn region(&self) -> &NdRegion {
         // SAFETY: nd bus devices sit below their region, so the parent is a
         // live `struct nd_region` device.
         let region = unsafe { bindings::to_nd_region((*self.as_raw()).parent) };
-        // SAFETY: the region outlives its child devices.
-        unsafe { Region::from_raw(NonNull::new_unchecked(region)) }
+        // SAFETY: the region outlives its child devices, so it lives as
+        // long as `self` is borrowed.
+        unsafe { NdRegion::from_raw(region) }
     }
 
     /// The device's NUMA node.
@@ -169,15 +171,15 @@ pub(crate) struct Namespace<'a> {
     _dev: PhantomData<&'a NdDevice>,
 }
 
-impl Namespace<'_> {
+impl<'a> Namespace<'a> {
     fn as_raw(&self) -> *mut bindings::nd_namespace_common {
         self.ndns.as_ptr()
     }
 
-    /// The namespace's name (`namespaceX.Y`), valid as long as the device.
-    pub(crate) fn name(&self) -> &'static CStr {
-        // SAFETY: the name of a registered device lives as long as the
-        // device, which outlives every claim made under it by a bound driver.
+    /// The namespace's name (`namespaceX.Y`), borrowed from its device.
+    pub(crate) fn name(&self) -> &'a CStr {
+        // SAFETY: the namespace is live for `'a` (type invariant), and the
+        // name of a registered device lives as long as the device.
         unsafe { CStr::from_char_ptr(kb::dev_name(&raw mut (*self.as_raw()).dev)) }
     }
 
@@ -260,13 +262,59 @@ impl EnabledNamespace<'_> {
         Ok(false)
     }
 
-    /// The pfn personality `dev` of this namespace.
-    pub(crate) fn pfn(&self) -> Result<*mut bindings::nd_pfn> {
+    /// The pfn personality `dev` of this namespace, whose info block may be
+    /// read while the namespace is enabled.
+    pub(crate) fn pfn(&self) -> Result<NdPfn<'_>> {
         if self.dev.kind() != Kind::Pfn {
             return Err(EINVAL);
         }
         // SAFETY: `dev` is a live pfn device (checked above).
-        Ok(unsafe { bindings::to_nd_pfn(self.dev.as_raw()) })
+        let pfn = unsafe { bindings::to_nd_pfn(self.dev.as_raw()) };
+        // INVARIANT: a live pfn device whose namespace is enabled, both for
+        // as long as `self` is borrowed.
+        Ok(NdPfn {
+            pfn: NonNull::new(pfn).ok_or(EINVAL)?,
+            _ns: PhantomData,
+        })
+    }
+}
+
+/// A pfn personality (`struct nd_pfn`) of an enabled namespace: the info
+/// block of a namespace in fsdax mode.
+///
+/// # Invariants
+///
+/// `pfn` is a live pfn device whose namespace stays enabled for `'a`.
+pub(crate) struct NdPfn<'a> {
+    pfn: NonNull<bindings::nd_pfn>,
+    _ns: PhantomData<&'a EnabledNamespace<'a>>,
+}
+
+/// What [`NdPfn::setup`] read from a valid info block.
+pub(crate) struct PfnInfo {
+    /// Padding before the data (deprecated), in bytes.
+    pub(crate) start_pad: u32,
+    /// Where the data starts, from the start of the page range.
+    pub(crate) data_offset: u64,
+}
+
+impl NdPfn<'_> {
+    /// Reads and validates the info block (`nvdimm_setup_pfn`) and
+    /// describes in `pages` the range that gets struct pages, with the
+    /// altmap if the struct pages are on the device.
+    pub(crate) fn setup(&self, pages: &mut PageRange) -> Result<PfnInfo> {
+        let pfn = self.pfn.as_ptr();
+        // SAFETY: `pfn` is a live pfn device whose namespace is enabled
+        // (type invariant), as reading the info block needs; `pages` is an
+        // unset page map, which is what the call fills in.
+        to_result(unsafe { bindings::nvdimm_setup_pfn(pfn, pages.as_raw()) })?;
+        // SAFETY: `nvdimm_setup_pfn` succeeded, so the info block was read
+        // and validated into `pfn_sb`, which lives as long as the device.
+        let sb = unsafe { &*(*pfn).pfn_sb };
+        Ok(PfnInfo {
+            start_pad: u32::from_le(sb.start_pad),
+            data_offset: u64::from_le(sb.dataoff),
+        })
     }
 }
 

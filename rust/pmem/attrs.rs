@@ -13,7 +13,7 @@ use crate::{
     ext::block::bio_disk::BioDisk,
     ext::mm::pagemap::Memmap,
     ext::sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups},
-    pmem::disk::Pmem,
+    pmem::disk::PmemDisk,
 };
 use kernel::fmt;
 use kernel::{
@@ -24,16 +24,16 @@ use kernel::{
 
 struct WriteCache;
 
-impl Attribute<Pmem> for WriteCache {
+impl Attribute<PmemDisk> for WriteCache {
     const NAME: &'static CStr = c"write_cache";
     const WRITABLE: bool = true;
 
-    fn show(pmem: &Pmem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn show(pmem: &PmemDisk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let on = pmem.dax().is_some_and(|dax| dax.write_cache());
         write!(f, "{}", u8::from(on))
     }
 
-    fn store(pmem: &Pmem, input: &[u8]) -> Result {
+    fn store(pmem: &PmemDisk, input: &[u8]) -> Result {
         let dax = pmem.dax().ok_or(EOPNOTSUPP)?;
         dax.set_write_cache(parse_bool(input)?);
         Ok(())
@@ -64,11 +64,11 @@ fn parse_bool(input: &[u8]) -> Result<bool> {
 
 struct MemmapLocation;
 
-impl Attribute<Pmem> for MemmapLocation {
+impl Attribute<PmemDisk> for MemmapLocation {
     const NAME: &'static CStr = c"memmap";
 
-    fn show(pmem: &Pmem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match pmem.mapping().pages().map(|p| p.memmap()) {
+    fn show(pmem: &PmemDisk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match pmem.pmem().mapping().pages().map(|p| p.memmap()) {
             Some(Memmap::Ram) => "ram",
             Some(Memmap::Device) => "device",
             None => "none",
@@ -78,17 +78,21 @@ impl Attribute<Pmem> for MemmapLocation {
 
 struct MemmapBytes;
 
-impl Attribute<Pmem> for MemmapBytes {
+impl Attribute<PmemDisk> for MemmapBytes {
     const NAME: &'static CStr = c"memmap_bytes";
 
-    fn show(pmem: &Pmem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = pmem.mapping().pages().map_or(0, |p| p.memmap_ram_bytes());
+    fn show(pmem: &PmemDisk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = pmem
+            .pmem()
+            .mapping()
+            .pages()
+            .map_or(0, |p| p.memmap_ram_bytes());
         write!(f, "{bytes}")
     }
 }
 
 /// An rpmem disk, the owner of the attributes.
-type Disk = BioDisk<Pmem>;
+type Disk = BioDisk<PmemDisk>;
 
 static WRITE_CACHE: DevAttr<Disk> = DevAttr::new::<WriteCache>();
 static MEMMAP: DevAttr<Disk> = DevAttr::new::<MemmapLocation>();

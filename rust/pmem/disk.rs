@@ -14,7 +14,7 @@ use crate::{
     ext::block::bio_disk,
     ext::dax::{self, Access, Dax, IovIter, Mode},
     ext::nvdimm::mapping::Mapping,
-    ext::nvdimm::region::{Flushed, Region},
+    ext::nvdimm::region::{Flushed, NdRegion},
     ext::nvdimm::NdDevice,
 };
 use kernel::{
@@ -26,57 +26,60 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-/// One namespace served as a disk.
-#[pin_data(PinnedDrop)]
+/// One namespace's memory, as its disk and its DAX device reach it.
 pub(crate) struct Pmem {
-    /// Direct access for filesystems, when the memory has struct pages.
-    /// It points back at `self`, and memory failure handling may keep it
-    /// after `self` is gone: killed in `drop`, it calls `self` no more.
-    dax: Option<Arc<Dax>>,
     /// The namespace device, for poison clearing.
     dev: ARef<Device>,
     /// Where the namespace's durability is decided.
-    region: Region,
+    region: ARef<NdRegion>,
     /// The data area of the namespace, mapped.
     mapping: Mapping,
     /// Known media errors, in disk sectors.
     bb: Arc<Badblocks>,
 }
 
-impl Pmem {
-    /// State for serving `mapping` of `dev`, with a DAX device if the
-    /// mapping has struct pages.
-    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Arc<Badblocks>) -> Result<Arc<Self>> {
-        let direct = mapping.pages().is_some();
-        let region = dev.region();
-        let pmem = Arc::pin_init(
-            try_pin_init!(&this in Self {
-                dev: dev.dev().into(),
-                region,
-                mapping,
-                bb,
-                dax: if direct {
-                    // SAFETY: `drop` kills the dax device before `*this`
-                    // goes.
-                    unsafe { Dax::new(this.as_ptr().cast_const()) }?
-                        .map(|dax| Arc::new(dax, GFP_KERNEL))
-                        .transpose()?
-                } else {
-                    None
-                },
-            }),
-            GFP_KERNEL,
-        )?;
-        if let Some(dax) = &pmem.dax {
-            dax.set_flags(pmem.region.is_sync());
-            dax.set_write_cache(pmem.region.has_cache());
-        }
-        Ok(pmem)
+/// The data of an rpmem disk: the memory its bios go to, and the DAX
+/// device its attributes show, if it has one.
+pub(crate) struct PmemDisk {
+    pmem: Arc<Pmem>,
+    dax: Option<Arc<Dax>>,
+}
+
+impl PmemDisk {
+    /// The data of a disk serving `pmem`, with `dax` as its DAX device.
+    pub(crate) fn new(pmem: Arc<Pmem>, dax: Option<Arc<Dax>>) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self { pmem, dax }, GFP_KERNEL)?)
+    }
+
+    /// The memory the disk serves.
+    pub(crate) fn pmem(&self) -> &Pmem {
+        &self.pmem
     }
 
     /// The DAX device, if the memory can be accessed directly.
     pub(crate) fn dax(&self) -> Option<&Arc<Dax>> {
         self.dax.as_ref()
+    }
+}
+
+#[vtable]
+impl bio_disk::Operations for PmemDisk {
+    fn submit_bio(this: &Self, bio: Bio<'_>) {
+        this.pmem.submit_bio(bio);
+    }
+}
+
+impl Pmem {
+    /// State for serving `mapping` of `dev`, whose known media errors go to
+    /// `bb`.
+    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Arc<Badblocks>) -> Result<Arc<Self>> {
+        let pmem = Self {
+            dev: dev.dev().into(),
+            region: dev.region().into(),
+            mapping,
+            bb,
+        };
+        Ok(Arc::new(pmem, GFP_KERNEL)?)
     }
 
     /// The mapping of the data area.
@@ -143,37 +146,26 @@ impl Pmem {
             bio.fail(status);
         }
     }
-}
 
-#[vtable]
-impl bio_disk::Operations for Pmem {
-    fn submit_bio(this: &Self, mut bio: Bio<'_>) {
+    /// Serves `bio` (`pmem_submit_bio`).
+    fn submit_bio(&self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {
             return bio.fail(Status::NOTSUPP);
         }
         if bio.is_preflush() {
-            if let Err(e) = this.region.flush(None) {
+            if let Err(e) = self.region.flush(None) {
                 return bio.fail(e.into());
             }
         }
         if bio.size() != 0 {
-            bio.accounted(|bio| this.transfer(bio));
+            bio.accounted(|bio| self.transfer(bio));
         }
         if bio.is_fua() && !bio.is_failed() {
-            match this.region.flush(Some(&bio)) {
+            match self.region.flush(Some(&bio)) {
                 Ok(Flushed::Async) => bio.hand_over(),
                 Ok(Flushed::Done) => (),
                 Err(e) => bio.fail(e.into()),
             }
-        }
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Pmem {
-    fn drop(self: Pin<&mut Self>) {
-        if let Some(dax) = &self.dax {
-            dax.kill();
         }
     }
 }

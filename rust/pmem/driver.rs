@@ -12,7 +12,7 @@
 use crate::{
     ext::badblocks::Badblocks,
     ext::block::bio_disk::{BioDisk, BioDiskBuilder},
-    ext::dax::DaxHost,
+    ext::dax::{self, DaxHost},
     ext::memregion::MemRegion,
     ext::mm::pagemap::{Memmap, PageMap, PageRange},
     ext::nvdimm::mapping::Mapping,
@@ -20,7 +20,7 @@ use crate::{
     ext::nvdimm::region::FlushSupport,
     ext::nvdimm::{self, Kind, Namespace, NdDevice},
     pmem::attrs,
-    pmem::disk::Pmem,
+    pmem::disk::{Pmem, PmemDisk},
     pmem::failure::DaxFailure,
 };
 use kernel::{
@@ -31,11 +31,12 @@ use kernel::{
     sync::Arc,
 };
 
-/// A namespace bound to rpmem: its disk and, with DAX, the disk's DAX host.
+/// A namespace bound to rpmem: its disk and, with DAX, its DAX device and
+/// that device's place as the disk's host.
 pub(crate) struct RpmemDevice {
-    /// The DAX device as host of the disk, when the disk has one.
     dax_host: Option<DaxHost>,
-    disk: BioDisk<Pmem>,
+    dax: Option<dax::Registration<Pmem>>,
+    disk: BioDisk<PmemDisk>,
 }
 
 /// Where the data and the struct pages of a namespace are.
@@ -72,8 +73,15 @@ impl RpmemDevice {
         let failure = DaxFailure::new()?;
         let mapping = map(dev, claim, layout, &failure)?;
         let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
+        let direct = mapping.pages().is_some();
         let pmem = Pmem::new(dev, mapping, bb.clone())?;
-        if let Some(dax) = pmem.dax() {
+        let dax = match direct {
+            true => dax::Registration::new(pmem.clone())?,
+            false => None,
+        };
+        if let Some(dax) = dax.as_ref().map(dax::Registration::dax) {
+            dax.set_flags(region.is_sync());
+            dax.set_write_cache(region.has_cache());
             failure.attach(dax.clone(), pmem.mapping().phys());
         }
         pmem.populate_badblocks();
@@ -87,14 +95,17 @@ impl RpmemDevice {
             .write_cache(true)
             .synchronous(true)
             .fua(flush == FlushSupport::Hints)
-            .dax(pmem.dax().is_some())
+            .dax(dax.is_some())
             .node(dev.numa_node())
             .badblocks(bb)
-            .build(fmt!("r{}", &*pmem_name), pmem)?;
+            .build(
+                fmt!("r{}", &*pmem_name),
+                PmemDisk::new(pmem, dax.as_ref().map(|dax| dax.dax().clone()))?,
+            )?;
         // The DAX host is known before the disk appears, so a filesystem
         // mounted as soon as it does finds it.
-        let dax_host = match new_disk.data().dax() {
-            Some(dax) => Some(DaxHost::add(dax, &new_disk)?),
+        let dax_host = match &dax {
+            Some(dax) => Some(DaxHost::add(dax.dax(), &new_disk)?),
             None => None,
         };
         let disk = new_disk.add(dev.dev(), Some(attrs::groups()))?;
@@ -111,12 +122,12 @@ impl RpmemDevice {
         } else {
             (data_size >> 10, "KiB")
         };
-        let phys = disk.data().mapping().phys();
+        let phys = disk.data().pmem().mapping().phys();
         dev_info!(
             dev.dev(),
             "{name}: {size} {unit} at {phys:#x}, {lbs}-byte sectors{fua}\n"
         );
-        match disk.data().mapping().pages() {
+        match disk.data().pmem().mapping().pages() {
             Some(pages) if pages.memmap() == Memmap::Ram => dev_info!(
                 dev.dev(),
                 "{name}: DAX, struct pages for {} MiB use {} KiB of RAM\n",
@@ -126,7 +137,14 @@ impl RpmemDevice {
             Some(_) => dev_info!(dev.dev(), "{name}: DAX, struct pages on the device\n"),
             None => dev_info!(dev.dev(), "{name}: no DAX\n"),
         }
-        Ok(KBox::new(Self { dax_host, disk }, GFP_KERNEL)?)
+        Ok(KBox::new(
+            Self {
+                dax_host,
+                dax,
+                disk,
+            },
+            GFP_KERNEL,
+        )?)
     }
 }
 
@@ -191,13 +209,17 @@ impl nvdimm::Driver for RpmemDevice {
     }
 
     fn remove(this: KBox<Self>, dev: &NdDevice) {
-        let Self { dax_host, disk } = KBox::into_inner(this);
+        let Self {
+            dax_host,
+            dax,
+            disk,
+        } = KBox::into_inner(this);
         // As `pmem_release_disk`: the DAX device stops being the disk's
         // host, direct access ends (the filesystem on the disk learns its
         // memory is going, and no DAX operation runs after `kill`), then
         // the disk is deleted, waiting for bios in flight.
         drop(dax_host);
-        if let Some(dax) = disk.data().dax() {
+        if let Some(dax) = dax {
             dax.kill();
         }
         drop(disk);
@@ -211,7 +233,7 @@ impl nvdimm::Driver for RpmemDevice {
 
     fn notify(&self, dev: &NdDevice, event: nvdimm::Event) {
         match event {
-            nvdimm::Event::RevalidatePoison => self.disk.data().populate_badblocks(),
+            nvdimm::Event::RevalidatePoison => self.disk.data().pmem().populate_badblocks(),
             nvdimm::Event::RevalidateRegion => dev.check_and_set_ro(&self.disk),
         }
     }

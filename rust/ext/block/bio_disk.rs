@@ -230,11 +230,6 @@ impl<T: Operations> NewBioDisk<T> {
         self.disk.as_ptr()
     }
 
-    /// The data the disk's bios will go to.
-    pub(crate) fn data(&self) -> &T {
-        &self.data
-    }
-
     /// Adds the disk below `parent`, with the attribute `groups`: it
     /// appears, and may be opened.
     pub(crate) fn add(
