@@ -24,6 +24,7 @@ use kernel::{
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{aref::ARef, Arc},
+    ModuleMetadata,
 };
 
 /// One namespace's memory, as its disk and its DAX device reach it.
@@ -166,6 +167,30 @@ impl Pmem {
                 Ok(Flushed::Done) => (),
                 Err(e) => bio.fail(e.into()),
             }
+        }
+    }
+}
+
+impl Drop for Pmem {
+    /// The memory goes, once neither the disk nor the DAX device can reach
+    /// it. Processes may still map pages of a DAX file after the
+    /// filesystem was told the device is going (not every filesystem can
+    /// unmap them), and nothing waits for those mappings: removing the
+    /// struct pages under them would crash the kernel when they are
+    /// unmapped. So busy pages stay, with their mapping and the claim,
+    /// until reboot; and the module with them, whose code their memory
+    /// failures still reach. Otherwise the pages, the mapping and the claim
+    /// go now, then the bad sector list.
+    fn drop(&mut self) {
+        let busy = self.mapping.busy_pages();
+        if let Some(pages) = self.mapping.pages().filter(|_| busy != 0) {
+            pr_warn!(
+                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
+                pages.start(),
+                pages.size()
+            );
+            self.mapping
+                .keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
         }
     }
 }

@@ -4,10 +4,11 @@
 //! becomes one disk, `/dev/rpmemX[.Y]`, with DAX when it has struct pages.
 //!
 //! Setup follows `pmem_attach_disk` of `drivers/nvdimm/pmem.c`: claim, map
-//! (with pages), bad sectors, dax device, disk. Teardown undoes it in
-//! reverse: direct access ends (`kill_dax`), the disk goes (waiting for bios
-//! in flight), then the dax device, the bad sector list, the pages and the
-//! claim; last the region is flushed.
+//! (with pages), bad sectors, dax device, disk. Teardown, in
+//! [`RpmemDevice`]'s `remove`, undoes it in reverse: the DAX host goes and
+//! direct access ends (`kill_dax`), the disk goes (waiting for bios in
+//! flight), then the pages (unless processes still map them), the mapping,
+//! the claim and the bad sector list; last the region is flushed.
 
 use crate::{
     ext::badblocks::Badblocks,
@@ -214,16 +215,23 @@ impl nvdimm::Driver for RpmemDevice {
             dax,
             disk,
         } = KBox::into_inner(this);
-        // As `pmem_release_disk`: the DAX device stops being the disk's
-        // host, direct access ends (the filesystem on the disk learns its
-        // memory is going, and no DAX operation runs after `kill`), then
-        // the disk is deleted, waiting for bios in flight.
+        // `pmem_release_disk`: the DAX device stops being the disk's host
+        // (`dax_remove_host`); direct access ends: the filesystem on the
+        // disk learns its memory is going, no DAX operation runs after
+        // `kill_dax`, and the DAX device lets go of the memory.
         drop(dax_host);
         if let Some(dax) = dax {
             dax.kill();
         }
+        // The disk is deleted (`del_gendisk` waits for bios in flight), its
+        // `badblocks` file let go, and the disk put. With it goes the last
+        // reference to the memory, whose `Drop` (in `disk.rs`) undoes the
+        // rest of probe in reverse: the struct pages (kept while processes
+        // map them) and the mapping, the claim, the bad sector list. The
+        // DAX device is put once nothing refers to it.
         drop(disk);
-        // Nothing is left to fail: make whatever was written durable.
+        // `nd_pmem_remove`: nothing is left to fail; make whatever was
+        // written durable.
         let _ = dev.region().flush(None);
     }
 

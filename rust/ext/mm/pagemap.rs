@@ -214,9 +214,10 @@ impl PageMap {
     }
 
     /// Keeps the pages for good, for processes that still map them:
-    /// nothing waits for their mappings, and removing the pages under them
-    /// would crash the kernel when they go. `module`, whose code the page
-    /// map's operations are, stays loaded as long.
+    /// `memunmap_pages` waits for `get_dev_pagemap` references, not for
+    /// user mappings, and removing the pages under them would crash the
+    /// kernel when they go. `module`, whose code the page map's operations
+    /// are, stays loaded as long.
     pub(crate) fn keep(self, module: &'static ThisModule) {
         // SAFETY: `module` is live (this code is part of it, or it is
         // null for built-in code); the reference taken is never put.
