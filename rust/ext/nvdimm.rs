@@ -21,7 +21,8 @@ use crate::{
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
-    device::{Bound, Device},
+    device::{Core, CoreInternal, Device, DeviceContext, Normal},
+    driver,
     error::{
         code::{EINVAL, ENXIO, EOPNOTSUPP},
         from_err_ptr, from_result, to_result,
@@ -38,34 +39,30 @@ use kernel::{
 /// # Invariants
 ///
 /// Wraps a live `struct device` of the nd bus, for as long as a reference to
-/// it is handed out by the bus callbacks below.
+/// it is handed out by the bus callbacks below, in the device context `Ctx`
+/// (`Core` in a bus callback, as for any bus device).
 #[repr(transparent)]
-pub(crate) struct NdDevice(Opaque<kb::device>);
+pub(crate) struct NdDevice<Ctx: DeviceContext = Normal>(Opaque<kb::device>, PhantomData<Ctx>);
 
-impl NdDevice {
-    /// # Safety
-    ///
-    /// `ptr` must be a live nd bus device for the lifetime `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut kb::device) -> &'a Self {
-        // SAFETY: `NdDevice` is a transparent wrapper of `struct device`.
-        unsafe { &*ptr.cast() }
-    }
+// SAFETY: `NdDevice<Ctx>` is a transparent wrapper of `struct device`,
+// whatever `Ctx`.
+kernel::impl_device_context_deref!(unsafe { NdDevice });
 
+impl<Ctx: DeviceContext> NdDevice<Ctx> {
     /// The raw device.
     pub(crate) fn as_raw(&self) -> *mut kb::device {
         self.0.get()
     }
 
-    /// The generic device, bound to the driver whose callback was handed
-    /// `self`.
-    pub(crate) fn dev(&self) -> &Device<Bound> {
-        // SAFETY: `Device<Bound>` is a transparent wrapper of a live
-        // `struct device` (type invariant), and the device is bound for as
-        // long as a bus callback of its driver runs, which `&self` cannot
-        // outlive.
-        unsafe { &*self.as_raw().cast::<Device<Bound>>() }
+    /// The generic device, in the same context.
+    pub(crate) fn dev(&self) -> &Device<Ctx> {
+        // SAFETY: `Device<Ctx>` is a transparent wrapper of the same live
+        // `struct device` (type invariant), in the same context.
+        unsafe { &*self.as_raw().cast::<Device<Ctx>>() }
     }
+}
 
+impl NdDevice {
     /// Makes `disk`, a disk added below this device, read-only if and only
     /// if the region is (`nvdimm_check_and_set_ro`); a disk added below
     /// another device is left alone.
@@ -334,103 +331,118 @@ pub(crate) enum Event {
     RevalidateRegion,
 }
 
-/// A namespace driver. `Self` is the state of one bound device.
+/// A namespace driver. `Self` is the state of one bound device, the
+/// driver data: dropped by the driver core once the device is unbound
+/// (after [`Driver::unbind`]), so its `Drop` is the driver's teardown.
 pub(crate) trait Driver: Send + Sync + Sized + 'static {
     /// Binds to `dev`, or fails with the reason it cannot.
-    fn probe(dev: &NdDevice) -> Result<KBox<Self>>;
+    fn probe(dev: &NdDevice<Core<'_>>) -> Result<Self>;
 
-    /// Unbinds from `dev`: `this` is dropped by the implementation.
-    fn remove(this: KBox<Self>, dev: &NdDevice);
+    /// `dev` is being unbound; `this` is dropped after this returns.
+    fn unbind(dev: &NdDevice<Core<'_>>, this: Pin<&Self>) {
+        let _ = (dev, this);
+    }
 
     /// The system is going down.
-    fn shutdown(&self, dev: &NdDevice);
+    fn shutdown(dev: &NdDevice<Core<'_>>, this: Pin<&Self>);
 
     /// Something changed in the region of `dev`.
-    fn notify(&self, dev: &NdDevice, event: Event);
+    fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: Event);
 }
 
-/// The registration of `T` as a driver for raw pmem and io namespaces.
-///
-/// # Invariants
-///
-/// `drv` is registered with the nd bus for the lifetime of `self`.
-#[pin_data(PinnedDrop)]
-pub(crate) struct Registration<T: Driver> {
-    #[pin]
-    drv: Opaque<bindings::nd_device_driver>,
-    _driver: PhantomData<T>,
+/// The registration of `T` as a driver for raw pmem and io namespaces, with
+/// the driver core's [`driver::Registration`].
+pub(crate) type Registration<T> = driver::Registration<Adapter<T>>;
+
+/// The nd bus side of [`driver::Registration`] for a [`Driver`] `T`.
+pub(crate) struct Adapter<T: Driver>(PhantomData<T>);
+
+// SAFETY:
+// - `nd_device_driver` is a C type (`repr(C)`).
+// - `T` is the driver data: `probe_callback` stores it.
+// - `struct nd_device_driver` embeds its `struct device_driver` at `drv`.
+unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
+    type DriverType = bindings::nd_device_driver;
+    type DriverData<'bound> = T;
+    const DEVICE_DRIVER_OFFSET: usize = core::mem::offset_of!(Self::DriverType, drv);
 }
 
-// SAFETY: registration and unregistration may happen on any thread, and
-// nothing is reachable through `&Registration`.
-unsafe impl<T: Driver> Send for Registration<T> {}
-// SAFETY: See `Send`.
-unsafe impl<T: Driver> Sync for Registration<T> {}
-
-impl<T: Driver> Registration<T> {
-    /// Registers `T` as the nd driver `name` of `module`.
-    pub(crate) fn new(
+// SAFETY: `unregister` is only valid after a successful `register` of the
+// same driver, which `driver::Registration` guarantees.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    unsafe fn register(
+        drv: &Opaque<Self::DriverType>,
         name: &'static CStr,
         module: &'static ThisModule,
-    ) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            drv <- Opaque::try_ffi_init(move |drv: *mut bindings::nd_device_driver| {
-                let mut d = bindings::nd_device_driver {
-                    type_: (bindings::RPMEM_ND_DRIVER_NAMESPACE_IO
-                        | bindings::RPMEM_ND_DRIVER_NAMESPACE_PMEM) as usize,
-                    probe: Some(Self::probe_callback),
-                    remove: Some(Self::remove_callback),
-                    shutdown: Some(Self::shutdown_callback),
-                    notify: Some(Self::notify_callback),
-                    ..Default::default()
-                };
-                d.drv.name = name.as_char_ptr();
-                // SAFETY: `drv` is valid for writes; it is pinned, and stays
-                // registered until `drop`.
-                unsafe {
-                    drv.write(d);
-                    to_result(bindings::__nd_driver_register(drv, module.as_ptr(), name.as_char_ptr()))
-                }
-            }),
-            _driver: PhantomData,
-        })
+    ) -> Result {
+        let d = drv.get();
+        // SAFETY: the driver is not registered yet, so its fields may be
+        // set; `d` is valid and pinned until `unregister`.
+        unsafe {
+            (*d).type_ = (bindings::RPMEM_ND_DRIVER_NAMESPACE_IO
+                | bindings::RPMEM_ND_DRIVER_NAMESPACE_PMEM) as usize;
+            (*d).probe = Some(Self::probe_callback);
+            (*d).remove = Some(Self::remove_callback);
+            (*d).shutdown = Some(Self::shutdown_callback);
+            (*d).notify = Some(Self::notify_callback);
+            (*d).drv.name = name.as_char_ptr();
+            to_result(bindings::__nd_driver_register(
+                d,
+                module.as_ptr(),
+                name.as_char_ptr(),
+            ))
+        }
+    }
+
+    unsafe fn unregister(drv: &Opaque<Self::DriverType>) {
+        // SAFETY: registered (safety requirements).
+        unsafe { kb::driver_unregister(&raw mut (*drv.get()).drv) };
+    }
+}
+
+impl<T: Driver> Adapter<T> {
+    /// # Safety
+    ///
+    /// `dev` must be a device of the nd bus in one of its driver callbacks,
+    /// which `'a` does not outlive.
+    unsafe fn device<'a>(dev: *mut kb::device) -> &'a NdDevice<CoreInternal<'a>> {
+        // SAFETY: `NdDevice` is a transparent wrapper of `struct device`;
+        // the device is live and in a bus callback (safety requirements).
+        unsafe { &*dev.cast() }
     }
 
     /// # Safety
     ///
-    /// `dev` must be a device bound to this driver: its driver data is a
-    /// `T` set by `probe_callback`.
-    unsafe fn drvdata<'a>(dev: *mut kb::device) -> &'a T {
+    /// `dev` must be bound to this driver: `probe_callback` stored its
+    /// driver data, which the driver core has not dropped yet.
+    unsafe fn data<'a>(dev: &'a NdDevice<CoreInternal<'_>>) -> Pin<&'a T> {
         // SAFETY: by the safety requirements.
-        unsafe { &*kb::dev_get_drvdata(dev).cast::<T>() }
+        unsafe { dev.dev().drvdata_borrow::<T>() }
     }
 
     extern "C" fn probe_callback(dev: *mut kb::device) -> c_int {
-        // SAFETY: the bus probes live devices.
-        let nd = unsafe { NdDevice::from_raw(dev) };
+        // SAFETY: the bus probes live devices, under the device lock.
+        let dev = unsafe { Self::device(dev) };
         from_result(|| {
-            let this = T::probe(nd)?;
-            // SAFETY: `dev` is live; the data is reclaimed in `remove`.
-            unsafe { kb::dev_set_drvdata(dev, KBox::into_raw(this).cast()) };
+            dev.dev().set_drvdata(T::probe(dev))?;
             Ok(0)
         })
     }
 
     extern "C" fn remove_callback(dev: *mut kb::device) {
-        // SAFETY: the bus only removes live devices bound to us, whose
-        // driver data `probe_callback` set from `KBox::into_raw`.
-        let (nd, this) = unsafe {
-            let this = KBox::from_raw(kb::dev_get_drvdata(dev).cast::<T>());
-            kb::dev_set_drvdata(dev, core::ptr::null_mut());
-            (NdDevice::from_raw(dev), this)
-        };
-        T::remove(this, nd);
+        // SAFETY: the bus only removes live devices bound to us, under the
+        // device lock.
+        let dev = unsafe { Self::device(dev) };
+        // SAFETY: bound to us, so `probe_callback` stored the data.
+        T::unbind(dev, unsafe { Self::data(dev) });
     }
 
     extern "C" fn shutdown_callback(dev: *mut kb::device) {
-        // SAFETY: the bus only shuts down live devices bound to us.
-        let (nd, this) = unsafe { (NdDevice::from_raw(dev), Self::drvdata(dev)) };
-        this.shutdown(nd);
+        // SAFETY: the bus only shuts down live devices bound to us, under
+        // the device lock.
+        let dev = unsafe { Self::device(dev) };
+        // SAFETY: bound to us, so `probe_callback` stored the data.
+        T::shutdown(dev, unsafe { Self::data(dev) });
     }
 
     extern "C" fn notify_callback(dev: *mut kb::device, event: bindings::nvdimm_event) {
@@ -440,16 +452,9 @@ impl<T: Driver> Registration<T> {
             _ => return,
         };
         // SAFETY: the bus notifies live devices bound to us, under the
-        // device lock, which excludes `remove`.
-        let (nd, this) = unsafe { (NdDevice::from_raw(dev), Self::drvdata(dev)) };
-        this.notify(nd, event);
-    }
-}
-
-#[pinned_drop]
-impl<T: Driver> PinnedDrop for Registration<T> {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: registered in `new` (type invariant).
-        unsafe { kb::driver_unregister(&raw mut (*self.drv.get()).drv) };
+        // device lock, which excludes their unbinding.
+        let dev = unsafe { Self::device(dev) };
+        // SAFETY: bound to us, so `probe_callback` stored the data.
+        T::notify(dev, unsafe { Self::data(dev) }, event);
     }
 }

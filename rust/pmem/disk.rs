@@ -19,7 +19,7 @@ use crate::{
 };
 use kernel::{
     block::SECTOR_SHIFT,
-    device::Device,
+    device::{Core, Device},
     error::code::{EHWPOISON, EIO},
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
@@ -73,7 +73,11 @@ impl bio_disk::Operations for PmemDisk {
 impl Pmem {
     /// State for serving `mapping` of `dev`, whose known media errors go to
     /// `bb`.
-    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Arc<Badblocks>) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        dev: &NdDevice<Core<'_>>,
+        mapping: Mapping,
+        bb: Arc<Badblocks>,
+    ) -> Result<Arc<Self>> {
         let pmem = Self {
             dev: dev.dev().into(),
             region: dev.region().into(),

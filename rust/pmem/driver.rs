@@ -19,25 +19,30 @@ use crate::{
     ext::nvdimm::mapping::Mapping,
     ext::nvdimm::pfn::PfnLayout,
     ext::nvdimm::region::FlushSupport,
-    ext::nvdimm::{self, Kind, Namespace, NdDevice},
+    ext::nvdimm::{self, region::NdRegion, Kind, Namespace, NdDevice},
     pmem::attrs,
     pmem::disk::{Pmem, PmemDisk},
     pmem::failure::DaxFailure,
 };
 use kernel::{
     block::SECTOR_SHIFT,
+    device::Core,
     error::code::{EINVAL, ENXIO},
     page::PAGE_SIZE,
     prelude::*,
-    sync::Arc,
+    sync::{aref::ARef, Arc},
 };
 
 /// A namespace bound to rpmem: its disk and, with DAX, its DAX device and
 /// that device's place as the disk's host.
+///
+/// The driver core drops it once the namespace is unbound: its `Drop` is
+/// the remove path. The fields are only `None` there.
 pub(crate) struct RpmemDevice {
     dax_host: Option<DaxHost>,
     dax: Option<dax::Registration<Pmem>>,
-    disk: BioDisk<PmemDisk>,
+    disk: Option<BioDisk<PmemDisk>>,
+    region: ARef<NdRegion>,
 }
 
 /// Where the data and the struct pages of a namespace are.
@@ -50,7 +55,7 @@ enum Layout {
 }
 
 impl RpmemDevice {
-    fn attach(dev: &NdDevice, ns: &Namespace<'_>, layout: Layout) -> Result<KBox<Self>> {
+    fn attach(dev: &NdDevice<Core<'_>>, ns: &Namespace<'_>, layout: Layout) -> Result<Self> {
         let (start, size) = ns.resource();
         let lbs = ns.sector_size();
         if start % PAGE_SIZE as u64 != 0 || size < PAGE_SIZE as u64 {
@@ -138,21 +143,19 @@ impl RpmemDevice {
             Some(_) => dev_info!(dev.dev(), "{name}: DAX, struct pages on the device\n"),
             None => dev_info!(dev.dev(), "{name}: no DAX\n"),
         }
-        Ok(KBox::new(
-            Self {
-                dax_host,
-                dax,
-                disk,
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(Self {
+            dax_host,
+            dax,
+            disk: Some(disk),
+            region: region.into(),
+        })
     }
 }
 
 /// Maps the claimed namespace: with struct pages, whose memory failures go
 /// to `failure`, when it can have them, else for block I/O only.
 fn map(
-    dev: &NdDevice,
+    dev: &NdDevice<Core<'_>>,
     claim: MemRegion,
     layout: Layout,
     failure: &Arc<DaxFailure>,
@@ -183,7 +186,7 @@ fn map(
 }
 
 impl nvdimm::Driver for RpmemDevice {
-    fn probe(dev: &NdDevice) -> Result<KBox<Self>> {
+    fn probe(dev: &NdDevice<Core<'_>>) -> Result<Self> {
         // Seeds (unconfigured personalities) fail here, quietly.
         let ns = dev.namespace()?;
         let kind = dev.kind();
@@ -209,18 +212,31 @@ impl nvdimm::Driver for RpmemDevice {
         Self::attach(dev, &ns, Layout::Raw)
     }
 
-    fn remove(this: KBox<Self>, dev: &NdDevice) {
-        let Self {
-            dax_host,
-            dax,
-            disk,
-        } = KBox::into_inner(this);
+    fn shutdown(dev: &NdDevice<Core<'_>>, _this: Pin<&Self>) {
+        let _ = dev.region().flush(None);
+    }
+
+    fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: nvdimm::Event) {
+        let Some(disk) = &this.disk else {
+            return;
+        };
+        match event {
+            nvdimm::Event::RevalidatePoison => disk.data().pmem().populate_badblocks(),
+            nvdimm::Event::RevalidateRegion => dev.check_and_set_ro(disk),
+        }
+    }
+}
+
+/// The remove path: the driver core drops the device's state once the
+/// namespace is unbound.
+impl Drop for RpmemDevice {
+    fn drop(&mut self) {
         // `pmem_release_disk`: the DAX device stops being the disk's host
         // (`dax_remove_host`); direct access ends: the filesystem on the
         // disk learns its memory is going, no DAX operation runs after
         // `kill_dax`, and the DAX device lets go of the memory.
-        drop(dax_host);
-        if let Some(dax) = dax {
+        drop(self.dax_host.take());
+        if let Some(dax) = self.dax.take() {
             dax.kill();
         }
         // The disk is deleted (`del_gendisk` waits for bios in flight), its
@@ -229,20 +245,9 @@ impl nvdimm::Driver for RpmemDevice {
         // rest of probe in reverse: the struct pages (kept while processes
         // map them) and the mapping, the claim, the bad sector list. The
         // DAX device is put once nothing refers to it.
-        drop(disk);
+        drop(self.disk.take());
         // `nd_pmem_remove`: nothing is left to fail; make whatever was
         // written durable.
-        let _ = dev.region().flush(None);
-    }
-
-    fn shutdown(&self, dev: &NdDevice) {
-        let _ = dev.region().flush(None);
-    }
-
-    fn notify(&self, dev: &NdDevice, event: nvdimm::Event) {
-        match event {
-            nvdimm::Event::RevalidatePoison => self.disk.data().pmem().populate_badblocks(),
-            nvdimm::Event::RevalidateRegion => dev.check_and_set_ro(&self.disk),
-        }
+        let _ = self.region.flush(None);
     }
 }
