@@ -61,8 +61,6 @@ items='
 	function:set_dax_nomc
 	function:set_dax_synchronous
 	function:_copy_from_iter_flushcache
-	function:memremap_pages
-	function:memunmap_pages
 	function:rpmem_.*
 	type:badblocks
 	type:nd_device_driver
