@@ -3,9 +3,11 @@
 //! DAX devices: how filesystems reach a disk's memory directly, with no page
 //! cache in between.
 //!
-//! A driver allocates a `struct dax_device` for its disk and registers the
-//! disk as its host; `fs_dax_get_by_bdev` then finds it at mount time and the
-//! filesystem asks `direct_access` for kernel addresses and pfns.
+//! A driver allocates a `struct dax_device` whose operations go to its data
+//! ([`Registration`]) and makes it the DAX device of its disk ([`DaxHost`]);
+//! `fs_dax_get_by_bdev` then finds it at mount time and the filesystem asks
+//! `direct_access` for kernel addresses and pfns. A [`Dax`] is a reference
+//! on the device for what may outlive the registration.
 //!
 //! C header: [`include/linux/dax.h`](srctree/include/linux/dax.h)
 
@@ -240,16 +242,16 @@ impl DaxHost {
         dax: &Arc<Dax>,
         disk: &NewBioDisk<T>,
     ) -> Result<Self> {
-        let raw = disk.as_raw();
+        let raw = NonNull::new(disk.as_raw()).ok_or(EINVAL)?;
         // SAFETY: both are live; the binding's `gendisk` is the kernel
         // crate's.
-        to_result(unsafe { bindings::dax_add_host(dax.as_raw(), raw) })?;
-        // SAFETY: `raw` is a live disk; the reference is dropped with
-        // `put_disk` in `drop`.
-        unsafe { kb::get_device(&raw mut (*(*raw).part0).bd_device) };
+        to_result(unsafe { bindings::dax_add_host(dax.as_raw(), raw.as_ptr()) })?;
+        // SAFETY: `raw` is a live disk, whose `part0` is set up at
+        // allocation; the reference is dropped with `put_disk` in `drop`.
+        unsafe { kb::get_device(&raw mut (*(*raw.as_ptr()).part0).bd_device) };
         // INVARIANT: added, with a reference on the disk.
         Ok(Self {
-            disk: NonNull::new(raw).ok_or(EINVAL)?,
+            disk: raw,
             _dax: dax.clone(),
         })
     }
