@@ -60,4 +60,4 @@ shell: modules
 
 clean:
 	+@$(KMAKE) clean
-	rm -f $(TOP)/rust/bindings_generated.rs $(TOP)/rust/.bindings_generated.rs.cmd
+	rm -f $(TOP)/rust/sys/bindings_generated.rs $(TOP)/rust/sys/.bindings_generated.rs.cmd

@@ -13,22 +13,37 @@
 //! driver owns a namespace is chosen with the nd bus's `bind`/`unbind` and
 //! `drivers_autoprobe` (see `Documentation/rpmem.rst`).
 
-mod attrs;
-mod badblocks;
-mod bindings;
-mod bio;
-mod dax;
-mod driver;
-mod failure;
-mod gendisk;
-mod mapping;
-mod memregion;
-mod nd;
-mod pagemap;
-mod pfn;
-mod pmem;
-mod region;
-mod sysfs;
+/// The C side: generated bindings and the shim for static inline helpers.
+mod sys {
+    pub(crate) mod bindings;
+}
+
+/// Abstractions of kernel interfaces, each in the file it would have below
+/// `rust/kernel/`: every `unsafe` of the module is here.
+mod ext {
+    pub(crate) mod badblocks;
+    pub(crate) mod block {
+        pub(crate) mod bio;
+        pub(crate) mod bio_disk;
+    }
+    pub(crate) mod dax;
+    pub(crate) mod memregion;
+    pub(crate) mod mm {
+        pub(crate) mod pagemap;
+    }
+    pub(crate) mod nvdimm;
+    pub(crate) mod sysfs;
+}
+
+/// The driver: probe, I/O, attributes and remove, in safe Rust: an
+/// `unsafe` block here fails the build.
+#[deny(unsafe_code)]
+mod pmem {
+    pub(crate) mod attrs;
+    pub(crate) mod disk;
+    pub(crate) mod driver;
+    pub(crate) mod failure;
+}
 
 use kernel::prelude::*;
 
@@ -50,13 +65,13 @@ module! {
 #[pin_data]
 struct Rpmem {
     #[pin]
-    driver: nd::Registration<driver::RpmemDevice>,
+    driver: ext::nvdimm::Registration<pmem::driver::RpmemDevice>,
 }
 
 impl kernel::InPlaceModule for Rpmem {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            driver <- nd::Registration::new(c"rpmem", module),
+            driver <- ext::nvdimm::Registration::new(c"rpmem", module),
         })
     }
 }

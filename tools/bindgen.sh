@@ -29,6 +29,7 @@ items='
 	function:is_nd_pfn
 	function:is_nd_dax
 	function:to_nd_region
+	function:nd_region_dev
 	function:nvdimm_flush
 	function:nvdimm_has_flush
 	function:nvdimm_has_cache
@@ -60,8 +61,6 @@ items='
 	function:set_dax_nomc
 	function:set_dax_synchronous
 	function:_copy_from_iter_flushcache
-	function:memremap_pages
-	function:memunmap_pages
 	function:rpmem_.*
 	type:badblocks
 	type:nd_device_driver

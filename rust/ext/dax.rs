@@ -3,19 +3,31 @@
 //! DAX devices: how filesystems reach a disk's memory directly, with no page
 //! cache in between.
 //!
-//! A driver allocates a `struct dax_device` for its disk and registers the
-//! disk as its host; `fs_dax_get_by_bdev` then finds it at mount time and the
-//! filesystem asks `direct_access` for kernel addresses and pfns.
+//! A driver allocates a `struct dax_device` whose operations go to its data
+//! ([`Registration`]) and makes it the DAX device of its disk ([`DaxHost`]);
+//! `fs_dax_get_by_bdev` then finds it at mount time and the filesystem asks
+//! `direct_access` for kernel addresses and pfns. A [`Dax`] is a reference
+//! on the device for what may outlive the registration.
 //!
 //! C header: [`include/linux/dax.h`](srctree/include/linux/dax.h)
 
-use crate::{bindings, pagemap::FailureFlags};
+use crate::{
+    ext::{
+        block::bio_disk::{self, NewBioDisk},
+        mm::pagemap::FailureFlags,
+    },
+    sys::bindings,
+};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings as kb,
-    error::{code::EOPNOTSUPP, from_err_ptr, to_result},
+    error::{
+        code::{EINVAL, EOPNOTSUPP},
+        from_err_ptr, to_result,
+    },
     page::PAGE_SIZE,
     prelude::*,
+    sync::{Arc, UniqueArc},
 };
 
 /// Where `direct_access` found the memory behind a page offset.
@@ -73,13 +85,15 @@ impl IovIter {
     }
 }
 
-/// A DAX device whose operations go to the `T` it was allocated for.
+/// A reference on a DAX device: what may be done with one whether or not
+/// it is still alive (its operations are the [`Registration`]'s business).
 ///
 /// # Invariants
 ///
-/// `dax` holds a reference on a live dax device whose private data is the `T`
-/// given to [`Dax::new`]. Once killed (at the latest on drop) the dax core
-/// calls no more operations.
+/// `dax` holds a reference on a dax device allocated by `alloc_dax`,
+/// dropped on drop. Its private data is only used by the dax core until
+/// the device is killed, which its [`Registration`] does before it lets go
+/// of the data.
 pub(crate) struct Dax {
     dax: NonNull<bindings::dax_device>,
 }
@@ -89,25 +103,69 @@ unsafe impl Send for Dax {}
 // SAFETY: See `Send`; the flag setters are atomic bit operations.
 unsafe impl Sync for Dax {}
 
-impl Dax {
-    /// Allocates a dax device serving `private`; `None` when the kernel has
-    /// no DAX support.
-    ///
-    /// # Safety
-    ///
-    /// `private` must stay valid until the returned `Dax` is dropped or
-    /// killed; typically the `Dax` is a field of `*private`.
-    pub(crate) unsafe fn new<T: Operations>(private: *const T) -> Result<Option<Self>> {
-        // SAFETY: `OPS` is static and `private` lives as long as the device
-        // may use it (safety requirements).
-        let dax = unsafe { bindings::alloc_dax(private.cast_mut().cast(), &Adapter::<T>::OPS) };
-        match from_err_ptr(dax) {
-            Ok(dax) => Ok(NonNull::new(dax).map(|dax| Self { dax })),
-            Err(e) if e == EOPNOTSUPP => Ok(None),
-            Err(e) => Err(e),
-        }
+/// A DAX device whose operations go to a `T`, until it is killed: by
+/// [`Registration::kill`], or on drop.
+///
+/// # Invariants
+///
+/// `dax` was allocated by `alloc_dax` with the `T` in `_data` as private
+/// data and [`Adapter<T>`]'s operations, and is not killed while `self`
+/// lives, so the private data is valid whenever the dax core uses it.
+pub(crate) struct Registration<T: Operations> {
+    dax: Arc<Dax>,
+    _data: Arc<T>,
+}
+
+impl<T: Operations> Registration<T> {
+    /// Allocates a dax device whose operations go to `data`; `None` when
+    /// the kernel has no DAX support.
+    pub(crate) fn new(data: Arc<T>) -> Result<Option<Self>> {
+        // Allocated first, so that nothing can fail once the device exists.
+        let slot = UniqueArc::new_uninit(GFP_KERNEL)?;
+        // SAFETY: `OPS` is static and `data` is kept in `self`, which kills
+        // the device before it lets go of `data`.
+        let dax = unsafe {
+            bindings::alloc_dax(Arc::as_ptr(&data).cast_mut().cast(), &Adapter::<T>::OPS)
+        };
+        let dax = match from_err_ptr(dax) {
+            Ok(dax) => dax,
+            Err(e) if e == EOPNOTSUPP => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(dax) = NonNull::new(dax) else {
+            return Ok(None);
+        };
+        // INVARIANT: allocated above, with `data` as private data.
+        Ok(Some(Self {
+            dax: slot.write(Dax { dax }).into(),
+            _data: data,
+        }))
     }
 
+    /// The device, for what may outlive the registration (a memory failure
+    /// handler).
+    pub(crate) fn dax(&self) -> &Arc<Dax> {
+        &self.dax
+    }
+
+    /// Ends direct access: tells the holder (a mounted filesystem) its
+    /// memory is going away, waits until no operation runs any more, and
+    /// lets go of the data.
+    pub(crate) fn kill(self) {
+        drop(self);
+    }
+}
+
+impl<T: Operations> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: the device is live (type invariant of `Dax`); no
+        // operation runs once `kill_dax` returns, so `data` may go after
+        // it.
+        unsafe { bindings::kill_dax(self.dax.as_raw()) };
+    }
+}
+
+impl Dax {
     fn as_raw(&self) -> *mut bindings::dax_device {
         self.dax.as_ptr()
     }
@@ -139,28 +197,6 @@ impl Dax {
         unsafe { bindings::dax_write_cache_enabled(self.as_raw()) }
     }
 
-    /// Makes this the DAX device of `disk`, for `fs_dax_get_by_bdev`.
-    ///
-    /// # Safety
-    ///
-    /// `disk` must be a live gendisk on which [`Dax::remove_host`] is called
-    /// before it is freed.
-    pub(crate) unsafe fn add_host(&self, disk: *mut kb::gendisk) -> Result {
-        // SAFETY: both are live (type invariant, safety requirements); the
-        // binding's `gendisk` is the kernel crate's.
-        to_result(unsafe { bindings::dax_add_host(self.as_raw(), disk) })
-    }
-
-    /// Undoes [`Dax::add_host`].
-    ///
-    /// # Safety
-    ///
-    /// `disk` must have been passed to a successful [`Dax::add_host`].
-    pub(crate) unsafe fn remove_host(disk: *mut kb::gendisk) {
-        // SAFETY: by the safety requirements.
-        unsafe { bindings::dax_remove_host(disk) };
-    }
-
     /// Tells the holder (a mounted filesystem) that `len` bytes at byte
     /// `offset` of the device are lost, so that it can find their owners
     /// and signal the processes that map them. Fails with `EOPNOTSUPP` when
@@ -173,22 +209,62 @@ impl Dax {
             bindings::dax_holder_notify_failure(self.as_raw(), offset, len, flags.as_raw())
         })
     }
-
-    /// Ends direct access: tells the holder (a mounted filesystem) its
-    /// memory is going away, and waits until no operation runs any more.
-    pub(crate) fn kill(&self) {
-        // SAFETY: the device is live (type invariant); killing twice is
-        // harmless.
-        unsafe { bindings::kill_dax(self.as_raw()) };
-    }
 }
 
 impl Drop for Dax {
     fn drop(&mut self) {
-        self.kill();
-        // SAFETY: drops the reference from `alloc_dax` (type invariant);
-        // killed above, so the private data is no longer used.
+        // SAFETY: drops the reference from `alloc_dax` (type invariant).
         unsafe { bindings::put_dax(self.as_raw()) };
+    }
+}
+
+/// A disk's DAX device, found there by `fs_dax_get_by_bdev` at mount time
+/// (`dax_add_host`).
+///
+/// # Invariants
+///
+/// `dax_add_host` succeeded for `dax` and `disk`, on which `self` holds a
+/// reference, so the disk is not freed before the host is removed on drop.
+pub(crate) struct DaxHost {
+    disk: NonNull<kb::gendisk>,
+    _dax: Arc<Dax>,
+}
+
+// SAFETY: `dax_remove_host` and `put_disk` may be called from any thread.
+unsafe impl Send for DaxHost {}
+// SAFETY: Nothing is reachable through `&DaxHost`.
+unsafe impl Sync for DaxHost {}
+
+impl DaxHost {
+    /// Makes `dax` the DAX device of `disk`, before the disk is added, so
+    /// that a filesystem mounted as soon as it appears finds it.
+    pub(crate) fn add<T: bio_disk::Operations>(
+        dax: &Arc<Dax>,
+        disk: &NewBioDisk<T>,
+    ) -> Result<Self> {
+        let raw = NonNull::new(disk.as_raw()).ok_or(EINVAL)?;
+        // SAFETY: both are live; the binding's `gendisk` is the kernel
+        // crate's.
+        to_result(unsafe { bindings::dax_add_host(dax.as_raw(), raw.as_ptr()) })?;
+        // SAFETY: `raw` is a live disk, whose `part0` is set up at
+        // allocation; the reference is dropped with `put_disk` in `drop`.
+        unsafe { kb::get_device(&raw mut (*(*raw.as_ptr()).part0).bd_device) };
+        // INVARIANT: added, with a reference on the disk.
+        Ok(Self {
+            disk: raw,
+            _dax: dax.clone(),
+        })
+    }
+}
+
+impl Drop for DaxHost {
+    fn drop(&mut self) {
+        // SAFETY: added in `add`; the disk is still allocated, as `self`
+        // holds a reference on it (type invariant), which is dropped last.
+        unsafe {
+            bindings::dax_remove_host(self.disk.as_ptr());
+            kb::put_disk(self.disk.as_ptr());
+        }
     }
 }
 
@@ -204,10 +280,11 @@ impl<T: Operations> Adapter<T> {
 
     /// # Safety
     ///
-    /// `dax` is a live device allocated by [`Dax::new`] for a `T`.
+    /// `dax` is a live device of a [`Registration<T>`].
     unsafe fn private<'a>(dax: *mut bindings::dax_device) -> &'a T {
-        // SAFETY: the private data is the `T` of `Dax::new`, valid while the
-        // device is alive, which it is while the dax core calls us.
+        // SAFETY: the private data is the `T` of the registration, valid
+        // until the device is killed, and the dax core calls no operation
+        // after that.
         unsafe { &*bindings::dax_get_private(dax).cast::<T>() }
     }
 

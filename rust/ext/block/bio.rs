@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/bio.h`](srctree/include/linux/bio.h)
 
-use crate::bindings;
+use crate::sys::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{bindings as kb, page::PAGE_SIZE, prelude::*};
 

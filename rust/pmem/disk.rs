@@ -10,74 +10,82 @@
 //! to a region with an asynchronous flush, like a `REQ_FUA` one.
 
 use crate::{
-    badblocks::Badblocks,
-    bio::{Bio, Op, Segment, Status},
-    dax::{self, Access, Dax, IovIter, Mode},
-    gendisk,
-    mapping::Mapping,
-    nd::NdDevice,
-    region::{Flushed, Region},
+    ext::badblocks::Badblocks,
+    ext::block::bio::{Bio, Op, Segment, Status},
+    ext::block::bio_disk,
+    ext::dax::{self, Access, Dax, IovIter, Mode},
+    ext::nvdimm::mapping::Mapping,
+    ext::nvdimm::region::{Flushed, NdRegion},
+    ext::nvdimm::NdDevice,
 };
 use kernel::{
     block::SECTOR_SHIFT,
-    device::Device,
+    device::{Core, Device},
     error::code::{EHWPOISON, EIO},
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{aref::ARef, Arc},
+    ModuleMetadata,
 };
 
-/// One namespace served as a disk.
-#[pin_data(PinnedDrop)]
+/// One namespace's memory, as its disk and its DAX device reach it.
 pub(crate) struct Pmem {
-    /// Direct access for filesystems, when the memory has struct pages.
-    /// It points back at `self`, and memory failure handling may keep it
-    /// after `self` is gone: killed in `drop`, it calls `self` no more.
-    dax: Option<Arc<Dax>>,
     /// The namespace device, for poison clearing.
     dev: ARef<Device>,
     /// Where the namespace's durability is decided.
-    region: Region,
+    region: ARef<NdRegion>,
     /// The data area of the namespace, mapped.
     mapping: Mapping,
     /// Known media errors, in disk sectors.
-    bb: Badblocks,
+    bb: Arc<Badblocks>,
 }
 
-impl Pmem {
-    /// State for serving `mapping` of `dev`, with a DAX device if the
-    /// mapping has struct pages.
-    pub(crate) fn new(dev: &NdDevice, mapping: Mapping, bb: Badblocks) -> Result<Arc<Self>> {
-        let direct = mapping.pages().is_some();
-        let region = dev.region();
-        let pmem = Arc::pin_init(
-            try_pin_init!(&this in Self {
-                dev: dev.dev().into(),
-                region,
-                mapping,
-                bb,
-                dax: if direct {
-                    // SAFETY: `drop` kills the dax device before `*this`
-                    // goes.
-                    unsafe { Dax::new(this.as_ptr().cast_const()) }?
-                        .map(|dax| Arc::new(dax, GFP_KERNEL))
-                        .transpose()?
-                } else {
-                    None
-                },
-            }),
-            GFP_KERNEL,
-        )?;
-        if let Some(dax) = &pmem.dax {
-            dax.set_flags(pmem.region.is_sync());
-            dax.set_write_cache(pmem.region.has_cache());
-        }
-        Ok(pmem)
+/// The data of an rpmem disk: the memory its bios go to, and the DAX
+/// device its attributes show, if it has one.
+pub(crate) struct PmemDisk {
+    pmem: Arc<Pmem>,
+    dax: Option<Arc<Dax>>,
+}
+
+impl PmemDisk {
+    /// The data of a disk serving `pmem`, with `dax` as its DAX device.
+    pub(crate) fn new(pmem: Arc<Pmem>, dax: Option<Arc<Dax>>) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self { pmem, dax }, GFP_KERNEL)?)
+    }
+
+    /// The memory the disk serves.
+    pub(crate) fn pmem(&self) -> &Pmem {
+        &self.pmem
     }
 
     /// The DAX device, if the memory can be accessed directly.
     pub(crate) fn dax(&self) -> Option<&Arc<Dax>> {
         self.dax.as_ref()
+    }
+}
+
+#[vtable]
+impl bio_disk::Operations for PmemDisk {
+    fn submit_bio(this: &Self, bio: Bio<'_>) {
+        this.pmem.submit_bio(bio);
+    }
+}
+
+impl Pmem {
+    /// State for serving `mapping` of `dev`, whose known media errors go to
+    /// `bb`.
+    pub(crate) fn new(
+        dev: &NdDevice<Core<'_>>,
+        mapping: Mapping,
+        bb: Arc<Badblocks>,
+    ) -> Result<Arc<Self>> {
+        let pmem = Self {
+            dev: dev.dev().into(),
+            region: dev.region().into(),
+            mapping,
+            bb,
+        };
+        Ok(Arc::new(pmem, GFP_KERNEL)?)
     }
 
     /// The mapping of the data area.
@@ -113,7 +121,8 @@ impl Pmem {
     /// overwritten; fails unless all of them are gone.
     fn clear_poison(&self, offset: u64, len: u32) -> Result<(), Status> {
         let phys = self.mapping.phys() + offset;
-        let cleared = crate::nd::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
+        let cleared =
+            crate::ext::nvdimm::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
         if cleared > 0 {
             if let Some(pages) = self.mapping.pages() {
                 pages.unpoison(phys, cleared);
@@ -143,10 +152,9 @@ impl Pmem {
             bio.fail(status);
         }
     }
-}
 
-impl gendisk::Operations for Pmem {
-    fn submit_bio(this: &Self, mut bio: Bio<'_>) {
+    /// Serves `bio` (`pmem_submit_bio`).
+    fn submit_bio(&self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {
             return bio.fail(Status::NOTSUPP);
         }
@@ -157,7 +165,7 @@ impl gendisk::Operations for Pmem {
             // (nd_pmem waits). A flush before data waits: the data must
             // not be written before earlier writes are durable.
             let bio_ref = (bio.size() == 0).then_some(&bio);
-            match this.region.flush(bio_ref) {
+            match self.region.flush(bio_ref) {
                 Ok(Flushed::Async) => return bio.hand_over(),
                 Ok(Flushed::Done) if bio.size() == 0 => return,
                 Ok(Flushed::Done) => (),
@@ -165,31 +173,38 @@ impl gendisk::Operations for Pmem {
             }
         }
         if bio.size() != 0 {
-            bio.accounted(|bio| this.transfer(bio));
+            bio.accounted(|bio| self.transfer(bio));
         }
         if bio.is_fua() && !bio.is_failed() {
-            match this.region.flush(Some(&bio)) {
+            match self.region.flush(Some(&bio)) {
                 Ok(Flushed::Async) => bio.hand_over(),
                 Ok(Flushed::Done) => (),
                 Err(e) => bio.fail(e.into()),
             }
         }
     }
-
-    fn badblocks(this: &Self) -> Option<&Badblocks> {
-        Some(&this.bb)
-    }
-
-    fn dax(this: &Self) -> Option<&Dax> {
-        this.dax.as_deref()
-    }
 }
 
-#[pinned_drop]
-impl PinnedDrop for Pmem {
-    fn drop(self: Pin<&mut Self>) {
-        if let Some(dax) = &self.dax {
-            dax.kill();
+impl Drop for Pmem {
+    /// The memory goes, once neither the disk nor the DAX device can reach
+    /// it. Processes may still map pages of a DAX file after the
+    /// filesystem was told the device is going (not every filesystem can
+    /// unmap them), and nothing waits for those mappings: removing the
+    /// struct pages under them would crash the kernel when they are
+    /// unmapped. So busy pages stay, with their mapping and the claim,
+    /// until reboot; and the module with them, whose code their memory
+    /// failures still reach. Otherwise the pages, the mapping and the claim
+    /// go now, then the bad sector list.
+    fn drop(&mut self) {
+        let busy = self.mapping.busy_pages();
+        if let Some(pages) = self.mapping.pages().filter(|_| busy != 0) {
+            pr_warn!(
+                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
+                pages.start(),
+                pages.size()
+            );
+            self.mapping
+                .keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
         }
     }
 }

@@ -209,14 +209,15 @@ impl PageMap {
         let pfns = first..end;
         // SAFETY: the pfns are ours, so their struct pages exist while
         // `self` does.
-        pfns.filter(|&pfn| unsafe { crate::bindings::rpmem_page_refcount(pfn as usize) } != 0)
+        pfns.filter(|&pfn| unsafe { crate::sys::bindings::rpmem_page_refcount(pfn as usize) } != 0)
             .count() as u64
     }
 
     /// Keeps the pages for good, for processes that still map them:
-    /// nothing waits for their mappings, and removing the pages under them
-    /// would crash the kernel when they go. `module`, whose code the page
-    /// map's operations are, stays loaded as long.
+    /// `memunmap_pages` waits for `get_dev_pagemap` references, not for
+    /// user mappings, and removing the pages under them would crash the
+    /// kernel when they go. `module`, whose code the page map's operations
+    /// are, stays loaded as long.
     pub(crate) fn keep(self, module: &'static ThisModule) {
         // SAFETY: `module` is live (this code is part of it, or it is
         // null for built-in code); the reference taken is never put.
@@ -234,7 +235,7 @@ impl PageMap {
         for pfn in first..end {
             // SAFETY: the pfn is one of ours (clamped to the range above), so
             // its struct page exists while `self` does.
-            unsafe { crate::bindings::rpmem_unpoison_page(pfn as usize) };
+            unsafe { crate::sys::bindings::rpmem_unpoison_page(pfn as usize) };
         }
     }
 }

@@ -8,13 +8,16 @@
 //! is left to make it durable. Reads use `copy_mc_to_kernel`, which turns a
 //! machine check on poisoned media into a short copy instead of a crash.
 
-use crate::{bindings, bio::MappedSegment, dax::IovIter, memregion::MemRegion, pagemap::PageMap};
+use crate::{
+    ext::block::bio::MappedSegment, ext::dax::IovIter, ext::memregion::MemRegion,
+    ext::mm::pagemap::PageMap, sys::bindings,
+};
 use core::ptr::NonNull;
 use kernel::{
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
-    ModuleMetadata,
+    ThisModule,
 };
 
 /// Persistent memory mapped into the kernel: with `memremap` (no struct
@@ -23,15 +26,27 @@ use kernel::{
 /// # Invariants
 ///
 /// `addr` maps `size` bytes of persistent memory starting at physical
-/// address `phys`, unmapped only on drop. With `pages`, `addr` lies in the
-/// range the page map covers, which lives as long as `self`.
+/// address `phys`, unmapped only on drop (or never, once kept). With
+/// [`Backing::Pages`] or [`Backing::Kept`], `addr` lies in the range a page
+/// map covers, which lives as long as `self` (or for good).
 pub(crate) struct Mapping {
     addr: NonNull<u8>,
     phys: u64,
     size: u64,
-    pages: Option<PageMap>,
-    /// The claim on the range, released after the mapping is gone.
+    backing: Backing,
+    /// The claim on the range, released after the mapping is gone (or
+    /// never, once kept).
     claim: Option<MemRegion>,
+}
+
+/// What maps a [`Mapping`].
+enum Backing {
+    /// `memremap`: no struct pages.
+    Remap,
+    /// The direct map, over struct pages.
+    Pages(PageMap),
+    /// Struct pages kept for good (see [`Mapping::keep`]).
+    Kept,
 }
 
 // SAFETY: The mapping is plain memory; all access goes through the copy
@@ -58,7 +73,7 @@ impl Mapping {
             addr,
             phys,
             size,
-            pages: None,
+            backing: Backing::Remap,
             claim: Some(claim),
         })
     }
@@ -77,14 +92,36 @@ impl Mapping {
             addr,
             phys: pages.start() + offset,
             size: pages.size() - offset,
-            pages: Some(pages),
+            backing: Backing::Pages(pages),
             claim: Some(claim),
         })
     }
 
     /// The struct pages behind the mapping, if it has them.
     pub(crate) fn pages(&self) -> Option<&PageMap> {
-        self.pages.as_ref()
+        match &self.backing {
+            Backing::Pages(pages) => Some(pages),
+            Backing::Remap | Backing::Kept => None,
+        }
+    }
+
+    /// How many pages of the mapping are referenced, by user mappings of
+    /// a DAX file for one; none without struct pages.
+    pub(crate) fn busy_pages(&self) -> u64 {
+        self.pages()
+            .map_or(0, |pages| pages.busy_pages(self.phys, self.size))
+    }
+
+    /// Keeps the struct pages, the mapping and the claim for good, for
+    /// processes that still map the pages: nothing waits for their
+    /// mappings, and removing the pages under them would crash the kernel
+    /// when they go. `module`, whose code the page map's operations are,
+    /// stays loaded as long.
+    pub(crate) fn keep(&mut self, module: &'static ThisModule) {
+        if let Backing::Pages(pages) = core::mem::replace(&mut self.backing, Backing::Kept) {
+            pages.keep(module);
+            core::mem::forget(self.claim.take());
+        }
     }
 
     /// Physical address of the first byte.
@@ -160,7 +197,7 @@ impl Mapping {
     /// Kernel address and page frame number of byte `offset`, for handing
     /// the memory out directly: only where struct pages back it.
     pub(crate) fn direct(&self, offset: u64) -> Result<(*mut u8, usize)> {
-        if self.pages.is_none() {
+        if self.pages().is_none() {
             return Err(EOPNOTSUPP);
         }
         let addr = self.at(offset, PAGE_SIZE)?;
@@ -179,29 +216,11 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        let Some(pages) = &self.pages else {
+        if let Backing::Remap = self.backing {
             // SAFETY: mapped by `memremap` (type invariant) and no longer
             // used.
             unsafe { kernel::bindings::memunmap(self.addr.as_ptr().cast()) };
-            return;
-        };
-        // Processes may still map pages of a DAX file after the filesystem
-        // was told the device is going (not every filesystem can unmap
-        // them), and nothing waits for those mappings. Removing the struct
-        // pages under them would crash the kernel when they are unmapped,
-        // so the pages stay, and the claim with them, until reboot; and the
-        // module with them, whose code their memory failures still reach.
-        let busy = pages.busy_pages(self.phys, self.size);
-        if busy != 0 {
-            pr_warn!(
-                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
-                pages.start(),
-                pages.size()
-            );
-            if let Some(pages) = self.pages.take() {
-                pages.keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
-            }
-            core::mem::forget(self.claim.take());
         }
+        // Struct pages, unless kept, go with `backing`, then the claim.
     }
 }

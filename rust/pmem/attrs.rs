@@ -10,9 +10,10 @@
 //! - `memmap_bytes`: the RAM those struct pages take.
 
 use crate::{
-    pagemap::Memmap,
-    pmem::Pmem,
-    sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DiskAttr, Groups},
+    ext::block::bio_disk::BioDisk,
+    ext::mm::pagemap::Memmap,
+    ext::sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups},
+    pmem::disk::PmemDisk,
 };
 use kernel::fmt;
 use kernel::{
@@ -23,16 +24,16 @@ use kernel::{
 
 struct WriteCache;
 
-impl Attribute<Pmem> for WriteCache {
+impl Attribute<PmemDisk> for WriteCache {
     const NAME: &'static CStr = c"write_cache";
     const WRITABLE: bool = true;
 
-    fn show(pmem: &Pmem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn show(pmem: &PmemDisk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let on = pmem.dax().is_some_and(|dax| dax.write_cache());
         write!(f, "{}", u8::from(on))
     }
 
-    fn store(pmem: &Pmem, input: &[u8]) -> Result {
+    fn store(pmem: &PmemDisk, input: &[u8]) -> Result {
         let dax = pmem.dax().ok_or(EOPNOTSUPP)?;
         dax.set_write_cache(parse_bool(input)?);
         Ok(())
@@ -63,11 +64,11 @@ fn parse_bool(input: &[u8]) -> Result<bool> {
 
 struct MemmapLocation;
 
-impl Attribute<Pmem> for MemmapLocation {
+impl Attribute<PmemDisk> for MemmapLocation {
     const NAME: &'static CStr = c"memmap";
 
-    fn show(pmem: &Pmem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match pmem.mapping().pages().map(|p| p.memmap()) {
+    fn show(pmem: &PmemDisk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match pmem.pmem().mapping().pages().map(|p| p.memmap()) {
             Some(Memmap::Ram) => "ram",
             Some(Memmap::Device) => "device",
             None => "none",
@@ -77,23 +78,30 @@ impl Attribute<Pmem> for MemmapLocation {
 
 struct MemmapBytes;
 
-impl Attribute<Pmem> for MemmapBytes {
+impl Attribute<PmemDisk> for MemmapBytes {
     const NAME: &'static CStr = c"memmap_bytes";
 
-    fn show(pmem: &Pmem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = pmem.mapping().pages().map_or(0, |p| p.memmap_ram_bytes());
+    fn show(pmem: &PmemDisk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = pmem
+            .pmem()
+            .mapping()
+            .pages()
+            .map_or(0, |p| p.memmap_ram_bytes());
         write!(f, "{bytes}")
     }
 }
 
-static WRITE_CACHE: DiskAttr<Pmem> = DiskAttr::new::<WriteCache>();
-static MEMMAP: DiskAttr<Pmem> = DiskAttr::new::<MemmapLocation>();
-static MEMMAP_BYTES: DiskAttr<Pmem> = DiskAttr::new::<MemmapBytes>();
-static DAX_ATTRS: AttrList<Pmem, 3> = AttrList::new([&WRITE_CACHE, &MEMMAP, &MEMMAP_BYTES]);
-static DAX: AttrGroup<Pmem> = AttrGroup::new(c"dax", &DAX_ATTRS);
-static GROUPS: AttrGroups<Pmem, 1> = AttrGroups::new([&DAX]);
+/// An rpmem disk, the owner of the attributes.
+type Disk = BioDisk<PmemDisk>;
+
+static WRITE_CACHE: DevAttr<Disk> = DevAttr::new::<WriteCache>();
+static MEMMAP: DevAttr<Disk> = DevAttr::new::<MemmapLocation>();
+static MEMMAP_BYTES: DevAttr<Disk> = DevAttr::new::<MemmapBytes>();
+static DAX_ATTRS: AttrList<Disk, 3> = AttrList::new([&WRITE_CACHE, &MEMMAP, &MEMMAP_BYTES]);
+static DAX: AttrGroup<Disk> = AttrGroup::new(c"dax", &DAX_ATTRS);
+static GROUPS: AttrGroups<Disk, 1> = AttrGroups::new([&DAX]);
 
 /// The attribute groups of an rpmem disk.
-pub(crate) fn groups() -> Groups<Pmem> {
+pub(crate) fn groups() -> Groups<Disk> {
     GROUPS.get()
 }

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! sysfs attributes of a disk, shown and stored by the disk's data.
+//! sysfs attributes of a device, shown and stored by the device's data.
 //!
-//! An attribute is a type implementing [`Attribute`]; [`DiskAttr::new`]
+//! An attribute is a type implementing [`Attribute`]; [`DevAttr::new`]
 //! turns it into the `struct device_attribute` sysfs wants, and a static
-//! [`AttrGroup`] of those becomes a directory below `/sys/block/<disk>`.
+//! [`AttrGroup`] of those becomes a directory below the device. The kind of
+//! device, an [`AttributeOwner`], says how its data is found: for a
+//! bio-based disk, `BioDisk<T>` (its data is a `T`).
 //!
 //! C header: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h)
 
-use crate::{bindings, gendisk};
 use core::{marker::PhantomData, ptr};
 use kernel::{
     bindings as kb,
@@ -19,7 +20,27 @@ use kernel::{
     str::{CStr, CString},
 };
 
-/// One value of a disk with data `T`, as a sysfs file.
+/// Devices whose attributes reach data of type [`AttributeOwner::Data`].
+///
+/// # Safety
+///
+/// [`AttributeOwner::data`] must return the data of any device that has
+/// attribute groups of type [`Groups<Self>`], for as long as the callback of
+/// one of these attributes runs.
+pub(crate) unsafe trait AttributeOwner: 'static {
+    /// What the attributes show and store.
+    type Data;
+
+    /// The data of `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a device with attribute groups of type
+    /// [`Groups<Self>`], in the callback of one of its attributes.
+    unsafe fn data<'a>(dev: *mut kb::device) -> &'a Self::Data;
+}
+
+/// One value of a device with data `T`, as a sysfs file.
 pub(crate) trait Attribute<T>: 'static {
     /// The file's name.
     const NAME: &'static CStr;
@@ -35,23 +56,22 @@ pub(crate) trait Attribute<T>: 'static {
     }
 }
 
-/// A `struct device_attribute` of disks whose data is a `T`, for use in
-/// statics.
+/// A `struct device_attribute` of devices of kind `O`, for use in statics.
 #[repr(C)]
-pub(crate) struct DiskAttr<T>(kb::device_attribute, PhantomData<fn(&T)>);
+pub(crate) struct DevAttr<T>(kb::device_attribute, PhantomData<fn(&T)>);
 
 // SAFETY: Only read after construction (by sysfs).
-unsafe impl<T> Sync for DiskAttr<T> {}
+unsafe impl<T> Sync for DevAttr<T> {}
 
-impl<T: gendisk::Operations> DiskAttr<T> {
+impl<O: AttributeOwner> DevAttr<O> {
     /// The attribute `A`.
-    pub(crate) const fn new<A: Attribute<T>>() -> Self {
+    pub(crate) const fn new<A: Attribute<O::Data>>() -> Self {
         let mut attr: kb::device_attribute = pin_init::zeroed();
         attr.attr.name = const_char_ptr(A::NAME);
         attr.attr.mode = if A::WRITABLE { 0o644 } else { 0o444 };
-        attr.__bindgen_anon_1.show = Some(show::<T, A>);
+        attr.__bindgen_anon_1.show = Some(show::<O, A>);
         if A::WRITABLE {
-            attr.__bindgen_anon_2.store = Some(store::<T, A>);
+            attr.__bindgen_anon_2.store = Some(store::<O, A>);
         }
         Self(attr, PhantomData)
     }
@@ -72,9 +92,9 @@ pub(crate) struct AttrList<T, const N: usize> {
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T, const N: usize> Sync for AttrList<T, N> {}
 
-impl<T: gendisk::Operations, const N: usize> AttrList<T, N> {
+impl<T: AttributeOwner, const N: usize> AttrList<T, N> {
     /// Lists `attrs`.
-    pub(crate) const fn new(attrs: [&'static DiskAttr<T>; N]) -> Self {
+    pub(crate) const fn new(attrs: [&'static DevAttr<T>; N]) -> Self {
         let mut ptrs = [ptr::null_mut(); N];
         let mut i = 0;
         while i < N {
@@ -96,7 +116,7 @@ pub(crate) struct AttrGroup<T>(kb::attribute_group, PhantomData<fn(&T)>);
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T> Sync for AttrGroup<T> {}
 
-impl<T: gendisk::Operations> AttrGroup<T> {
+impl<T: AttributeOwner> AttrGroup<T> {
     /// The directory `name` holding `list`.
     pub(crate) const fn new<const N: usize>(
         name: &'static CStr,
@@ -120,7 +140,7 @@ pub(crate) struct AttrGroups<T, const N: usize> {
 // SAFETY: Only read after construction (by sysfs).
 unsafe impl<T, const N: usize> Sync for AttrGroups<T, N> {}
 
-impl<T: gendisk::Operations, const N: usize> AttrGroups<T, N> {
+impl<T: AttributeOwner, const N: usize> AttrGroups<T, N> {
     /// Lists `groups`.
     pub(crate) const fn new(groups: [&'static AttrGroup<T>; N]) -> Self {
         let mut ptrs = [ptr::null(); N];
@@ -136,7 +156,7 @@ impl<T: gendisk::Operations, const N: usize> AttrGroups<T, N> {
         }
     }
 
-    /// The list, for [`gendisk::Params`].
+    /// The list, for adding a device with it.
     pub(crate) const fn get(&'static self) -> Groups<T> {
         Groups(
             ptr::from_ref(self)
@@ -147,8 +167,8 @@ impl<T: gendisk::Operations, const N: usize> AttrGroups<T, N> {
     }
 }
 
-/// A static null-terminated list of attribute groups for disks whose data is
-/// a `T`.
+/// A static null-terminated list of attribute groups for devices of kind
+/// `T`.
 ///
 /// # Invariants
 ///
@@ -164,7 +184,7 @@ impl<T> Clone for Groups<T> {
 impl<T> Copy for Groups<T> {}
 
 impl<T> Groups<T> {
-    /// The list, for `device_add_disk`.
+    /// The list, for `device_add_disk` and the like.
     pub(crate) fn as_ptr(self) -> *mut *const kb::attribute_group {
         self.0
     }
@@ -186,15 +206,15 @@ impl<T, A: Attribute<T>> fmt::Display for Line<'_, T, A> {
     }
 }
 
-extern "C" fn show<T: gendisk::Operations, A: Attribute<T>>(
+extern "C" fn show<O: AttributeOwner, A: Attribute<O::Data>>(
     dev: *mut kb::device,
     _attr: *mut kb::device_attribute,
     buf: *mut c_char,
 ) -> isize {
-    // SAFETY: sysfs calls this for attributes of live disks added by
-    // `GenDisk<T>`.
-    let data = unsafe { gendisk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
-    let value = Line::<T, A>(data, PhantomData);
+    // SAFETY: sysfs calls this for attributes of live devices of kind `O`,
+    // the only ones given `Groups<O>`.
+    let data = unsafe { O::data(dev) };
+    let value = Line::<O::Data, A>(data, PhantomData);
     let Ok(line) = CString::try_from_fmt(fmt!("{value}")) else {
         return EIO.to_errno() as isize;
     };
@@ -205,14 +225,14 @@ extern "C" fn show<T: gendisk::Operations, A: Attribute<T>>(
     len as isize
 }
 
-extern "C" fn store<T: gendisk::Operations, A: Attribute<T>>(
+extern "C" fn store<O: AttributeOwner, A: Attribute<O::Data>>(
     dev: *mut kb::device,
     _attr: *mut kb::device_attribute,
     buf: *const c_char,
     count: usize,
 ) -> isize {
     // SAFETY: as in `show`.
-    let data = unsafe { gendisk::GenDisk::<T>::data_of(bindings::rpmem_dev_to_disk(dev)) };
+    let data = unsafe { O::data(dev) };
     // SAFETY: sysfs passes `count` bytes of input at `buf`.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
     match A::store(data, input) {

@@ -17,8 +17,8 @@
 //! processes instead.
 
 use crate::{
-    dax::Dax,
-    pagemap::{FailureFlags, MemoryFailure},
+    ext::dax::Dax,
+    ext::mm::pagemap::{FailureFlags, MemoryFailure},
 };
 use kernel::{
     error::code::{ENXIO, EOPNOTSUPP},

@@ -4,9 +4,9 @@
 //!
 //! C header: [`include/linux/libnvdimm.h`](srctree/include/linux/libnvdimm.h)
 
-use crate::{badblocks::Badblocks, bindings, bio::Bio};
+use crate::{ext::badblocks::Badblocks, ext::block::bio::Bio, sys::bindings};
 use core::ptr::{self, NonNull};
-use kernel::{error::to_result, prelude::*};
+use kernel::{error::to_result, prelude::*, sync::aref::AlwaysRefCounted, types::Opaque};
 
 /// How a region makes CPU stores durable.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub(crate) enum FlushSupport {
     Unknown,
 }
 
-/// Outcome of [`Region::flush`] when it succeeds.
+/// Outcome of [`NdRegion::flush`] when it succeeds.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flushed {
     /// Writes are durable now.
@@ -29,43 +29,59 @@ pub(crate) enum Flushed {
     Async,
 }
 
-/// A handle on the `struct nd_region` above a namespace.
+/// A libnvdimm region (`struct nd_region`): the parent of namespaces and
+/// their personalities on the nd bus.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a live `struct nd_region`. A region outlives every
-/// device registered below it, and rpmem only keeps a `Region` in state that
-/// belongs to a bound child device, so the pointer stays valid.
-pub(crate) struct Region {
-    ptr: NonNull<bindings::nd_region>,
-}
+/// A reference to an `NdRegion` is a reference to a live `struct nd_region`,
+/// whose device holds at least one reference: borrowed from a child device
+/// (a region outlives its children), or counted in an [`ARef<NdRegion>`].
+#[repr(transparent)]
+pub(crate) struct NdRegion(Opaque<bindings::nd_region>);
 
 // SAFETY: The libnvdimm region functions used here may be called from any
 // context that may sleep, on any CPU, concurrently.
-unsafe impl Send for Region {}
-// SAFETY: See `Send`: all methods only read through the pointer.
-unsafe impl Sync for Region {}
+unsafe impl Send for NdRegion {}
+// SAFETY: See `Send`: all methods only read the region or go through its
+// own locking.
+unsafe impl Sync for NdRegion {}
 
-impl Region {
-    /// Wraps the region `ptr`.
+// SAFETY: A region's lifetime is that of its `struct device`, whose
+// reference count `get_device`/`put_device` change.
+unsafe impl AlwaysRefCounted for NdRegion {
+    fn inc_ref(&self) {
+        // SAFETY: the region is live (type invariant).
+        unsafe { kernel::bindings::get_device(bindings::nd_region_dev(self.as_raw())) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives up a reference taken by `inc_ref`.
+        unsafe { kernel::bindings::put_device(bindings::nd_region_dev(obj.as_ptr().cast())) };
+    }
+}
+
+impl NdRegion {
+    /// Borrows the region `ptr`.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a live `struct nd_region` that outlives the handle.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::nd_region>) -> Self {
-        // INVARIANT: by the safety requirements.
-        Self { ptr }
+    /// `ptr` must be a live `struct nd_region` that outlives `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::nd_region) -> &'a Self {
+        // SAFETY: `NdRegion` is a transparent wrapper; liveness by the
+        // safety requirements.
+        unsafe { &*ptr.cast() }
     }
 
     fn as_raw(&self) -> *mut bindings::nd_region {
-        self.ptr.as_ptr()
+        self.0.get()
     }
 
     /// Makes all writes accepted so far durable (`nvdimm_flush`). With `bio`,
     /// an asynchronous region may take the bio over.
     pub(crate) fn flush(&self, bio: Option<&Bio<'_>>) -> Result<Flushed> {
         let bio = bio.map_or(ptr::null_mut(), Bio::as_raw);
-        // SAFETY: `self.ptr` is live (type invariant); `bio` is null or a bio
+        // SAFETY: the region is live (type invariant); `bio` is null or a bio
         // owned by the caller.
         let ret = unsafe { bindings::nvdimm_flush(self.as_raw(), bio) };
         to_result(ret)?;
@@ -78,7 +94,7 @@ impl Region {
 
     /// What a flush means on this region (`nvdimm_has_flush`).
     pub(crate) fn flush_support(&self) -> FlushSupport {
-        // SAFETY: `self.ptr` is live (type invariant).
+        // SAFETY: the region is live (type invariant).
         match unsafe { bindings::nvdimm_has_flush(self.as_raw()) } {
             r if r > 0 => FlushSupport::Hints,
             0 => FlushSupport::Fence,
@@ -89,14 +105,14 @@ impl Region {
     /// Whether stores are durable once they leave the CPU, with no flush
     /// hint writes (`is_nvdimm_sync`): what `MAP_SYNC` needs.
     pub(crate) fn is_sync(&self) -> bool {
-        // SAFETY: `self.ptr` is live (type invariant).
+        // SAFETY: the region is live (type invariant).
         unsafe { bindings::is_nvdimm_sync(self.as_raw()) }
     }
 
     /// Whether CPU caches must be written back for durability
     /// (`nvdimm_has_cache`).
     pub(crate) fn has_cache(&self) -> bool {
-        // SAFETY: `self.ptr` is live (type invariant).
+        // SAFETY: the region is live (type invariant).
         unsafe { bindings::nvdimm_has_cache(self.as_raw()) != 0 }
     }
 
@@ -104,7 +120,7 @@ impl Region {
     /// addresses) into `bb` (`nvdimm_badblocks_populate`).
     pub(crate) fn populate_badblocks(&self, bb: &Badblocks, start: u64, end: u64) {
         let range = kernel::bindings::range { start, end };
-        // SAFETY: `self.ptr` is live (type invariant), `bb` is initialised
+        // SAFETY: the region is live (type invariant), `bb` is initialised
         // and `range` outlives the call.
         unsafe { bindings::nvdimm_badblocks_populate(self.as_raw(), bb.as_raw(), &range) };
     }

@@ -10,11 +10,8 @@
 //!
 //! C header: [`drivers/nvdimm/pfn.h`](srctree/drivers/nvdimm/pfn.h)
 
-use crate::{bindings, nd::EnabledNamespace, pagemap::PageRange};
-use kernel::{
-    error::{code::EOPNOTSUPP, to_result},
-    prelude::*,
-};
+use crate::ext::{mm::pagemap::PageRange, nvdimm::EnabledNamespace};
+use kernel::{error::code::EOPNOTSUPP, prelude::*};
 
 /// Where a fsdax namespace keeps its pages and its data.
 pub(crate) struct PfnLayout {
@@ -27,22 +24,16 @@ pub(crate) struct PfnLayout {
 impl PfnLayout {
     /// Reads the layout of the pfn device `ns` was enabled for.
     pub(crate) fn read(ns: &EnabledNamespace<'_>) -> Result<Self> {
-        let nd_pfn = ns.pfn()?;
         let mut pages = PageRange::unset()?;
-        // SAFETY: `nd_pfn` is a live pfn device whose namespace is enabled,
-        // as reading the info block needs; `pages` is a zeroed page map.
-        to_result(unsafe { bindings::nvdimm_setup_pfn(nd_pfn, pages.as_raw()) })?;
-        // SAFETY: `nvdimm_setup_pfn` succeeded, so the info block was read
-        // and validated into `pfn_sb`, which lives as long as the device.
-        let sb = unsafe { &*(*nd_pfn).pfn_sb };
+        let info = ns.pfn()?.setup(&mut pages)?;
         // The deprecated start padding puts the data somewhere DAX cannot
         // address correctly; nd_pmem only serves block I/O there.
-        if u32::from_le(sb.start_pad) != 0 {
+        if info.start_pad != 0 {
             return Err(EOPNOTSUPP);
         }
         Ok(Self {
             pages,
-            data_offset: u64::from_le(sb.dataoff),
+            data_offset: info.data_offset,
         })
     }
 }

@@ -4,38 +4,45 @@
 //! becomes one disk, `/dev/rpmemX[.Y]`, with DAX when it has struct pages.
 //!
 //! Setup follows `pmem_attach_disk` of `drivers/nvdimm/pmem.c`: claim, map
-//! (with pages), bad sectors, dax device, disk. Teardown undoes it in
-//! reverse: direct access ends (`kill_dax`), the disk goes (waiting for bios
-//! in flight), then the dax device, the bad sector list, the pages and the
-//! claim; last the region is flushed.
+//! (with pages), bad sectors, dax device, disk. Teardown, in
+//! [`RpmemDevice`]'s `remove`, undoes it in reverse: the DAX host goes and
+//! direct access ends (`kill_dax`), the disk goes (waiting for bios in
+//! flight), then the pages (unless processes still map them), the mapping,
+//! the claim and the bad sector list; last the region is flushed.
 
 use crate::{
-    attrs,
-    badblocks::Badblocks,
-    bindings,
-    failure::DaxFailure,
-    gendisk::{self, GenDisk},
-    mapping::Mapping,
-    memregion::MemRegion,
-    nd::{self, Kind, Namespace, NdDevice},
-    pagemap::{Memmap, PageMap, PageRange},
-    pfn::PfnLayout,
-    pmem::Pmem,
-    region::FlushSupport,
+    ext::badblocks::Badblocks,
+    ext::block::bio_disk::{BioDisk, BioDiskBuilder},
+    ext::dax::{self, DaxHost},
+    ext::memregion::MemRegion,
+    ext::mm::pagemap::{Memmap, PageMap, PageRange},
+    ext::nvdimm::mapping::Mapping,
+    ext::nvdimm::pfn::PfnLayout,
+    ext::nvdimm::region::FlushSupport,
+    ext::nvdimm::{self, region::NdRegion, Kind, Namespace, NdDevice},
+    pmem::attrs,
+    pmem::disk::{Pmem, PmemDisk},
+    pmem::failure::DaxFailure,
 };
 use kernel::{
-    bindings as kb,
     block::SECTOR_SHIFT,
+    device::Core,
     error::code::{EINVAL, ENXIO},
     page::PAGE_SIZE,
     prelude::*,
-    str::BStr,
-    sync::Arc,
+    sync::{aref::ARef, Arc},
 };
 
-/// A namespace bound to rpmem: its disk, which owns everything else.
+/// A namespace bound to rpmem: its disk and, with DAX, its DAX device and
+/// that device's place as the disk's host.
+///
+/// The driver core drops it once the namespace is unbound: its `Drop` is
+/// the remove path. The fields are only `None` there.
 pub(crate) struct RpmemDevice {
-    disk: GenDisk<Pmem>,
+    dax_host: Option<DaxHost>,
+    dax: Option<dax::Registration<Pmem>>,
+    disk: Option<BioDisk<PmemDisk>>,
+    region: ARef<NdRegion>,
 }
 
 /// Where the data and the struct pages of a namespace are.
@@ -48,7 +55,7 @@ enum Layout {
 }
 
 impl RpmemDevice {
-    fn attach(dev: &NdDevice, ns: &Namespace<'_>, layout: Layout) -> Result<KBox<Self>> {
+    fn attach(dev: &NdDevice<Core<'_>>, ns: &Namespace<'_>, layout: Layout) -> Result<Self> {
         let (start, size) = ns.resource();
         let lbs = ns.sector_size();
         if start % PAGE_SIZE as u64 != 0 || size < PAGE_SIZE as u64 {
@@ -59,7 +66,6 @@ impl RpmemDevice {
             );
             return Err(EINVAL);
         }
-        let name = disk_name(&ns.disk_name()?)?;
 
         let region = dev.region();
         let flush = region.flush_support();
@@ -72,51 +78,62 @@ impl RpmemDevice {
         })?;
         let failure = DaxFailure::new()?;
         let mapping = map(dev, claim, layout, &failure)?;
-        let pmem = Pmem::new(dev, mapping, Badblocks::new()?)?;
-        if let Some(dax) = pmem.dax() {
+        let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
+        let direct = mapping.pages().is_some();
+        let pmem = Pmem::new(dev, mapping, bb.clone())?;
+        let dax = match direct {
+            true => dax::Registration::new(pmem.clone())?,
+            false => None,
+        };
+        if let Some(dax) = dax.as_ref().map(dax::Registration::dax) {
+            dax.set_flags(region.is_sync());
+            dax.set_write_cache(region.has_cache());
             failure.attach(dax.clone(), pmem.mapping().phys());
         }
         pmem.populate_badblocks();
 
-        let mut features =
-            bindings::RPMEM_BLK_FEAT_WRITE_CACHE | bindings::RPMEM_BLK_FEAT_SYNCHRONOUS;
-        if flush == FlushSupport::Hints {
-            features |= bindings::RPMEM_BLK_FEAT_FUA;
-        }
-        if pmem.dax().is_some() {
-            features |= bindings::RPMEM_BLK_FEAT_DAX;
-        }
         let data_size = pmem.mapping().size();
-        let params = gendisk::Params {
-            name: &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())],
-            sectors: (data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT,
-            logical_block_size: lbs,
-            physical_block_size: PAGE_SIZE as u32,
-            features,
-            node: dev.numa_node(),
-            groups: Some(attrs::groups()),
+        let pmem_name = ns.disk_name()?;
+        let new_disk = BioDiskBuilder::new()
+            .logical_block_size(lbs)?
+            .physical_block_size(PAGE_SIZE as u32)?
+            .capacity_sectors((data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT)
+            .write_cache(true)
+            .synchronous(true)
+            .fua(flush == FlushSupport::Hints)
+            .dax(dax.is_some())
+            .node(dev.numa_node())
+            .badblocks(bb)
+            .build(
+                fmt!("r{}", &*pmem_name),
+                PmemDisk::new(pmem, dax.as_ref().map(|dax| dax.dax().clone()))?,
+            )?;
+        // The DAX host is known before the disk appears, so a filesystem
+        // mounted as soon as it does finds it.
+        let dax_host = match &dax {
+            Some(dax) => Some(DaxHost::add(dax.dax(), &new_disk)?),
+            None => None,
         };
-        let disk = GenDisk::add(dev, &params, pmem)?;
-        // SAFETY: `disk` is live; this only reads the region's state.
-        unsafe { bindings::nvdimm_check_and_set_ro(disk.as_raw()) };
+        let disk = new_disk.add(dev.dev(), Some(attrs::groups()))?;
+        dev.check_and_set_ro(&disk);
 
         let fua = if flush == FlushSupport::Hints {
             ", FUA"
         } else {
             ""
         };
-        let name = BStr::from_bytes(params.name);
+        let name = disk.name();
         let (size, unit) = if data_size >= 1 << 20 {
             (data_size >> 20, "MiB")
         } else {
             (data_size >> 10, "KiB")
         };
-        let phys = disk.data().mapping().phys();
+        let phys = disk.data().pmem().mapping().phys();
         dev_info!(
             dev.dev(),
             "{name}: {size} {unit} at {phys:#x}, {lbs}-byte sectors{fua}\n"
         );
-        match disk.data().mapping().pages() {
+        match disk.data().pmem().mapping().pages() {
             Some(pages) if pages.memmap() == Memmap::Ram => dev_info!(
                 dev.dev(),
                 "{name}: DAX, struct pages for {} MiB use {} KiB of RAM\n",
@@ -126,14 +143,19 @@ impl RpmemDevice {
             Some(_) => dev_info!(dev.dev(), "{name}: DAX, struct pages on the device\n"),
             None => dev_info!(dev.dev(), "{name}: no DAX\n"),
         }
-        Ok(KBox::new(Self { disk }, GFP_KERNEL)?)
+        Ok(Self {
+            dax_host,
+            dax,
+            disk: Some(disk),
+            region: region.into(),
+        })
     }
 }
 
 /// Maps the claimed namespace: with struct pages, whose memory failures go
 /// to `failure`, when it can have them, else for block I/O only.
 fn map(
-    dev: &NdDevice,
+    dev: &NdDevice<Core<'_>>,
     claim: MemRegion,
     layout: Layout,
     failure: &Arc<DaxFailure>,
@@ -163,21 +185,8 @@ fn map(
     }
 }
 
-/// `rpmem` followed by what nd_pmem would call the disk (`pmemX[.Y]`),
-/// so names follow the namespaces and never collide with nd_pmem's.
-fn disk_name(pmem_name: &[u8]) -> Result<[u8; kb::DISK_NAME_LEN as usize]> {
-    let mut name = [0u8; kb::DISK_NAME_LEN as usize];
-    let len = pmem_name.iter().position(|&c| c == 0).ok_or(EINVAL)?;
-    if len + 1 >= name.len() {
-        return Err(EINVAL);
-    }
-    name[0] = b'r';
-    name[1..=len].copy_from_slice(&pmem_name[..len]);
-    Ok(name)
-}
-
-impl nd::Driver for RpmemDevice {
-    fn probe(dev: &NdDevice) -> Result<KBox<Self>> {
+impl nvdimm::Driver for RpmemDevice {
+    fn probe(dev: &NdDevice<Core<'_>>) -> Result<Self> {
         // Seeds (unconfigured personalities) fail here, quietly.
         let ns = dev.namespace()?;
         let kind = dev.kind();
@@ -203,23 +212,42 @@ impl nd::Driver for RpmemDevice {
         Self::attach(dev, &ns, Layout::Raw)
     }
 
-    fn remove(this: KBox<Self>, dev: &NdDevice) {
-        drop(this);
-        // Nothing is left to fail: make whatever was written durable.
+    fn shutdown(dev: &NdDevice<Core<'_>>, _this: Pin<&Self>) {
         let _ = dev.region().flush(None);
     }
 
-    fn shutdown(&self, dev: &NdDevice) {
-        let _ = dev.region().flush(None);
-    }
-
-    fn notify(&self, _dev: &NdDevice, event: nd::Event) {
+    fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: nvdimm::Event) {
+        let Some(disk) = &this.disk else {
+            return;
+        };
         match event {
-            nd::Event::RevalidatePoison => self.disk.data().populate_badblocks(),
-            // SAFETY: the disk is live; this only reads the region's state.
-            nd::Event::RevalidateRegion => unsafe {
-                bindings::nvdimm_check_and_set_ro(self.disk.as_raw())
-            },
+            nvdimm::Event::RevalidatePoison => disk.data().pmem().populate_badblocks(),
+            nvdimm::Event::RevalidateRegion => dev.check_and_set_ro(disk),
         }
+    }
+}
+
+/// The remove path: the driver core drops the device's state once the
+/// namespace is unbound.
+impl Drop for RpmemDevice {
+    fn drop(&mut self) {
+        // `pmem_release_disk`: the DAX device stops being the disk's host
+        // (`dax_remove_host`); direct access ends: the filesystem on the
+        // disk learns its memory is going, no DAX operation runs after
+        // `kill_dax`, and the DAX device lets go of the memory.
+        drop(self.dax_host.take());
+        if let Some(dax) = self.dax.take() {
+            dax.kill();
+        }
+        // The disk is deleted (`del_gendisk` waits for bios in flight), its
+        // `badblocks` file let go, and the disk put. With it goes the last
+        // reference to the memory, whose `Drop` (in `disk.rs`) undoes the
+        // rest of probe in reverse: the struct pages (kept while processes
+        // map them) and the mapping, the claim, the bad sector list. The
+        // DAX device is put once nothing refers to it.
+        drop(self.disk.take());
+        // `nd_pmem_remove`: nothing is left to fail; make whatever was
+        // written durable.
+        let _ = self.region.flush(None);
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/badblocks.h`](srctree/include/linux/badblocks.h)
 
-use crate::bindings;
+use crate::sys::bindings;
 use core::ptr;
 use kernel::{
     bindings as kb,
@@ -23,7 +23,8 @@ use kernel::{
 pub(crate) struct Badblocks {
     bb: KBox<Opaque<bindings::badblocks>>,
     /// The disk's `badblocks` sysfs file while the disk is live, else null:
-    /// a reference taken by `show_in`, dropped by `hide`.
+    /// a reference taken by `show_in`, dropped by `hide`, which the disk
+    /// that called `show_in` calls once it is deleted.
     file: Atomic<*mut kb::kernfs_node>,
 }
 
@@ -48,8 +49,13 @@ impl Badblocks {
 
     /// Starts notifying pollers of the `badblocks` file of `disk`, whose
     /// list this is, when the list changes.
-    pub(crate) fn show_in(&self, disk: *mut kb::gendisk) {
-        // SAFETY: the caller passes a live, added disk.
+    ///
+    /// # Safety
+    ///
+    /// `disk` must be a live, added disk, and [`Badblocks::hide`] be called
+    /// before it is freed.
+    pub(crate) unsafe fn show_in(&self, disk: *mut kb::gendisk) {
+        // SAFETY: by the safety requirements.
         let file = unsafe { bindings::rpmem_disk_sysfs_file(disk, c"badblocks".as_char_ptr()) };
         self.file.xchg(file, Full);
         if file.is_null() {
@@ -122,9 +128,8 @@ impl Badblocks {
 
 impl Drop for Badblocks {
     fn drop(&mut self) {
-        self.hide();
         // SAFETY: initialised (type invariant) and no longer referenced: the
-        // gendisk that pointed here is gone before its data is dropped.
+        // disk that pointed here holds an `Arc` of `self` until it is gone.
         unsafe { bindings::badblocks_exit(self.as_raw()) };
     }
 }

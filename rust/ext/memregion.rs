@@ -4,7 +4,12 @@
 //!
 //! C header: [`include/linux/ioport.h`](srctree/include/linux/ioport.h)
 
-use kernel::{bindings, error::code::EBUSY, prelude::*, str::CStr};
+use kernel::{
+    bindings,
+    error::code::EBUSY,
+    prelude::*,
+    str::{CStr, CString},
+};
 
 /// A busy `iomem_resource` range (`request_mem_region`), released on drop.
 ///
@@ -15,20 +20,29 @@ use kernel::{bindings, error::code::EBUSY, prelude::*, str::CStr};
 pub(crate) struct MemRegion {
     start: u64,
     size: u64,
+    /// The claim's name, which the resource points to.
+    _name: CString,
 }
 
 impl MemRegion {
-    /// Claims `size` bytes at physical address `start` under `name`.
+    /// Claims `size` bytes at physical address `start` under (a copy of)
+    /// `name`.
     ///
     /// Fails with `EBUSY` when any part of the range is already claimed.
-    pub(crate) fn request(start: u64, size: u64, name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is a valid C string that outlives the claim.
+    pub(crate) fn request(start: u64, size: u64, name: &CStr) -> Result<Self> {
+        let name = CString::try_from(name)?;
+        // SAFETY: `name` is a valid C string, kept in `self`, so it outlives
+        // the claim (and is forgotten with it).
         let res = unsafe { bindings::request_mem_region(start, size, name.as_char_ptr()) };
         if res.is_null() {
             return Err(EBUSY);
         }
         // INVARIANT: claimed above.
-        Ok(Self { start, size })
+        Ok(Self {
+            start,
+            size,
+            _name: name,
+        })
     }
 
     /// Physical start address and size in bytes.

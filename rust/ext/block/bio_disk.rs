@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bio-based disks: the block layer hands each bio straight to the driver's
+//! `submit_bio`, with no request queueing in between (unlike the blk-mq
+//! `GenDisk` of `kernel::block::mq`).
+//!
+//! A disk is described with a [`BioDiskBuilder`], allocated with
+//! [`BioDiskBuilder::build`] (a [`NewBioDisk`], which other pieces such as a
+//! DAX host may be attached to before anyone can open it) and made visible
+//! with [`NewBioDisk::add`]. Dropping the [`BioDisk`] deletes it.
+//!
+//! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
+
+use crate::ext::{badblocks::Badblocks, block::bio::Bio, sysfs};
+use core::{fmt::Write, ptr::NonNull};
+use kernel::{
+    bindings as kb,
+    device::{Bound, Device},
+    error::{code::EINVAL, from_err_ptr, to_result},
+    fmt,
+    page::PAGE_SIZE,
+    prelude::*,
+    static_lock_class,
+    str::CStr,
+    sync::Arc,
+    ModuleMetadata,
+};
+
+/// What a bio-based disk does with its bios.
+#[vtable]
+pub(crate) trait Operations: Send + Sync + Sized + 'static {
+    /// Serves `bio`; dropping it completes it.
+    fn submit_bio(this: &Self, bio: Bio<'_>);
+}
+
+/// `BLK_FEAT_*` values, which bindgen cannot evaluate (they are casts).
+mod feat {
+    pub(super) use crate::sys::bindings::{
+        RPMEM_BLK_FEAT_DAX as DAX, RPMEM_BLK_FEAT_FUA as FUA,
+        RPMEM_BLK_FEAT_SYNCHRONOUS as SYNCHRONOUS, RPMEM_BLK_FEAT_WRITE_CACHE as WRITE_CACHE,
+    };
+}
+
+/// Geometry and features of a bio-based disk to be built.
+pub(crate) struct BioDiskBuilder {
+    logical_block_size: u32,
+    physical_block_size: u32,
+    capacity_sectors: u64,
+    features: kb::blk_features_t,
+    node: i32,
+    badblocks: Option<Arc<Badblocks>>,
+}
+
+impl Default for BioDiskBuilder {
+    fn default() -> Self {
+        Self {
+            logical_block_size: 512,
+            physical_block_size: 512,
+            capacity_sectors: 0,
+            features: 0,
+            node: kb::NUMA_NO_NODE,
+            badblocks: None,
+        }
+    }
+}
+
+impl BioDiskBuilder {
+    /// A disk of 512-byte sectors, no capacity and no features.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks that `size` is a power of two from 512 to `PAGE_SIZE`.
+    fn validate_block_size(size: u32) -> Result {
+        if !(512..=PAGE_SIZE as u32).contains(&size) || !size.is_power_of_two() {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// The smallest addressable unit, in bytes.
+    pub(crate) fn logical_block_size(mut self, size: u32) -> Result<Self> {
+        Self::validate_block_size(size)?;
+        self.logical_block_size = size;
+        Ok(self)
+    }
+
+    /// The smallest unit written without read-modify-write, in bytes.
+    pub(crate) fn physical_block_size(mut self, size: u32) -> Result<Self> {
+        Self::validate_block_size(size)?;
+        self.physical_block_size = size;
+        Ok(self)
+    }
+
+    /// The capacity in 512-byte sectors.
+    pub(crate) fn capacity_sectors(mut self, sectors: u64) -> Self {
+        self.capacity_sectors = sectors;
+        self
+    }
+
+    fn feature(mut self, feature: kb::blk_features_t, on: bool) -> Self {
+        if on {
+            self.features |= feature;
+        } else {
+            self.features &= !feature;
+        }
+        self
+    }
+
+    /// Whether completed writes may sit in a volatile cache until a
+    /// `REQ_PREFLUSH` (`BLK_FEAT_WRITE_CACHE`).
+    pub(crate) fn write_cache(self, on: bool) -> Self {
+        self.feature(feat::WRITE_CACHE, on)
+    }
+
+    /// Whether the disk honours `REQ_FUA` itself (`BLK_FEAT_FUA`).
+    pub(crate) fn fua(self, on: bool) -> Self {
+        self.feature(feat::FUA, on)
+    }
+
+    /// Whether bios complete before `submit_bio` returns
+    /// (`BLK_FEAT_SYNCHRONOUS`).
+    pub(crate) fn synchronous(self, on: bool) -> Self {
+        self.feature(feat::SYNCHRONOUS, on)
+    }
+
+    /// Whether the disk has a DAX device (`BLK_FEAT_DAX`).
+    pub(crate) fn dax(self, on: bool) -> Self {
+        self.feature(feat::DAX, on)
+    }
+
+    /// The NUMA node to allocate on.
+    pub(crate) fn node(mut self, node: i32) -> Self {
+        self.node = node;
+        self
+    }
+
+    /// The disk's list of bad sectors, shown in its `badblocks` file.
+    pub(crate) fn badblocks(mut self, bb: Arc<Badblocks>) -> Self {
+        self.badblocks = Some(bb);
+        self
+    }
+
+    /// Allocates the disk, named `name`, whose bios go to `data`.
+    pub(crate) fn build<T: Operations>(
+        self,
+        name: fmt::Arguments<'_>,
+        data: Arc<T>,
+    ) -> Result<NewBioDisk<T>> {
+        let mut lim: kb::queue_limits = pin_init::zeroed();
+        lim.logical_block_size = self.logical_block_size;
+        lim.physical_block_size = self.physical_block_size;
+        lim.max_hw_sectors = u32::MAX;
+        lim.features = self.features;
+
+        // SAFETY: `lim` is a valid limits structure for the call.
+        let disk = from_err_ptr(unsafe {
+            kb::__blk_alloc_disk(&mut lim, self.node, static_lock_class!().as_ptr())
+        })?;
+        // SAFETY: `from_err_ptr` passed, so `disk` is a valid new gendisk.
+        let disk = unsafe { NonNull::new_unchecked(disk) };
+        // INVARIANT: allocated above; `private_data` is set below, before
+        // anyone else sees the disk.
+        let new = NewBioDisk {
+            disk,
+            data,
+            badblocks: self.badblocks,
+        };
+
+        // SAFETY: the new disk is ours alone until it is added.
+        let raw = unsafe { &mut *disk.as_ptr() };
+        NameWriter(&mut raw.disk_name, 0)
+            .write_fmt(name)
+            .map_err(|_| EINVAL)?;
+        raw.fops = &NewBioDisk::<T>::FOPS;
+        raw.private_data = Arc::as_ptr(&new.data).cast_mut().cast();
+        if let Some(bb) = &new.badblocks {
+            raw.bb = bb.as_raw().cast();
+        }
+        // SAFETY: `disk` is valid.
+        unsafe { kb::set_capacity(disk.as_ptr(), self.capacity_sectors) };
+        Ok(new)
+    }
+}
+
+/// Writes a disk name into `disk_name`, always leaving room for its NUL.
+struct NameWriter<'a>(&'a mut [c_char], usize);
+
+impl Write for NameWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.1 + s.len();
+        if end >= self.0.len() {
+            return Err(core::fmt::Error);
+        }
+        for (d, s) in self.0[self.1..end].iter_mut().zip(s.bytes()) {
+            *d = s as c_char;
+        }
+        self.1 = end;
+        Ok(())
+    }
+}
+
+/// A bio-based disk allocated and set up, not added yet: nobody can open
+/// it. Dropped, it is freed.
+///
+/// # Invariants
+///
+/// `disk` was allocated by `__blk_alloc_disk`, is not added, and its
+/// `private_data` points to the `T` in `data`; its `bb`, when set, to the
+/// list in `badblocks`.
+pub(crate) struct NewBioDisk<T: Operations> {
+    disk: NonNull<kb::gendisk>,
+    data: Arc<T>,
+    badblocks: Option<Arc<Badblocks>>,
+}
+
+impl<T: Operations> NewBioDisk<T> {
+    /// The operations every disk of this module shares. The owner pins the
+    /// module while a disk is open, so `rmmod` fails with `EBUSY` instead of
+    /// pulling code from under an opener.
+    const FOPS: kb::block_device_operations = kb::block_device_operations {
+        owner: <crate::LocalModule as ModuleMetadata>::THIS_MODULE.as_ptr(),
+        submit_bio: Some(submit_bio_callback::<T>),
+        ..pin_init::zeroed()
+    };
+
+    /// The raw gendisk, for abstractions that attach to a disk before it is
+    /// added (a DAX host).
+    pub(crate) fn as_raw(&self) -> *mut kb::gendisk {
+        self.disk.as_ptr()
+    }
+
+    /// Adds the disk below `parent`, with the attribute `groups`: it
+    /// appears, and may be opened.
+    pub(crate) fn add(
+        self,
+        parent: &Device<Bound>,
+        groups: Option<sysfs::Groups<BioDisk<T>>>,
+    ) -> Result<BioDisk<T>> {
+        // SAFETY: `parent` (`Device` is a transparent wrapper of
+        // `struct device`) is a live bound device and the disk is fully set
+        // up (type invariant); `private_data` stays valid as `data` is kept
+        // in the `BioDisk`.
+        to_result(unsafe {
+            kb::device_add_disk(
+                core::ptr::from_ref(parent).cast_mut().cast(),
+                self.disk.as_ptr(),
+                groups.map_or(core::ptr::null_mut(), sysfs::Groups::as_ptr),
+            )
+        })?;
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: each field is read once and `this` is never dropped.
+        let (disk, data, badblocks) = unsafe {
+            (
+                this.disk,
+                core::ptr::read(&this.data),
+                core::ptr::read(&this.badblocks),
+            )
+        };
+        if let Some(bb) = &badblocks {
+            // SAFETY: added above; `drop` calls `hide` before the disk goes.
+            unsafe { bb.show_in(disk.as_ptr()) };
+        }
+        // INVARIANT: added above, `private_data` points into `data`.
+        Ok(BioDisk {
+            disk,
+            data,
+            badblocks,
+        })
+    }
+}
+
+impl<T: Operations> Drop for NewBioDisk<T> {
+    fn drop(&mut self) {
+        // SAFETY: allocated and not added (type invariant).
+        unsafe { kb::put_disk(self.disk.as_ptr()) };
+    }
+}
+
+/// A live bio-based disk whose bios go to `T`.
+///
+/// # Invariants
+///
+/// `disk` was added with `device_add_disk` and its `private_data` points to
+/// the `T` in `data`, which lives as long as `self`; its `bb`, when set, to
+/// the list in `badblocks`. Dropping `self` deletes the disk, so `T` is
+/// never reached through it after that.
+pub(crate) struct BioDisk<T: Operations> {
+    disk: NonNull<kb::gendisk>,
+    data: Arc<T>,
+    badblocks: Option<Arc<Badblocks>>,
+}
+
+// SAFETY: The gendisk functions used here may be called from any thread.
+unsafe impl<T: Operations> Send for BioDisk<T> {}
+// SAFETY: See `Send`; `&BioDisk` only reads.
+unsafe impl<T: Operations> Sync for BioDisk<T> {}
+
+// SAFETY: A device whose attribute groups are `Groups<BioDisk<T>>` is the
+// `part0` device of a disk added by `NewBioDisk::add`, which is the only
+// user of such groups; `del_gendisk` removes the attributes before the
+// `BioDisk` lets go of its data.
+unsafe impl<T: Operations> sysfs::AttributeOwner for BioDisk<T> {
+    type Data = T;
+
+    unsafe fn data<'a>(dev: *mut kb::device) -> &'a T {
+        // SAFETY: by the safety requirements, `dev` is the device of a live
+        // disk of ours, whose `private_data` is a `T` (type invariant).
+        unsafe {
+            &*(*crate::sys::bindings::rpmem_dev_to_disk(dev))
+                .private_data
+                .cast::<T>()
+        }
+    }
+}
+
+impl<T: Operations> BioDisk<T> {
+    /// The raw gendisk, for abstractions that act on a live disk.
+    pub(crate) fn as_raw(&self) -> *mut kb::gendisk {
+        self.disk.as_ptr()
+    }
+
+    /// The data the disk's bios go to.
+    pub(crate) fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The disk's name.
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: the disk is live (type invariant) and its name, set and
+        // NUL-terminated in `build`, never changes.
+        unsafe { CStr::from_char_ptr((*self.disk.as_ptr()).disk_name.as_ptr()) }
+    }
+}
+
+impl<T: Operations> Drop for BioDisk<T> {
+    fn drop(&mut self) {
+        // SAFETY: added in `add` (type invariant). `del_gendisk` waits for
+        // bios in flight and removes the attributes, so `data` is unused
+        // once it returns.
+        unsafe { kb::del_gendisk(self.disk.as_ptr()) };
+        if let Some(bb) = &self.badblocks {
+            bb.hide();
+        }
+        // SAFETY: deleted above; the last use of the disk.
+        unsafe { kb::put_disk(self.disk.as_ptr()) };
+    }
+}
+
+extern "C" fn submit_bio_callback<T: Operations>(bio: *mut kb::bio) {
+    // SAFETY: the block layer only submits valid bios to a live disk of
+    // ours, whose `private_data` is a `T` (type invariants).
+    let data = unsafe { &*(*(*(*bio).bi_bdev).bd_disk).private_data.cast::<T>() };
+    // SAFETY: `bio` is non-null and handed to us for completion.
+    let bio = unsafe { Bio::from_raw(NonNull::new_unchecked(bio)) };
+    T::submit_bio(data, bio);
+}
