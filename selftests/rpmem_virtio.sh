@@ -134,7 +134,7 @@ block_checks()
 	check "$drv: control: a plain O_DIRECT write reaches no host flush" \
 		flushes_are "$drv/plain" none xfs_io -d -c 'pwrite -q 0 64k' "$disk"
 	# nd_pmem waits for the host in its submit_bio; rpmem hands the empty
-	# flush bio over (rust/pmem.rs).
+	# flush bio over (rust/pmem/disk.rs).
 	local how=sync
 	[ "$drv" = nd_pmem ] || how=async
 	check "$drv: fsync (empty REQ_PREFLUSH) reaches the host flush, ${how}hronously" \
