@@ -37,7 +37,7 @@ mod ext {
 
 /// The driver: probe, I/O, attributes and remove, in safe Rust: an
 /// `unsafe` block here fails the build.
-#[deny(unsafe_code)]
+#[forbid(unsafe_code)]
 mod pmem {
     pub(crate) mod attrs;
     pub(crate) mod disk;

@@ -190,6 +190,18 @@ ns_disk()
 	return 1
 }
 
+# The pfn device of NAMESPACE that a driver serves (once ndctl put the
+# namespace in fsdax mode); fails if there is none.
+pfn_of()
+{
+	local p
+	for p in "$ND"/devices/pfn*; do
+		[ "$(cat "$p/namespace" 2>/dev/null)" = "$1" ] && [ -e "$p/driver" ] &&
+			{ echo "${p##*/}"; return; }
+	done
+	return 1
+}
+
 # Stop the bus binding new devices by itself: tests bind explicitly.
 manual_binding()
 {

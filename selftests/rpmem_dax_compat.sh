@@ -10,17 +10,6 @@
 
 MNT=/tmp/dax-compat
 
-# The pfn device that owns the namespace once ndctl is done.
-pfn_of()
-{
-	local p
-	for p in "$ND"/devices/pfn*; do
-		[ "$(cat "$p/namespace" 2>/dev/null)" = "$1" ] && [ -e "$p/driver" ] &&
-			{ echo "${p##*/}"; return; }
-	done
-	return 1
-}
-
 # MAP: fsdax mode through nd_pmem, memmap in RAM (mem) or on the device (dev).
 make_fsdax()
 {

@@ -210,17 +210,6 @@ dax_checks()
 	unmount
 }
 
-# The pfn device that owns the namespace once ndctl is done.
-pfn_of()
-{
-	local p
-	for p in "$ND"/devices/pfn*; do
-		[ "$(cat "$p/namespace" 2>/dev/null)" = "$1" ] && [ -e "$p/driver" ] &&
-			{ echo "${p##*/}"; return; }
-	done
-	return 1
-}
-
 # NAMESPACE: ndctl puts it in fsdax mode (struct pages in RAM); prints the
 # pfn device.
 make_fsdax()

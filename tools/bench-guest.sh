@@ -36,16 +36,6 @@ bail() { progress "error: $*"; exit 1; }
 
 # --- the devices ------------------------------------------------------------
 
-# The pfn device that owns NAMESPACE.
-pfn_of()
-{
-	local p
-	for p in "$ND"/devices/pfn*; do
-		[ "$(cat "$p/namespace" 2>/dev/null)" = "$1" ] && { echo "${p##*/}"; return; }
-	done
-	return 1
-}
-
 # NAMESPACE MODE [MAP]: ndctl reconfigures it (nd_pmem binds the result);
 # prints the device the drivers then bind: the namespace, or its pfn.
 make_mode()
