@@ -363,6 +363,30 @@ build_helper()	# NAME [DIR]
 	echo "$bin"
 }
 
+# --- kprobes -----------------------------------------------------------------
+
+TRACING=/sys/kernel/tracing
+
+# FUNCTION...: a kprobe on each, named rpmem_FUNCTION, enabled.
+kprobes_on()
+{
+	local f
+	[ -d "$TRACING/events" ] || fail "no tracefs at $TRACING" || return
+	for f; do
+		echo "p:rpmem_$f $f" >>"$TRACING/kprobe_events" || return
+	done
+	echo 1 >"$TRACING/events/kprobes/enable"
+}
+
+# COMMAND...: run it; print the functions it made the kprobes hit, one line
+# per hit, in order.
+kprobe_trace()
+{
+	echo >"$TRACING/trace"
+	"$@" >/dev/null || return
+	grep -v '^#' "$TRACING/trace" | sed -n 's/.* rpmem_\([a-z0-9_]*\): .*/\1/p'
+}
+
 # --- the kernel log -----------------------------------------------------------
 
 # Mark the kernel log; kmsg_since prints what the kernel logged after the

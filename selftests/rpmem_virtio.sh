@@ -37,28 +37,19 @@
 . "$(dirname "$0")/lib.sh"
 
 MNT=/tmp/virtio
-T=/sys/kernel/tracing
 H=	# the dax_mmap helper
 declare -A FLUSHES	# counts of the last counted command, by driver and step
 
-# The kprobes: requests, asynchronous ones, host answers.
-kprobes_on()
-{
-	[ -d "$T/events" ] || fail "no tracefs at $T" || return
-	printf '%s\n' 'p:rpmem_req async_pmem_flush' 'p:rpmem_work virtio_pmem_flush_work' \
-		'p:rpmem_ack virtio_pmem_host_ack' >>"$T/kprobe_events" || return
-	echo 1 >"$T/events/kprobes/enable"
-}
+FLUSH_FUNCS=(async_pmem_flush virtio_pmem_flush_work virtio_pmem_host_ack)
 
 # COMMAND...: run it, print "REQUESTS ASYNC ACKS": the host flushes it caused.
 flushes_of()
 {
-	local out
-	echo >"$T/trace"
-	"$@" >/dev/null || return
-	out=$(grep -v '^#' "$T/trace")
-	echo "$(grep -c ' rpmem_req:' <<<"$out") $(grep -c ' rpmem_work:' <<<"$out")" \
-		"$(grep -c ' rpmem_ack:' <<<"$out")"
+	local hits f
+	hits=$(kprobe_trace "$@") || return
+	for f in "${FLUSH_FUNCS[@]}"; do
+		grep -cx "$f" <<<"$hits"
+	done | xargs
 }
 
 # KEY WANT COMMAND...: COMMAND's host flushes, kept in FLUSHES[KEY], are
@@ -89,7 +80,7 @@ same_as_nd_pmem()
 	local r n
 	r=$(awk '{ print $1, $3 }' <<<"${FLUSHES[rpmem/$1]:-}")
 	n=$(awk '{ print $1, $3 }' <<<"${FLUSHES[nd_pmem/$1]:-}")
-	[ -n "$r" ] && [ "$r" = "$n" ] ||
+	[[ $r =~ ^[0-9]+\ [0-9]+$ ]] && [ "$r" = "$n" ] ||
 		fail "rpmem: '${FLUSHES[rpmem/$1]:-}', nd_pmem: '${FLUSHES[nd_pmem/$1]:-}'"
 }
 
@@ -131,15 +122,15 @@ block_checks()
 	QUEUE[$drv/fua]=$(queue_of "$disk" fua)
 	QUEUE[$drv/write_cache]=$(queue_of "$disk" write_cache)
 	check "$drv: says it cannot guarantee persistence (no DIMM mappings)" warned "$drv"
-	check "$drv: control: a plain O_DIRECT write reaches no host flush" \
+	check_here "$drv: control: a plain O_DIRECT write reaches no host flush" \
 		flushes_are "$drv/plain" none xfs_io -d -c 'pwrite -q 0 64k' "$disk"
 	# nd_pmem waits for the host in its submit_bio; rpmem hands the empty
 	# flush bio over (rust/pmem/disk.rs).
 	local how=sync
 	[ "$drv" = nd_pmem ] || how=async
-	check "$drv: fsync (empty REQ_PREFLUSH) reaches the host flush, ${how}hronously" \
+	check_here "$drv: fsync (empty REQ_PREFLUSH) reaches the host flush, ${how}hronously" \
 		flushes_are "$drv/fsync" $how xfs_io -d -c 'pwrite -q 0 64k' -c fsync "$disk"
-	check "$drv: O_DSYNC write (REQ_FUA, then an fsync) reaches it, the FUA asynchronously" \
+	check_here "$drv: O_DSYNC write (REQ_FUA, then an fsync) reaches it, the FUA asynchronously" \
 		flushes_are "$drv/fua" fua dd if=/dev/zero of="$disk" bs=64k count=1 \
 		oflag=direct,dsync status=none
 	check "$drv: fio verify, random 4k-256k O_DIRECT writes with fsync" fio_verify "$disk"
@@ -147,7 +138,7 @@ block_checks()
 		head -c 1M /dev/urandom >/tmp/pattern
 		dd if=/tmp/pattern of="$disk" bs=1M seek=100 oflag=direct status=none
 	fi
-	check "$drv: unbind flushes the region" flushes_are "$drv/unbind" sync unbind_ns "$ns"
+	check_here "$drv: unbind flushes the region" flushes_are "$drv/unbind" sync unbind_ns "$ns"
 }
 
 # What rpmem wrote before it was unbound, nd_pmem reads.
@@ -231,7 +222,7 @@ H=$(build_helper dax_mmap) || die "no dax_mmap helper"
 ns=$(namespace_of virtio-pmem)
 nfit=$(namespace_of ACPI.NFIT)
 echo "# virtio-pmem namespace $ns, NFIT namespace $nfit; DAX driver under test: $DAX_DRIVER"
-check "kprobes on async_pmem_flush, virtio_pmem_flush_work, virtio_pmem_host_ack" kprobes_on
+check "kprobes on ${FLUSH_FUNCS[*]}" kprobes_on "${FLUSH_FUNCS[@]}"
 
 for drv in rpmem nd_pmem; do
 	block_checks $drv
