@@ -24,7 +24,7 @@ set -euo pipefail
 variant=${1:-default}
 HOST_PKGS=(qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux
 	   flex bison bc cpio libelf-dev libssl-dev kmod xz-utils
-	   procps busybox-static gawk shellcheck)
+	   procps busybox-static gawk shellcheck jq)
 case $variant in
 default) ;;
 debug) HOST_PKGS+=("clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR"

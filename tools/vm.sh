@@ -406,8 +406,10 @@ pick_accel()
 		! kvm_usable || accel=kvm
 	fi
 	echo "$accel${icount:+ icount shift=$icount}" >"$out/accel"	# for tools/bench.sh
+	# A CPU without the hypervisor bit for CXL (see cxl_args).
+	local cpu_flags=${cxl_mib:+,hypervisor=off}
 	if [ "$accel" = kvm ]; then
-		qemu+=(-accel kvm -cpu host)
+		qemu+=(-accel kvm -cpu "host$cpu_flags")
 	else
 		# -cpu max has clflushopt and clwb under TCG. Emulated CPUs
 		# can stall for many seconds on a loaded host: no RCU stall
@@ -415,7 +417,7 @@ pick_accel()
 		# Multi-threaded TCG races with the kernel's int3-based code
 		# patching (static keys) and oopses at boot now and then:
 		# one host thread runs all vCPUs, which stay SMP for the guest.
-		qemu+=(-accel tcg,thread=single -cpu max)
+		qemu+=(-accel tcg,thread=single -cpu "max$cpu_flags")
 		kargs+=(rcupdate.rcu_cpu_stall_timeout=120)
 		# Idle guests jump to their next timer instead of sleeping.
 		[ -z "$icount" ] || qemu+=(-icount "shift=$icount,sleep=off")
@@ -488,7 +490,12 @@ virtio_pmem_args()
 # persistent-memdev=), its label storage and a serial number (without one
 # the kernel refuses to make an nd region of it: "invalid or missing serial
 # number"), and a fixed memory window (CFMWS) through which the host bridge
-# decodes.
+# decodes. Two gaps of this QEMU (7.2) the kernel cannot get past: the
+# device's event log interrupts (cxl_pci's probe fails, "Failed to get
+# interrupt for event Info log", unless MSI is off: pci=nomsi), and a
+# CPU that says it is a guest, on which the kernel will not commit a region
+# ("Failed to synchronize CPU cache state": wbinvd is for bare metal only),
+# so the CPU model drops the hypervisor bit (pick_accel).
 cxl_args()
 {
 	local file lsa
@@ -501,6 +508,7 @@ cxl_args()
 	       -device cxl-rp,id=cxl_rp0,bus=cxl.0,port=0,chassis=0,slot=2
 	       -device cxl-type3,id=cxl-pmem0,bus=cxl_rp0,memdev=cxl-mem0,lsa=cxl-lsa0,sn=0x52504d454d
 	       -M cxl-fmw.0.targets.0=cxl.0,cxl-fmw.0.size=4G)
+	kargs+=(pci=nomsi)
 }
 
 memory_args()
