@@ -24,8 +24,11 @@
  *                                mapped in all; K: the first round's
  *                                PAGEMAP_SCAN huge kB). For benchmarks
  *   dax_mmap hold FILE SIZE      map, write every page, print "ready", then
- *                                sleep until killed (by SIGBUS, say, when
- *                                the filesystem revokes the mapping)
+ *                                sleep until killed; a SIGBUS (say, when
+ *                                the filesystem revokes the mapping) is
+ *                                printed as for poison below, and it goes
+ *                                on sleeping: it does not race the kernel's
+ *                                teardown with an exit of its own
  *   dax_mmap poison FILE OFFSET [GO]
  *                                map FILE with MAP_SYNC, read every page
  *                                (reads keep reflinked blocks shared), and
@@ -404,22 +407,6 @@ static int do_faults(const char *path, size_t len, unsigned int secs,
 	return 0;
 }
 
-static int do_hold(const char *path, size_t len)
-{
-	int fd = open_file(path);
-	char *p;
-
-	if (file_size(fd) < len) {
-		fprintf(stderr, "%s: %s is shorter than %zu bytes\n", prog, path, len);
-		return 1;
-	}
-	p = map_aligned(fd, len, 0);
-	touch(p, len);
-	puts("ready");
-	fflush(stdout);
-	for (;;)
-		pause();
-}
 
 /* The last SIGBUS: its code and address, and where to go on from it. */
 static sigjmp_buf sigbus_jmp;
@@ -495,6 +482,29 @@ static int do_poison(const char *path, size_t offset, const char *go)
 		       strerror(errno));
 	puts("no SIGBUS");
 	return 1;
+}
+
+static int do_hold(const char *path, size_t len)
+{
+	int fd = open_file(path);
+	char *p;
+
+	if (file_size(fd) < len) {
+		fprintf(stderr, "%s: %s is shorter than %zu bytes\n", prog, path, len);
+		return 1;
+	}
+	p = map_aligned(fd, len, 0);
+	touch(p, len);
+	catch_sigbus();
+	if (sigsetjmp(sigbus_jmp, 1)) {
+		report_sigbus(p);
+		fflush(stdout);
+	} else {
+		puts("ready");
+		fflush(stdout);
+	}
+	for (;;)
+		pause();
 }
 
 static int do_watch(const char *path, size_t offset, unsigned int secs)

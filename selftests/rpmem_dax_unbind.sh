@@ -13,8 +13,8 @@
 #    works, and after a rebind it mounts again (journal recovery) with the
 #    synced data intact; the same for XFS (no "shutdown" option to show);
 #  - unbind with a file of an XFS (rmapbt=1) mapped by a process: kill_dax
-#    tells XFS ("Device is about to be removed!"), which kills the process
-#    with SIGBUS and shuts down; unbind returns, umount works, the filesystem
+#    tells XFS ("Device is about to be removed!"), which sends the process
+#    SIGBUS and shuts down; unbind returns, umount works, the filesystem
 #    mounts again after a rebind.
 #
 # Not here, because nd_pmem on 7.3 takes the kernel down: unbind while a
@@ -29,7 +29,10 @@
 # now and then in dax_folio_put (a page still referenced) under
 # invalidate_inode_pages2_range in xfs_dax_failure_fn, most likely a read
 # fault (XFS freezes the filesystem, which stops write faults only) mapping
-# the page again after mf_dax_kill_procs unmapped it.
+# the page again after mf_dax_kill_procs unmapped it. Nor may it die of
+# the SIGBUS: once (of some twenty runs) the same WARN came with a holder
+# that was exiting, its pages not yet released, while XFS invalidated
+# them; so the holder catches SIGBUS, prints it and sleeps on.
 #
 # rpmem does not crash there: at teardown it counts the pages still
 # referenced, and if any are, keeps them (and its claim on the range) until
@@ -189,12 +192,16 @@ xfs_rmap_mapped()
 	sync && start_holder "$dir/big"
 }
 
+# The holder was sent SIGBUS for its mapping (it prints it and sleeps on:
+# an exit racing with unbind's invalidation of the file's pages makes 7.3
+# WARN in dax_folio_put, the process's pages not yet released), and ends
+# with the SIGTERM that follows.
 holder_got_sigbus()
 {
-	reap_holder || return
-	[ "$holder_status" = 135 ] ||
-		fail "holder ended with status $holder_status, not 135 (SIGBUS): $(cat /tmp/holder.out)" ||
-		return
+	grep -qE '^SIGBUS BUS_MCEERR_A[OR] ' /tmp/holder.out ||
+		fail "no SIGBUS for the holder: $(cat /tmp/holder.out)" || return
+	reap_holder TERM || return
+	[ "$holder_status" = 143 ] || fail "holder ended with status $holder_status" || return
 	dmesg | grep -qF "XFS (${disk#/dev/}): Device is about to be removed!" ||
 		fail "no 'Device is about to be removed!' for ${disk#/dev/}"
 }
