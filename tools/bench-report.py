@@ -163,23 +163,32 @@ def table(rows, env):
 
 
 def svg(rows, env):
-    """One bar per row: rpmem relative to nd_pmem, whiskers for the spread."""
+    """One bar per row: rpmem relative to nd_pmem, whiskers for the spread.
+
+    The scale follows the medians (at least 0.9 to 1.1), not the whiskers:
+    one outlier repetition would squeeze every bar into a pixel. A whisker
+    past the edge ends in an arrow; the numbers are printed on the right.
+    """
     rows = [r for r in rows if "nd_pmem" in r["ratios"]]
     # About 6.5 pixels a character at 11 px sans-serif.
     label_w = 20 + int(6.5 * max([len(r["what"]) for r in rows] + [10]))
-    plot_w, bar_h, top = 420, 18, 60
+    plot_w, num_w, bar_h, top = 420, 130, 18, 60
     height = top + bar_h * len(rows) + 50
-    hi = max([1.25] + [r["ratios"]["nd_pmem"]["max"] for r in rows])
-    lo = min([0.75] + [r["ratios"]["nd_pmem"]["min"] for r in rows])
-    lo, hi = max(0.0, lo - 0.05), hi + 0.05
+    meds = [r["ratios"]["nd_pmem"]["median"] for r in rows]
+    lo = min([0.9] + [m - 0.02 for m in meds])
+    hi = max([1.1] + [m + 0.02 for m in meds])
 
     def x(v):
-        return label_w + (v - lo) / (hi - lo) * plot_w
+        return label_w + (min(max(v, lo), hi) - lo) / (hi - lo) * plot_w
 
     def esc(s):
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    p = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 20}" '
+    def arrow(v, y, d):
+        return (f'<polygon points="{x(v):.1f},{y:.1f} {x(v) - 5 * d:.1f},{y - 4:.1f} '
+                f'{x(v) - 5 * d:.1f},{y + 4:.1f}"/>')
+
+    p = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + num_w}" '
          f'height="{height}" font-family="sans-serif" font-size="11">',
          '<rect width="100%" height="100%" fill="white"/>',
          '<text x="10" y="20" font-size="14">rpmem relative to nd_pmem '
@@ -187,9 +196,10 @@ def svg(rows, env):
          f'<text x="10" y="38">{esc(env.get("kernel", ""))}, '
          f'{esc(env.get("accel", ""))}, {esc(env.get("date", ""))}, '
          f'{esc(env.get("reps", ""))} repetitions</text>']
-    step = next(s for s in (0.1, 0.2, 0.25, 0.5, 1.0, 2.0) if (hi - lo) / s <= 10)
+    step = next(s for s in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0)
+                if (hi - lo) / s <= 10)
     tick = math.ceil(lo / step) * step
-    while tick <= hi:
+    while tick <= hi + 1e-9:
         p.append(f'<line x1="{x(tick):.1f}" y1="{top - 5}" x2="{x(tick):.1f}" '
                  f'y2="{height - 40}" stroke="#ddd"/>')
         p.append(f'<text x="{x(tick):.1f}" y="{height - 25}" '
@@ -206,6 +216,12 @@ def svg(rows, env):
                  f'height="{bar_h - 6}" fill="{colour}"/>')
         p.append(f'<line x1="{x(q["min"]):.1f}" y1="{y + bar_h / 2}" '
                  f'x2="{x(q["max"]):.1f}" y2="{y + bar_h / 2}" stroke="black"/>')
+        if q["min"] < lo:
+            p.append(arrow(q["min"], y + bar_h / 2, -1))
+        if q["max"] > hi:
+            p.append(arrow(q["max"], y + bar_h / 2, 1))
+        p.append(f'<text x="{label_w + plot_w + 10}" y="{y + 13}">'
+                 f'{esc(ratio_cell(q).strip())}</text>')
     p.append(f'<line x1="{x(1.0):.1f}" y1="{top - 5}" x2="{x(1.0):.1f}" '
              f'y2="{height - 40}" stroke="black"/>')
     p.append("</svg>")
