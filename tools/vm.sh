@@ -8,12 +8,21 @@
 # tools/guest-init.sh. A per-run directory, shared read-write, carries the
 # command in and its status, console and kernel log out. Afterwards the
 # kernel log is scanned: a clean exit status means a clean kernel log.
+#
+# Not virtme-ng: vng 1.42 (--run bzImage --exec CMD --disable-kvm --force-9p
+# --disable-microvm --qemu-opts/--append) boots this kernel, but always on
+# q35 (memmap= limits and --ram-file offsets differ from pc's), spends 40 s
+# of TCG on overlayfs mounts our kernel lacks, finds no virtio-serial script
+# ports and falls back to the console, losing the command's status (3 came
+# back as 255); it keeps no kernel log and writes into the kernel build
+# directory. Our device options, checks, log scan, KVM probe and exit
+# statuses would all stay around it: not smaller.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-KVM_PROBE_SECS=20
 MEM_FILE=memory-backend-file,share=on	# guest memory in a host file
+CXL_LSA_SIZE=$((128 << 10))
 # The guest's root: the host's /, read-only, over virtio-9p.
 ROOT_9P=local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap
 # msize: the most virtio takes; cache=loose: the share is read-only.
@@ -29,63 +38,53 @@ usage: ${0##*/} [options] [--] command...
 Boot the test kernel in QEMU and run command (one argument: a shell command
 line; several: a program and its arguments, passed as they are) with bash
 in the guest, in the current directory, with RPMEM_TOP, RPMEM_KDIR (kernel
-build directory) and RPMEM_OUT (the run directory, as seen by the guest)
-exported, DAX_DRIVER and RPMEM_SOAK_SECS if they are set here (see
-selftests/lib.sh, selftests/rpmem_soak.sh), and RPMEM_VM_TIMEOUT. The
-host's / is the guest's root, read-only; /tmp, /var/tmp and /run are guest
-tmpfs. A command may end the VM itself (say, an un-clean power-off: echo o
->/proc/sysrq-trigger) once it has written its status to \$RPMEM_OUT/rc.
+build directory), RPMEM_OUT (the run directory, as the guest sees it),
+RPMEM_VM_TIMEOUT, and DAX_DRIVER and RPMEM_SOAK_SECS if set here, exported.
+The host's / is the guest's root, read-only; /tmp, /var/tmp and /run are
+guest tmpfs. A command may end the VM itself (say, an un-clean power-off:
+echo o >/proc/sysrq-trigger) once it has written its status to
+\$RPMEM_OUT/rc.
 
   --kernel PATH     bzImage or kernel build directory (default: the one
                     tools/kernel.sh prints, building it if needed)
   --mem SIZE        guest RAM (default 1G)
   --cpus N          virtual CPUs (default 2)
   --nvdimm SIZE[,label=SIZE][,file=PATH]
-                    add an NVDIMM (repeatable) backed by PATH, created sparse
-                    if missing and kept; without file=, a scratch file in the
-                    run directory, deleted afterwards
+                    add an NVDIMM with a label area (repeatable)
   --virtio-pmem SIZE[,file=PATH]
-                    add a virtio-pmem device (repeatable) backed by PATH, like
-                    --nvdimm: persistent memory whose flush is a request to
-                    QEMU, which fsyncs PATH
+                    add a virtio-pmem device (repeatable): its flush is a
+                    request to QEMU, which fsyncs the file
   --cxl-pmem SIZE[,file=PATH][,lsa=PATH]
-                    add a CXL type-3 memory device with SIZE of persistent
-                    memory (a multiple of 256 MiB) backed by PATH, and label
-                    storage backed by lsa=PATH (128 KiB); without file= or
-                    lsa=, scratch files. Once only: one pxb-cxl host bridge,
-                    one cxl-rp root port, the device, and a 4 GiB CXL fixed
-                    memory window targeting the bridge, on a q35 machine
-                    (cxl=on). The guest assembles a region with
-                    "cxl create-region -m -t pmem -d decoder0.0 -w 1 mem0"
+                    add one CXL type-3 device, SIZE a multiple of 256 MiB,
+                    with 128 KiB of label storage (lsa=), below a host bridge
+                    with a 4 GiB window, on a q35 machine; the guest makes a
+                    region: cxl create-region -m -t pmem -d decoder0.0 -w 1 mem0
+                    file=, lsa= (any device): backing files, created sparse
+                    if missing, kept; else scratch files in the run directory
   --memmap SIZE!START
-                    reserve guest RAM as legacy persistent memory (memmap=,
-                    repeatable); 2 MiB aligned, inside RAM, above 16 MiB
-                    (below 4 GiB: under 3 GiB on the pc machine, under 2 or
-                    2.75 GiB on q35, which --cxl-pmem needs)
+                    reserve guest RAM as legacy pmem (memmap=, repeatable):
+                    2 MiB aligned, above 16 MiB, inside RAM (below 4 GiB:
+                    under 3 GiB on pc, 2 or 2.75 GiB on q35, for --cxl-pmem)
   --ram-file PATH   back all guest RAM with PATH (created if missing, kept):
                     file offset == guest physical address below 3 GiB, so
                     --memmap regions persist across boots
   --append ARGS     extra kernel command line
   --timeout SECS    kill the VM after SECS (default 600; none with --shell),
-                    times RPMEM_VM_SLOWDOWN if set (a whole factor: the
-                    debug kernel's checks make everything slower)
+                    times RPMEM_VM_SLOWDOWN (1 to 99) if set, for slow kernels
   --out DIR         run directory (default: a new one under
                     \$RPMEM_CACHE/runs): console.log, dmesg.log, kernel.log, rc,
                     accel (kvm or tcg)
   --accel MODE      kvm, tcg or auto (default: kvm if a test boot works)
-  --which-accel     print the accelerator a run would use (kvm or tcg), boot
-                    nothing
-  --icount SHIFT    TCG with a virtual clock that counts instructions
-                    (2^SHIFT ns each; implies --accel tcg): guest time no
-                    longer depends on how busy the host is (benchmarks)
+  --which-accel     print the accelerator a run would use, boot nothing
+  --icount SHIFT    --accel tcg with a virtual clock, 2^SHIFT ns an instruction,
+                    that does not depend on how busy the host is (benchmarks)
   --shell           interactive bash on the console (Ctrl-A X quits QEMU)
   --quiet           do not copy the console to stdout
   --pidfile PATH    write QEMU's PID to PATH, for a power-failure test that
                     kills QEMU with SIGKILL: that end is then status 95
                     (kernel log clean) or 99, not a timeout
 
-SIZE: a number of bytes, decimal or 0x hex, with an optional K, M, G or T
-(binary) suffix.
+SIZE: bytes, decimal or 0x hex, with an optional K, M, G or T suffix (binary).
 
 Exit status: the command's, if the kernel log is clean; 99 if the kernel
 log shows a problem (oops, BUG, WARNING, lockdep, KASAN, hung task, ...);
@@ -96,12 +95,8 @@ EOF
 }
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
-icount= which_accel=0
-slowdown=${RPMEM_VM_SLOWDOWN:-1}
-nvdimms=() memmaps=() append=() scratch=() vpmems=() cxls=()
-nv_mib=() nv_label=() nv_file=() memmap_args=() vp_mib=() vp_file=()
-cxl_mib= cxl_file= cxl_lsa=
-CXL_LSA_SIZE=$((128 << 10))
+icount= which_accel=0 slowdown=${RPMEM_VM_SLOWDOWN:-1}
+nvdimms=() vpmems=() cxls=() memmaps=() memmap_args=() append=() scratch=()
 
 # SIZE in bytes.
 bytes()
@@ -116,33 +111,53 @@ bytes()
 	echo $((n << m))
 }
 
-# SIZE in MiB, which it must be a multiple of.
+# SIZE in MiB, which it must be a positive multiple of.
 mib()
 {
 	local b
 	b=$(bytes "$1")
-	[ $((b % (1 << 20))) -eq 0 ] && [ "$b" -gt 0 ] ||
-		die "$1 is not a positive multiple of 1 MiB"
+	((b > 0 && b % (1 << 20) == 0)) || die "$1 is not a positive multiple of 1 MiB"
 	echo $((b >> 20))
 }
 
+# The command line into the option variables and cmd[].
 parse_args()
 {
+	local n
 	while [ $# -gt 0 ]; do
+		n=1
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
 		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem)
 			[ $# -ge 2 ] || die "$1 needs an argument"
-			set_option "$1" "$2"
-			shift 2 ;;
-		--shell) shell=1; shift ;;
-		--which-accel) which_accel=1; shift ;;
-		--quiet) quiet=1; shift ;;
+			n=2 ;;
+		esac
+		case $1 in
+		--kernel) kernel=$2 ;;
+		--mem) mem=$2 ;;
+		--cpus) [[ $2 =~ ^[1-9][0-9]*$ ]] || die "bad CPU count '$2'"; cpus=$2 ;;
+		--nvdimm) nvdimms+=("$2") ;;
+		--virtio-pmem) vpmems+=("$2") ;;
+		--cxl-pmem) cxls+=("$2") ;;
+		--memmap) memmaps+=("$2") ;;
+		--ram-file) ram_file=$2 ;;
+		--append) append+=("$2") ;;
+		--timeout) [[ $2 =~ ^[0-9]+$ ]] || die "bad timeout '$2'"; timeout=$2 ;;
+		--out) out=$2 ;;
+		--pidfile) pidfile=$2 ;;
+		--accel) [[ $2 =~ ^(kvm|tcg|auto)$ ]] || die "bad accelerator '$2'"; accel=$2 ;;
+		--icount)
+			[[ $2 =~ ^[0-9]$ ]] || die "bad --icount shift '$2' (0 to 9)"
+			icount=$2 accel=tcg ;;
+		--shell) shell=1 ;;
+		--which-accel) which_accel=1 ;;
+		--quiet) quiet=1 ;;
 		-h|--help) usage; exit 0 ;;
 		--) shift; break ;;
 		-*) die "unknown option $1 (see --help)" ;;
 		*) break ;;
 		esac
+		shift $n
 	done
 	cmd=("$@")
 	[ $shell -eq 1 ] || [ $which_accel -eq 1 ] || [ ${#cmd[@]} -gt 0 ] ||
@@ -152,47 +167,131 @@ parse_args()
 		die "RPMEM_VM_SLOWDOWN=$slowdown is not a factor from 1 to 99"
 }
 
-set_option()
+# PATH, backing SIZE bytes of guest memory: no ',' (QEMU would split it),
+# and if it exists, the right size.
+check_file()	# PATH SIZE
 {
-	case $1 in
-	--kernel) kernel=$2 ;;
-	--mem) mem=$2 ;;
-	--cpus) [[ $2 =~ ^[1-9][0-9]*$ ]] || die "bad CPU count '$2'"; cpus=$2 ;;
-	--nvdimm) nvdimms+=("$2") ;;
-	--memmap) memmaps+=("$2") ;;
-	--virtio-pmem) vpmems+=("$2") ;;
-	--cxl-pmem) cxls+=("$2") ;;
-	--ram-file) ram_file=$2 ;;
-	--append) append+=("$2") ;;
-	--timeout) [[ $2 =~ ^[0-9]+$ ]] || die "bad timeout '$2'"; timeout=$2 ;;
-	--out) out=$2 ;;
-	--pidfile) pidfile=$2 ;;
-	--accel)
-		[[ $2 =~ ^(kvm|tcg|auto)$ ]] || die "bad accelerator '$2'"
-		accel=$2 ;;
-	--icount)
-		[[ $2 =~ ^[0-9]$ ]] || die "bad --icount shift '$2' (0 to 9)"
-		icount=$2 accel=tcg ;;
-	esac
+	local have
+	[[ $1 != *,* ]] || die "QEMU cannot take a ',' in $1"
+	[ -e "$1" ] || return 0
+	have=$(stat -c %s "$1")
+	[ "$have" -eq "$2" ] || die "$1 has $have bytes, not $2"
+}
+
+# A device's SIZE[,KEY=VALUE]... for OPTION, which takes the KEYs: SIZE, a
+# multiple of ALIGN MiB, in MiB into spec_mib; label= in bytes into
+# spec_label, file= and lsa= as absolute, checked paths into spec_file and
+# spec_lsa (empty if not given: a scratch file).
+parse_spec()	# OPTION SPEC ALIGN KEY...
+{
+	local opt=$1 align=$3 parts part key val
+	IFS=, read -ra parts <<<"$2"
+	shift 3
+	spec_mib=$(mib "${parts[0]}") spec_label= spec_file= spec_lsa=
+	((spec_mib % align == 0)) || die "$opt ${parts[0]}: not a multiple of $align MiB"
+	for part in "${parts[@]:1}"; do
+		key=${part%%=*} val=${part#*=}
+		[[ $part == *=* && " $* " == *" $key "* ]] || die "bad $opt option '$part'"
+		case $key in
+		label) spec_label=$(bytes "$val") ;;
+		file) spec_file=$(realpath "$val")
+		      check_file "$spec_file" $((spec_mib << 20)) ;;
+		lsa) spec_lsa=$(realpath "$val")
+		     check_file "$spec_lsa" $CXL_LSA_SIZE ;;
+		esac
+	done
+}
+
+# One --memmap SIZE!START: check it, keep it for the kernel command line.
+check_memmap()
+{
+	local size start end ram=$((mem_mib << 20)) max=0xe0000000 low=0xc0000000
+	[[ $1 == *!* ]] || die "--memmap takes SIZE!START, not '$1'"
+	size=$(bytes "${1%%!*}")
+	start=$(bytes "${1#*!}")
+	end=$((start + size))
+	# RAM below 4 GiB: pc puts up to 3.5 GiB there, else 3; q35 2.75, else 2.
+	[ ${#cxls[@]} -eq 0 ] || max=0xb0000000 low=0x80000000
+	((ram >= max)) || low=$ram
+	(((size | start) % (2 << 20) == 0 && size > 0)) || die "--memmap $1: not 2 MiB aligned"
+	((start >= 16 << 20)) || die "--memmap $1: starts below 16 MiB, where the kernel loads"
+	((end <= low || (start >= 4 << 30 && end <= ram - low + (4 << 30)))) ||
+		die "--memmap $1: not inside the guest's RAM (--mem $mem)"
+	memmap_args+=("memmap=$((size >> 20))M!$((start >> 20))M")
+}
+
+# All the options that need checking, before anything is created.
+check_options()
+{
+	local i
+	mem_mib=$(mib "$mem")
+	for i in "${nvdimms[@]}"; do
+		parse_spec --nvdimm "$i" 1 label file
+	done
+	for i in "${vpmems[@]}"; do
+		parse_spec --virtio-pmem "$i" 2 file
+	done
+	[ ${#cxls[@]} -le 1 ] || die "--cxl-pmem: one device at most"
+	for i in "${cxls[@]}"; do
+		parse_spec --cxl-pmem "$i" 256 file lsa
+		((spec_mib <= 4096)) || die "--cxl-pmem ${i%%,*}: more than the 4 GiB window"
+	done
+	for i in "${memmaps[@]}"; do
+		check_memmap "$i"
+	done
+	if [ -n "$ram_file" ]; then
+		ram_file=$(realpath "$ram_file")
+		check_file "$ram_file" $((mem_mib << 20))
+	fi
+	[[ $RPMEM_TOP != *[[:space:],]* ]] ||
+		die "the guest cannot boot from $RPMEM_TOP: no spaces or ',' please"
 }
 
 # kernel (the bzImage) and kdir (its build directory, if known).
 find_kernel()
 {
 	[ -n "$kernel" ] || kernel=${RPMEM_KDIR:-$("$RPMEM_TOP/tools/kernel.sh")}
-	kdir=
-	if [ -d "$kernel" ]; then
-		kdir=$(cd "$kernel" && pwd)
-		kernel=$kdir/arch/x86/boot/bzImage
-	else
-		kernel=$(realpath "$kernel")
-		case $kernel in
-		*/arch/x86/boot/bzImage) kdir=${kernel%/arch/x86/boot/bzImage} ;;
-		esac
-	fi
+	[ ! -d "$kernel" ] || kernel=$kernel/arch/x86/boot/bzImage
 	[ -f "$kernel" ] || die "no kernel image $kernel"
+	kernel=$(realpath "$kernel") kdir=
+	[[ $kernel != */arch/x86/boot/bzImage ]] || kdir=${kernel%/arch/x86/boot/bzImage}
 }
 
+# For --accel auto: kvm if KVM runs our guests here. /dev/kvm is not
+# enough: a test boot under KVM with /bin/true as init decides (its exit
+# makes the kernel panic with "Attempted to kill init", proof that
+# userspace ran), its verdict kept for the host's boot and QEMU version.
+auto_accel()
+{
+	local key verdict con
+	[ "$accel" = auto ] || return 0
+	accel=tcg
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 0
+	key=$(cat /proc/sys/kernel/random/boot_id)-$(qemu-system-x86_64 --version |
+		head -n1 | tr -c 'a-zA-Z0-9.\n' _)
+	verdict=$RPMEM_CACHE/kvm/$key
+	if [ ! -f "$verdict" ]; then
+		mkdir -p "$RPMEM_CACHE/kvm"
+		con=$(mktemp)
+		timeout -k 2 20 qemu-system-x86_64 -nodefaults \
+			-no-reboot -display none -accel kvm -cpu host -m 256M \
+			-kernel "$kernel" -virtfs "$ROOT_9P" -serial "file:$con" \
+			-append "console=ttyS0 panic=-1 ${ROOT_ARGS[*]} init=/bin/true" \
+			</dev/null >/dev/null 2>&1 || true
+		if grep -q 'Attempted to kill init' "$con"; then
+			echo yes >"$verdict.$$"
+		else
+			echo no >"$verdict.$$"
+			log "KVM does not boot the test kernel here, using TCG (slow);" \
+			    "rm $verdict to test again"
+		fi
+		rm -f "$con"
+		mv "$verdict.$$" "$verdict"
+	fi
+	[ "$(cat "$verdict")" != yes ] || accel=kvm
+}
+
+# The run directory, made and emptied of a former run's files.
 make_out()
 {
 	if [ -z "$out" ]; then
@@ -203,12 +302,7 @@ make_out()
 	out=$(cd "$out" && pwd)
 	rm -f "$out"/{console.log,dmesg.log,kernel.log,rc,cmd,guest.env,qemu.cmd}
 	log "run directory: $out"
-}
-
-# The guest has its own, empty, /tmp, /var/tmp, /run, /dev, /proc and /sys;
-# only the checkout itself stays visible there (guest-init.sh).
-check_cwd()
-{
+	# The guest's /tmp, /var/tmp, /run, /dev, /proc and /sys are its own.
 	case $PWD/ in
 	"$RPMEM_TOP"/*) ;;
 	/tmp/*|/var/tmp/*|/run/*|/dev/*|/proc/*|/sys/*)
@@ -216,20 +310,15 @@ check_cwd()
 	esac
 }
 
-# What guest-init.sh needs, as shell assignments; the command in its own
-# file, so that no quoting is lost on the way.
+# guest.env, shell assignments for guest-init.sh; cmd, the command, quoted.
 write_guest_files()
 {
 	local rows= cols= v
-	if [ $shell -eq 1 ] && [ -t 0 ]; then
-		read -r rows cols < <(stty size) || true
-	fi
+	[ $shell -eq 0 ] || [ ! -t 0 ] || read -r rows cols < <(stty size) || true
 	{
 		printf 'RPMEM_%s=%q\n' TOP "$RPMEM_TOP" KDIR "$kdir" CWD "$PWD" \
 			MODE "$( ((shell)) && echo shell || echo cmd)" \
 			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
-		# Which driver the DAX selftests exercise (selftests/lib.sh),
-		# how long rpmem_soak runs, and how long the guest may run.
 		for v in DAX_DRIVER RPMEM_SOAK_SECS; do
 			[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 		done
@@ -244,311 +333,98 @@ write_guest_files()
 	fi >"$out/cmd"
 }
 
-# PATH, backing SIZE bytes of guest memory: no ',' (QEMU would split it),
-# and if it exists, the right size.
-check_file()
+# The accelerator's QEMU and kernel arguments.
+accel_args()
 {
-	local have
-	[[ $1 != *,* ]] || die "QEMU cannot take a ',' in $1"
-	[ -e "$1" ] || return 0
-	have=$(stat -c %s "$1")
-	[ "$have" -eq "$2" ] || die "$1 has $have bytes, not $2"
-}
-
-# One --nvdimm INDEX SPEC into nv_mib[], nv_label[] and nv_file[] (empty: a
-# scratch file).
-parse_nvdimm()
-{
-	local i=$1 spec opt
-	IFS=, read -ra spec <<<"$2"
-	nv_mib[i]=$(mib "${spec[0]}") nv_label[i]= nv_file[i]=
-	for opt in "${spec[@]:1}"; do
-		case $opt in
-		label=*) nv_label[i]=$(bytes "${opt#label=}") ;;
-		file=*) nv_file[i]=$(realpath "${opt#file=}") ;;
-		*) die "bad --nvdimm option '$opt'" ;;
-		esac
-	done
-	[ -z "${nv_file[i]}" ] || check_file "${nv_file[i]}" $((nv_mib[i] << 20))
-}
-
-# One --virtio-pmem INDEX SPEC into vp_mib[] and vp_file[] (empty: a
-# scratch file).
-parse_virtio_pmem()
-{
-	local i=$1 spec opt
-	IFS=, read -ra spec <<<"$2"
-	vp_mib[i]=$(mib "${spec[0]}") vp_file[i]=
-	for opt in "${spec[@]:1}"; do
-		case $opt in
-		file=*) vp_file[i]=$(realpath "${opt#file=}") ;;
-		*) die "bad --virtio-pmem option '$opt'" ;;
-		esac
-	done
-	[ $((vp_mib[i] % 2)) -eq 0 ] || die "--virtio-pmem $2: not a multiple of 2 MiB"
-	[ -z "${vp_file[i]}" ] || check_file "${vp_file[i]}" $((vp_mib[i] << 20))
-}
-
-# The --cxl-pmem SPEC into cxl_mib, cxl_file and cxl_lsa.
-parse_cxl()
-{
-	local spec opt
-	[ ${#cxls[@]} -le 1 ] || die "--cxl-pmem: one device at most"
-	[ ${#cxls[@]} -eq 1 ] || return 0
-	IFS=, read -ra spec <<<"${cxls[0]}"
-	cxl_mib=$(mib "${spec[0]}")
-	[ $((cxl_mib % 256)) -eq 0 ] || die "--cxl-pmem ${spec[0]}: not a multiple of 256 MiB"
-	[ "$cxl_mib" -le 4096 ] || die "--cxl-pmem ${spec[0]}: more than the 4 GiB window"
-	for opt in "${spec[@]:1}"; do
-		case $opt in
-		file=*) cxl_file=$(realpath "${opt#file=}") ;;
-		lsa=*) cxl_lsa=$(realpath "${opt#lsa=}") ;;
-		*) die "bad --cxl-pmem option '$opt'" ;;
-		esac
-	done
-	[ -z "$cxl_file" ] || check_file "$cxl_file" $((cxl_mib << 20))
-	[ -z "$cxl_lsa" ] || check_file "$cxl_lsa" $CXL_LSA_SIZE
-}
-
-# One --memmap SIZE!START: check it, keep it for the kernel command line.
-check_memmap()
-{
-	local size start end ram=$((mem_mib << 20)) lowmem high_end
-	[[ $1 == *!* ]] || die "--memmap takes SIZE!START, not '$1'"
-	size=$(bytes "${1%%!*}")
-	start=$(bytes "${1#*!}")
-	end=$((start + size))
-	# RAM below 4 GiB: QEMU's pc machine puts up to 3.5 GiB there, else
-	# 3 GiB; q35 up to 2.75 GiB, else 2 GiB.
-	lowmem=$ram
-	if [ -n "$cxl_mib" ]; then
-		[ $ram -lt $((0xb0000000)) ] || lowmem=$((0x80000000))
-	else
-		[ $ram -lt $((0xe0000000)) ] || lowmem=$((0xc0000000))
-	fi
-	high_end=$((ram - lowmem + (4 << 30)))
-	[ $(((size | start) % (2 << 20))) -eq 0 ] && [ $size -gt 0 ] ||
-		die "--memmap $1: not 2 MiB aligned"
-	[ $start -ge $((16 << 20)) ] ||
-		die "--memmap $1: starts below 16 MiB, where the kernel loads"
-	[ $end -le $lowmem ] ||
-		{ [ $start -ge $((4 << 30)) ] && [ $end -le $high_end ]; } ||
-		die "--memmap $1: not inside the guest's RAM (--mem $mem)"
-	memmap_args+=("memmap=$((size >> 20))M!$((start >> 20))M")
-}
-
-# All the options that need checking, before anything is created.
-check_options()
-{
-	local i
-	mem_mib=$(mib "$mem")
-	for i in "${!nvdimms[@]}"; do
-		parse_nvdimm "$i" "${nvdimms[i]}"
-	done
-	for i in "${!vpmems[@]}"; do
-		parse_virtio_pmem "$i" "${vpmems[i]}"
-	done
-	parse_cxl
-	for i in "${memmaps[@]}"; do
-		check_memmap "$i"
-	done
-	if [ -n "$ram_file" ]; then
-		ram_file=$(realpath "$ram_file")
-		check_file "$ram_file" $((mem_mib << 20))
-	fi
-	[[ $RPMEM_TOP != *[[:space:],]* ]] ||
-		die "the guest cannot boot from $RPMEM_TOP: no spaces or ',' please"
-}
-
-# Whether KVM runs our guests here: /dev/kvm is not enough, the verdict of
-# a test boot is kept for the host's boot and QEMU version.
-kvm_usable()
-{
-	local key verdict
-	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-	key=$(cat /proc/sys/kernel/random/boot_id)-$(qemu-system-x86_64 --version |
-		head -n1 | tr -c 'a-zA-Z0-9.\n' _)
-	verdict=$RPMEM_CACHE/kvm/$key
-	if [ ! -f "$verdict" ]; then
-		mkdir -p "$RPMEM_CACHE/kvm"
-		if kvm_probe; then
-			echo yes >"$verdict.$$"
-		else
-			echo no >"$verdict.$$"
-			log "KVM does not boot the test kernel here, using TCG (slow);" \
-			    "rm $verdict to test again"
-		fi
-		mv "$verdict.$$" "$verdict"
-	fi
-	[ "$(cat "$verdict")" = yes ]
-}
-
-# Boot the kernel under KVM with /bin/true as init: its exit makes the
-# kernel panic with "Attempted to kill init", proof that userspace ran.
-kvm_probe()
-{
-	local con ok=1
-	con=$(mktemp)
-	timeout -k 2 $KVM_PROBE_SECS qemu-system-x86_64 -nodefaults -no-reboot \
-		-display none -accel kvm -cpu host -m 256M -kernel "$kernel" \
-		-virtfs "$ROOT_9P" -serial "file:$con" \
-		-append "console=ttyS0 panic=-1 ${ROOT_ARGS[*]} init=/bin/true" \
-		</dev/null >/dev/null 2>&1 || true
-	grep -q 'Attempted to kill init' "$con" && ok=0
-	rm -f "$con"
-	return $ok
-}
-
-pick_accel()
-{
-	if [ "$accel" = auto ]; then
-		accel=tcg
-		! kvm_usable || accel=kvm
-	fi
 	echo "$accel${icount:+ icount shift=$icount}" >"$out/accel"	# for tools/bench.sh
-	# A CPU without the hypervisor bit for CXL (see cxl_args).
-	local cpu_flags=${cxl_mib:+,hypervisor=off}
+	# A CPU without the hypervisor bit for CXL (see memory_args).
+	local cpu_flags=
+	[ ${#cxls[@]} -eq 0 ] || cpu_flags=,hypervisor=off
 	if [ "$accel" = kvm ]; then
 		qemu+=(-accel kvm -cpu "host$cpu_flags")
 	else
-		# -cpu max has clflushopt and clwb under TCG. Emulated CPUs
-		# can stall for many seconds on a loaded host: no RCU stall
-		# warnings for those (a real lockup still shows, later).
-		# Multi-threaded TCG races with the kernel's int3-based code
-		# patching (static keys) and oopses at boot now and then:
-		# one host thread runs all vCPUs, which stay SMP for the guest.
+		# -cpu max has clflushopt and clwb. Emulated CPUs can stall
+		# for many seconds on a loaded host: no RCU stall warnings
+		# (a real lockup still shows, later). Multi-threaded TCG races
+		# with the kernel's int3-based code patching (static keys)
+		# and oopses at boot now and then: one host thread runs all
+		# vCPUs. With -icount, idle guests jump to their next timer.
 		qemu+=(-accel tcg,thread=single -cpu "max$cpu_flags")
 		kargs+=(rcupdate.rcu_cpu_stall_timeout=120)
-		# Idle guests jump to their next timer instead of sleeping.
 		[ -z "$icount" ] || qemu+=(-icount "shift=$icount,sleep=off")
 	fi
-}
-
-# A KASAN kernel (the debug variant) with 5-level paging, which -cpu max
-# offers, reports a wild-memory-access in do_raw_spin_lock from the first
-# interrupt, 4 ms into every boot (7.3.4, TCG): a kernel problem, not
-# rpmem's, that would fail every test. Such kernels run with 4 levels.
-kasan_args()
-{
-	[ -n "$kdir" ] && grep -qx CONFIG_KASAN=y "$kdir/.config" 2>/dev/null || return 0
-	kargs+=(no5lvl)
-}
-
-# The NVDIMMs' QEMU arguments; their sum of sizes in nvdimm_mib. Each is
-# 2 MiB aligned in guest physical memory (QEMU packs them at 4 KiB else),
-# which rounds its size without the label area down to 2 MiB too.
-nvdimm_args()
-{
-	local i file size label
-	nvdimm_mib=0
-	for i in "${!nv_mib[@]}"; do
-		file=${nv_file[i]}
-		if [ -z "$file" ]; then
-			file=$out/nvdimm$i.img
-			rm -f "$file"
-			scratch+=("$file")
-		fi
-		size=${nv_mib[i]}M label=${nv_label[i]:+,label-size=${nv_label[i]}}
-		[ -e "$file" ] || truncate -s "$size" "$file"
-		qemu+=(-object "$MEM_FILE,id=nv$i,align=2M,size=$size,mem-path=$file"
-		       -device "nvdimm,id=nvd$i,memdev=nv$i$label")
-		nvdimm_mib=$((nvdimm_mib + nv_mib[i]))
-	done
-}
-
-# FILE, or if empty a new scratch file NAME in the run directory, into the
-# variable VAR (not named bf_path); created sparse with SIZE bytes if missing.
-backing_file()	# FILE NAME SIZE VAR
-{
-	local bf_path=$1
-	if [ -z "$bf_path" ]; then
-		bf_path=$out/$2
-		rm -f "$bf_path"
-		scratch+=("$bf_path")
+	# A KASAN kernel (the debug variant) with 5-level paging, which -cpu
+	# max offers, reports a wild-memory-access in do_raw_spin_lock from
+	# the first interrupt, 4 ms into every boot (7.3.4, TCG): a kernel
+	# problem, not rpmem's, that would fail every test. Such kernels run
+	# with 4 levels.
+	if [ -n "$kdir" ] && grep -qx CONFIG_KASAN=y "$kdir/.config" 2>/dev/null; then
+		kargs+=(no5lvl)
 	fi
-	[ -e "$bf_path" ] || truncate -s "$3" "$bf_path"
-	printf -v "$4" %s "$bf_path"
 }
 
-# The virtio-pmem devices' QEMU arguments; their sum of sizes in vp_sum_mib.
-# Like NVDIMMs they sit in the machine's device memory, 2 MiB aligned.
-virtio_pmem_args()
+# A memory-backend-file object ID of SIZE on FILE, or if FILE is empty on
+# a new scratch file NAME in the run directory; created sparse if missing.
+mem_object()	# ID SIZE FILE NAME [ALIGN]
 {
-	local i file
-	vp_sum_mib=0
-	for i in "${!vp_mib[@]}"; do
-		backing_file "${vp_file[i]}" "virtio-pmem$i.img" "${vp_mib[i]}M" file
-		qemu+=(-object "$MEM_FILE,id=vp$i,align=2M,size=${vp_mib[i]}M,mem-path=$file"
-		       -device "virtio-pmem-pci,id=vpmem$i,memdev=vp$i")
-		vp_sum_mib=$((vp_sum_mib + vp_mib[i]))
-	done
+	local file=${3:-$out/$4}
+	[ -n "$3" ] || { rm -f "$file"; scratch+=("$file"); }
+	[ -e "$file" ] || truncate -s "$2" "$file"
+	qemu+=(-object "$MEM_FILE,id=$1,${5:+align=$5,}size=$2,mem-path=$file")
 }
 
-# The CXL device's QEMU arguments: a CXL host bridge (pxb-cxl) on the q35
-# root bus, a CXL root port below it, the type-3 device below that, its
-# memdev= (QEMU 7.2: persistent memory; later versions call it
-# persistent-memdev=), its label storage and a serial number (without one
-# the kernel refuses to make an nd region of it: "invalid or missing serial
-# number"), and a fixed memory window (CFMWS) through which the host bridge
-# decodes. Two gaps of this QEMU (7.2) the kernel cannot get past: the
-# device's event log interrupts (cxl_pci's probe fails, "Failed to get
-# interrupt for event Info log", unless MSI is off: pci=nomsi), and a
-# CPU that says it is a guest, on which the kernel will not commit a region
-# ("Failed to synchronize CPU cache state": wbinvd is for bare metal only),
-# so the CPU model drops the hypervisor bit (pick_accel).
-cxl_args()
-{
-	local file lsa
-	[ -n "$cxl_mib" ] || return 0
-	backing_file "$cxl_file" cxl-pmem.img "${cxl_mib}M" file
-	backing_file "$cxl_lsa" cxl-lsa.img "$CXL_LSA_SIZE" lsa
-	qemu+=(-object "$MEM_FILE,id=cxl-mem0,size=${cxl_mib}M,mem-path=$file"
-	       -object "$MEM_FILE,id=cxl-lsa0,size=$CXL_LSA_SIZE,mem-path=$lsa"
-	       -device pxb-cxl,id=cxl.0,bus=pcie.0,bus_nr=12
-	       -device cxl-rp,id=cxl_rp0,bus=cxl.0,port=0,chassis=0,slot=2
-	       -device cxl-type3,id=cxl-pmem0,bus=cxl_rp0,memdev=cxl-mem0,lsa=cxl-lsa0,sn=0x52504d454d
-	       -M cxl-fmw.0.targets.0=cxl.0,cxl-fmw.0.size=4G)
-	kargs+=(pci=nomsi)
-}
-
+# The memory's and the devices' QEMU arguments. NVDIMMs and virtio-pmem
+# are 2 MiB aligned in guest memory (QEMU packs them at 4 KiB else), which
+# rounds an NVDIMM's size without the label area down to 2 MiB too. CXL: a
+# host bridge (pxb-cxl) on the q35 root bus, a root port, the type-3 device
+# with its memdev= (QEMU 7.2: pmem; later persistent-memdev=), label storage
+# and serial number (without one the kernel makes no nd region of it), and
+# a fixed memory window (CFMWS) through which the host bridge decodes.
+# QEMU 7.2 gives no event log interrupts (cxl_pci fails "to get interrupt
+# for event Info log" unless pci=nomsi), and on a CPU that says it is a
+# guest Linux commits no region ("Failed to synchronize CPU cache state"):
+# accel_args drops the hypervisor bit.
 memory_args()
 {
-	local n=$((${#nv_mib[@]} + ${#vp_mib[@]})) machine=pc size=${mem_mib}M
-	[ -z "$cxl_mib" ] || machine=q35,cxl=on
-	nvdimm_args
-	virtio_pmem_args
-	cxl_args
-	[ ${#nv_mib[@]} -eq 0 ] || machine+=,nvdimm=on
-	if [ $n -gt 0 ]; then
-		qemu+=(-m "$size,slots=$n,maxmem=$((mem_mib + nvdimm_mib + vp_sum_mib))M")
-	else
-		qemu+=(-m "$size")
-	fi
+	local i sum=$mem_mib machine=pc size=${mem_mib}M
+	local slots=$((${#nvdimms[@]} + ${#vpmems[@]}))
+	[ ${#cxls[@]} -eq 0 ] || machine=q35,cxl=on
+	[ ${#nvdimms[@]} -eq 0 ] || machine+=,nvdimm=on
+	for i in "${!nvdimms[@]}"; do
+		parse_spec --nvdimm "${nvdimms[i]}" 1 label file
+		mem_object "nv$i" "${spec_mib}M" "$spec_file" "nvdimm$i.img" 2M
+		qemu+=(-device "nvdimm,id=nvd$i,memdev=nv$i${spec_label:+,label-size=$spec_label}")
+		sum=$((sum + spec_mib))
+	done
+	for i in "${!vpmems[@]}"; do
+		parse_spec --virtio-pmem "${vpmems[i]}" 2 file
+		mem_object "vp$i" "${spec_mib}M" "$spec_file" "virtio-pmem$i.img" 2M
+		qemu+=(-device "virtio-pmem-pci,id=vpmem$i,memdev=vp$i")
+		sum=$((sum + spec_mib))
+	done
+	for i in "${cxls[@]}"; do
+		parse_spec --cxl-pmem "$i" 256 file lsa
+		mem_object cxl-mem0 "${spec_mib}M" "$spec_file" cxl-pmem.img
+		mem_object cxl-lsa0 "$CXL_LSA_SIZE" "$spec_lsa" cxl-lsa.img
+		qemu+=(-device pxb-cxl,id=cxl.0,bus=pcie.0,bus_nr=12
+		       -device cxl-rp,id=cxl_rp0,bus=cxl.0,port=0,chassis=0,slot=2
+		       -device cxl-type3,id=cxl-pmem0,bus=cxl_rp0,memdev=cxl-mem0,lsa=cxl-lsa0,sn=0x52504d454d
+		       -M cxl-fmw.0.targets.0=cxl.0,cxl-fmw.0.size=4G)
+		kargs+=(pci=nomsi)
+	done
+	[ $slots -eq 0 ] || size+=,slots=$slots,maxmem=${sum}M
+	qemu+=(-m "$size")
 	if [ -n "$ram_file" ]; then
-		[ -e "$ram_file" ] || truncate -s "$size" "$ram_file"
-		qemu+=(-object "$MEM_FILE,id=ram,size=$size,mem-path=$ram_file")
+		mem_object ram "${mem_mib}M" "$ram_file"
 		machine+=,memory-backend=ram
 	fi
 	qemu+=(-machine "$machine")
 }
 
-console_args()
-{
-	local log=logfile=$out/console.log
-	if [ $shell -eq 1 ]; then
-		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,$log"
-		       -mon chardev=con,mode=readline)
-	elif [ $quiet -eq 1 ]; then
-		qemu+=(-chardev "file,id=con,path=$out/console.log")
-	else
-		qemu+=(-chardev "stdio,id=con,signal=off,$log")
-	fi
-	qemu+=(-serial chardev:con)
-}
-
 # The QEMU command line into qemu[].
 build_qemu()
 {
+	local con=logfile=$out/console.log
 	qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
 	      -display none -smp "$cpus" -kernel "$kernel"
 	      -virtfs "$ROOT_9P"
@@ -556,20 +432,27 @@ build_qemu()
 	kargs=(console=ttyS0 loglevel=4 printk.time=1 oops=panic panic=-1 no_timer_check
 	       "${ROOT_ARGS[@]}" "init=$RPMEM_TOP/tools/guest-init.sh"
 	       "${memmap_args[@]}")
-	pick_accel
-	kasan_args
+	accel_args
 	memory_args
-	console_args
+	if [ $shell -eq 1 ]; then
+		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,$con"
+		       -mon chardev=con,mode=readline)
+	elif [ $quiet -eq 1 ]; then
+		qemu+=(-chardev "file,id=con,path=$out/console.log")
+	else
+		qemu+=(-chardev "stdio,id=con,signal=off,$con")
+	fi
 	kargs+=("${append[@]}")
-	qemu+=(-append "${kargs[*]}")
+	qemu+=(-serial chardev:con -append "${kargs[*]}")
 	[ -z "$pidfile" ] || qemu+=(-pidfile "$pidfile")
 }
 
+# QEMU, under the time limit (none for --shell without --timeout).
 run_qemu()
 {
 	local t=$((${timeout:-600} * slowdown))
-	[ -n "$timeout" ] || [ $shell -eq 0 ] || t=0
 	if [ $shell -eq 1 ]; then
+		[ -n "$timeout" ] || t=0
 		timeout --foreground -k 5 "$t" "${qemu[@]}"
 	else
 		timeout --foreground -k 5 "$t" "${qemu[@]}" </dev/null
@@ -577,19 +460,15 @@ run_qemu()
 }
 
 # The kernel log into kernel.log: dmesg.log, then what only the console saw
-# (the end of a crash, after the guest's logger stopped).
-merge_logs()
+# (the end of a crash, after the guest's logger stopped). Print kernel
+# problems with some context; fail if there are any.
+scan_logs()
 {
 	touch "$out/dmesg.log" "$out/console.log"
 	awk 'FNR == NR { seen[$0] = 1; print; next } !seen[$0]++' \
 		"$out/dmesg.log" \
 		<(tr -d '\r' <"$out/console.log" |
 		  grep -aoE '\[ *[0-9]+\.[0-9]{6}\] .*' || true) >"$out/kernel.log"
-}
-
-# Print kernel problems with some context; fail if there are any.
-scan_log()
-{
 	grep -qaE "$KERNEL_PROBLEMS" "$out/kernel.log" || return 0
 	log "kernel problems in the log ($out/kernel.log):"
 	grep -aE -B2 -A6 "$KERNEL_PROBLEMS" "$out/kernel.log" | head -n 150 |
@@ -597,8 +476,7 @@ scan_log()
 	return 1
 }
 
-# Scratch files go; the terminal comes back from QEMU's raw mode, whatever
-# QEMU's end.
+# Scratch files go; the terminal comes back from QEMU's raw mode.
 cleanup()
 {
 	rm -f "${scratch[@]}"
@@ -611,13 +489,9 @@ main()
 	parse_args "$@"
 	check_options
 	find_kernel
-	if [ $which_accel -eq 1 ]; then
-		[ "$accel" != auto ] || { accel=tcg; ! kvm_usable || accel=kvm; }
-		echo "$accel"
-		exit 0
-	fi
+	auto_accel
+	[ $which_accel -eq 0 ] || { echo "$accel"; exit 0; }
 	make_out
-	check_cwd
 	write_guest_files
 	trap cleanup EXIT
 	[ $shell -eq 0 ] || [ ! -t 0 ] || tty_state=$(stty -g)
@@ -625,8 +499,7 @@ main()
 	printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
 	[ -z "$pidfile" ] || rm -f "$pidfile"
 	run_qemu || st=$?
-	merge_logs
-	scan_log || clean=0
+	scan_logs || clean=0
 	if [ -n "$pidfile" ] && [ $st -eq 137 ] && [ ! -s "$out/rc" ]; then
 		# timeout(1) reports QEMU's death by SIGKILL as 137; its own
 		# SIGTERM at the time limit is 124.
@@ -643,9 +516,8 @@ main()
 		log "the guest ended without an exit status (kernel crash or" \
 		    "panic, or QEMU quit): see $out/console.log"
 		exit 98
-	elif [ $clean -eq 0 ]; then
-		exit 99
 	fi
+	[ $clean -eq 1 ] || exit 99
 	exit "$(cat "$out/rc")"
 }
 
