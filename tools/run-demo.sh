@@ -30,10 +30,7 @@ demo_fs()
 {
 	local dev=$1 fs=$2 mnt=$3
 	step "$fs on $dev"
-	case $fs in
-	ext4) mkfs.ext4 -q -F -b 4096 "$dev" ;;
-	xfs) mkfs.xfs -q -f "$dev" ;;
-	esac
+	mkfs_dax "$fs" "$dev"
 	mkdir -p "$mnt"
 	if mount -o dax "$dev" "$mnt" 2>/tmp/mount.err; then
 		echo "   mounted with -o dax"
