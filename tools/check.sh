@@ -155,7 +155,7 @@ kasan_tests()
 	for t in $RPMEM_KASAN_TESTS; do wanted "$t" && any=1; done
 	[ $any -eq 1 ] || return 0
 	log "RPMEM_KASAN_TESTS: $RPMEM_KASAN_TESTS on the debug kernel" \
-		"(its first build takes 40 minutes or more)"
+		"(its first build takes about 20 minutes)"
 	VARIANT=debug
 	debug_defaults
 	eval "$(tools/toolchain.sh debug)" || die "toolchain setup failed (debug)"

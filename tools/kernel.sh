@@ -66,7 +66,7 @@ check_config()
 
 if [ ! -f "$out/.done" ]; then
 	if [ -n "$LLVM" ]; then
-		log "building the $variant kernel with clang$LLVM in $out (KASAN: 40 minutes or more on 2 cores)"
+		log "building the $variant kernel with clang$LLVM in $out (KASAN: about 20 minutes on 2 idle cores)"
 	else
 		log "building the $variant kernel in $out (about 10 minutes on 2 cores)"
 	fi
