@@ -64,13 +64,18 @@ check_config()
 	[ $bad -eq 0 ] || die "kernel configuration does not match the fragments"
 }
 
+# One build per directory at a time: a second caller (a helper's check
+# beside a user's, say) waits for the first instead of configuring the
+# same tree under it.
+mkdir -p "$out"
+exec 9>"$out.lock"
+flock 9
 if [ ! -f "$out/.done" ]; then
 	if [ -n "$LLVM" ]; then
 		log "building the $variant kernel with clang$LLVM in $out (KASAN: about 20 minutes on 2 idle cores)"
 	else
 		log "building the $variant kernel in $out (about 10 minutes on 2 cores)"
 	fi
-	mkdir -p "$out"
 	kmake rustavailable >&2 || die "the Rust toolchain is not usable for $KSRC"
 	kmake x86_64_defconfig >&2
 	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
