@@ -287,6 +287,36 @@ sigbus_covers()
 		fail "SIGBUS range $n+2^$lsb does not hold byte $3: $line"
 }
 
+# HELPER FILE: a MAP_SHARED_VALIDATE|MAP_SYNC mapping of FILE works
+# (HELPER: the dax_mmap binary, from build_helper).
+map_sync_works()
+{
+	local out
+	out=$("$1" sync "$2" 2>&1) && [ "$out" = "MAP_SYNC ok" ] || fail "$out"
+}
+
+# FS MOUNTPOINT FILE: the filesystem lost its disk: reading FILE fails with
+# EIO, and ext4 says "shutdown" in its mount options.
+fs_dead()
+{
+	local out
+	if [ "$1" = ext4 ]; then
+		[[ ,$(awk -v m="$2" '$2 == m { print $4 }' /proc/mounts), == *,shutdown,* ]] ||
+			fail "no shutdown in: $(grep " $2 " /proc/mounts)" || return
+	fi
+	out=$(cat "$3" 2>&1 >/dev/null) && fail "reading $3 worked" && return 1
+	[[ $out == *"Input/output error"* ]] || fail "reading $3: $out"
+}
+
+# DISK SIZE: fio writes checksummed random 4 KiB-256 KiB blocks O_DIRECT
+# over SIZE of DISK, an fsync every 8, and verifies them.
+fio_verify_disk()
+{
+	fio --name=verify --filename="$1" --direct=1 --ioengine=psync --rw=randwrite \
+		--bsrange=4k-256k --size="$2" --fsync=8 --verify=crc32c --verify_fatal=1 \
+		--output-format=terse >/tmp/fio.out 2>&1 || { cat /tmp/fio.out; return 1; }
+}
+
 # FSTYPE DEVICE: a new filesystem, with the block size DAX needs.
 mkfs_dax()
 {

@@ -83,12 +83,6 @@ mount_always()
 	echo data >"$MNT/file"
 }
 
-map_sync_works()
-{
-	local out
-	out=$("$H" sync "$MNT/file" 2>&1) && [ "$out" = "MAP_SYNC ok" ] || fail "$out"
-}
-
 # MODE FILE SIZE-KB: the helper's PMD-mapped size is SIZE-KB.
 pmd_mapped()
 {
@@ -197,7 +191,7 @@ for fs in ext4 xfs; do
 	opt=$(dax_always_opt $fs)
 	check "$fs: mount -o $opt shows dax=always in /proc/mounts" mount_always $fs
 	check "$fs: a new file has STATX_ATTR_DAX" is_dax "$MNT/file"
-	check "$fs: MAP_SHARED_VALIDATE|MAP_SYNC mapping of it works" map_sync_works
+	check "$fs: MAP_SHARED_VALIDATE|MAP_SYNC mapping of it works" map_sync_works "$H" "$MNT/file"
 	check "$fs: 8 MiB file, 2 MiB aligned mapping: all 8192 kB mapped by PMDs" pmd_faults
 	check "$fs: control: mapped 4 KiB off a 2 MiB boundary, 0 kB by PMDs" pte_control
 	unmount

@@ -140,18 +140,8 @@ rmmod_after_unmap()
 	load_driver "$drv" && attach
 }
 
-# The filesystem on MNT after its disk went away: I/O errors, and for ext4
-# the shutdown flag.
-fs_dead()	# FS
-{
-	local out
-	if [ "$1" = ext4 ]; then
-		[[ ,$(awk -v m=$MNT '$2 == m { print $4 }' /proc/mounts), == *,shutdown,* ]] ||
-			fail "no shutdown in: $(grep " $MNT " /proc/mounts)" || return
-	fi
-	out=$(cat "$MNT/$data" 2>&1 >/dev/null) && fail "reading $MNT/$data worked" && return 1
-	[[ $out == *"Input/output error"* ]] || fail "reading $MNT/$data: $out"
-}
+# FS: the filesystem on MNT lost its disk (I/O errors; ext4 shut down).
+fs_dead_here() { fs_dead "$1" "$MNT" "$MNT/$data"; }
 
 # FS: rebind, mount again, the data is still there.
 remount_intact()	# FS
@@ -208,10 +198,10 @@ holder_got_sigbus()
 
 unbind_ext4() { ext4_mounted && bounded_unbind; }
 remount_ext4() { umount "$MNT" && remount_intact ext4; }
-unbind_xfs() { xfs_mounted && bounded_unbind && fs_dead xfs; }
+unbind_xfs() { xfs_mounted && bounded_unbind && fs_dead_here xfs; }
 remount_xfs() { umount "$MNT" && remount_intact xfs; }
 unbind_mapped() { bounded_unbind && holder_got_sigbus; }
-remount_xfs_dead() { fs_dead xfs && remount_xfs; }
+remount_xfs_dead() { fs_dead_here xfs && remount_xfs; }
 
 # rpmem only (see the header): ext4 file mapped across the unbind, by the
 # holder and by a process that poisons a page of it once told to.
@@ -280,7 +270,7 @@ check "rmmod refused while lazily unmounted with the file still mapped" lazy_umo
 check_here "the mapping gone (holder killed): rmmod works, $drv loads again" rmmod_after_unmap
 
 check "unbind with ext4 -o dax mounted returns, no disk left" unbind_ext4
-check "ext4 shut down: 'shutdown' in /proc/mounts, Input/output error" fs_dead ext4
+check "ext4 shut down: 'shutdown' in /proc/mounts, Input/output error" fs_dead_here ext4
 check_here "umount works; rebind, mount -o dax again, data intact" remount_ext4
 
 check_here "unbind with XFS -o dax=always mounted returns; Input/output error" unbind_xfs

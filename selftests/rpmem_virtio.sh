@@ -84,14 +84,6 @@ same_as_nd_pmem()
 		fail "rpmem: '${FLUSHES[rpmem/$1]:-}', nd_pmem: '${FLUSHES[nd_pmem/$1]:-}'"
 }
 
-# DISK: fio writes checksummed blocks, some with fsync, and verifies them.
-fio_verify()
-{
-	fio --name=virtio --filename="$1" --direct=1 --ioengine=psync --rw=randwrite \
-		--bsrange=4k-256k --size=32M --fsync=8 --verify=crc32c --verify_fatal=1 \
-		--output-format=terse >/tmp/fio.out 2>&1 || { cat /tmp/fio.out; return 1; }
-}
-
 queue_of() { cat "/sys/block/${1#/dev/}/queue/$2"; }
 
 # Queue settings of rpmem's disk and nd_pmem's.
@@ -133,7 +125,7 @@ block_checks()
 	check_here "$drv: O_DSYNC write (REQ_FUA, then an fsync) reaches it, the FUA asynchronously" \
 		flushes_are "$drv/fua" fua dd if=/dev/zero of="$disk" bs=64k count=1 \
 		oflag=direct,dsync status=none
-	check "$drv: fio verify, random 4k-256k O_DIRECT writes with fsync" fio_verify "$disk"
+	check "$drv: fio verify, random 4k-256k O_DIRECT writes with fsync" fio_verify_disk "$disk" 32M
 	if [ "$drv" = rpmem ]; then
 		head -c 1M /dev/urandom >/tmp/pattern
 		dd if=/tmp/pattern of="$disk" bs=1M seek=100 oflag=direct status=none
@@ -173,11 +165,6 @@ map_sync_refused()
 	[[ $out == *"mmap MAP_SYNC: EOPNOTSUPP"* ]] || fail "MAP_SYNC on $1: $out"
 }
 
-map_sync_works()
-{
-	local out
-	out=$("$H" sync "$1" 2>&1) && [ "$out" = "MAP_SYNC ok" ] || fail "$out"
-}
 
 # FILE: a MAP_SHARED store, then (with msync) an msync of the page.
 mmap_store() { xfs_io -c 'mmap -w 0 4k' -c 'mwrite -S 0x5a 0 4k' "$1"; }
@@ -246,6 +233,6 @@ done
 nfit_pfn=$(make_fsdax "$nfit") || die "ndctl create-namespace -m fsdax on $nfit failed: $nfit_pfn"
 disk=$(dax_attach "$nfit_pfn" "$DAX_DRIVER") || die "no $DAX_DRIVER disk on $nfit_pfn: $disk"
 check "control: $DAX_DRIVER on NFIT fsdax, ext4 -o dax" mount_dax ext4 "$disk"
-check "control: MAP_SYNC works there (synchronous region)" map_sync_works "$MNT/file"
+check "control: MAP_SYNC works there (synchronous region)" map_sync_works "$H" "$MNT/file"
 unmount
 ktap_finish
