@@ -3,7 +3,8 @@
 #
 # The harness can fail: a module that WARNs, and one that oopses, must turn
 # the VM run red even though the command itself succeeds; the same module
-# loaded harmlessly is the control. On a kernel with KASAN (the debug
+# loaded harmlessly is the control. A guest that hangs before its init
+# must be stopped early, with a backtrace, not wait for the run's timeout. On a kernel with KASAN (the debug
 # variant), a module that reads freed memory must turn it red too, through
 # KASAN's report, and rpmem.ko's Rust code must carry KASAN's checks. On a
 # kernel without KASAN those checks mean nothing: they are left out of the
@@ -35,6 +36,23 @@ run_faulty()
 	[[ " $* " == *" $rc "* ]] || fail "vm.sh exited $rc, expected one of: $*"
 }
 
+# A guest whose PID 1 never becomes guest-init.sh (tail, reading the
+# console) hangs at boot: vm.sh must stop it with an NMI, show PID 1's
+# stack, boot once more, and end with 94 when that hangs too.
+run_hang()
+{
+	local out err rc
+	out=$(mktemp -d "$RPMEM_CACHE/runs/hang.XXXXXX")
+	err=$("$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" --boot-timeout 20 \
+		--append init=/usr/bin/tail -- true 2>&1 >/dev/null)
+	rc=$?
+	rm -rf "$out"
+	[ $rc -eq 94 ] || fail "vm.sh exited $rc, expected 94: $err" || return
+	[ "$(grep -c 'booting once more' <<<"$err")" -eq 1 ] ||
+		fail "not one second boot: $err" || return
+	grep -q 'task:tail .* pid:1 ' <<<"$err" || fail "no stack of PID 1 in: $err"
+}
+
 # Whether rpmem.ko's Rust object calls KASAN's checks (inline instrumentation
 # reports through __asan_report_*): the Rust side was built with KASAN.
 rust_instrumented()
@@ -48,11 +66,12 @@ rust_instrumented()
 kasan=0
 grep -qx CONFIG_KASAN=y "$RPMEM_KDIR/.config" && kasan=1
 
-ktap_plan $((4 + 2 * kasan))
+ktap_plan $((5 + 2 * kasan))
 check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$dir" modules
 check "control: harmless load passes" run_faulty none 0
 check "a WARN in the guest fails the run (99)" run_faulty warn 99
 check "an oops in the guest fails the run (98 or 99)" run_faulty oops 98 99
+check "a guest hung before its init: PID 1's stack, one more boot, 94" run_hang
 if [ $kasan -eq 1 ]; then
 	# KFENCE (also in the debug kernel) samples an allocation now and
 	# then and would report this one itself: off for this run.

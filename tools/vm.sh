@@ -71,6 +71,13 @@ echo o >/proc/sysrq-trigger) once it has written its status to
   --append ARGS     extra kernel command line
   --timeout SECS    kill the VM after SECS (default 600; none with --shell),
                     times RPMEM_VM_SLOWDOWN (1 to 99) if set, for slow kernels
+  --boot-timeout SECS
+                    the guest's init must start within SECS (default 180,
+                    times RPMEM_VM_SLOWDOWN; 0: no limit; none with --shell):
+                    else an NMI makes the kernel panic with every task's
+                    state and the whole kernel log on the console (kept as
+                    console-hang.log), and the guest boots once more
+                    (not with --pidfile); a second hang ends the run, 94
   --out DIR         run directory (default: a new one under
                     \$RPMEM_CACHE/runs): console.log, dmesg.log, kernel.log, rc,
                     accel (kvm or tcg)
@@ -89,13 +96,13 @@ SIZE: bytes, decimal or 0x hex, with an optional K, M, G or T suffix (binary).
 Exit status: the command's, if the kernel log is clean; 99 if the kernel
 log shows a problem (oops, BUG, WARNING, lockdep, KASAN, hung task, ...);
 98 if the guest ended without an exit status (crash, panic); 97 on timeout;
-96 if QEMU failed; 95 if QEMU was killed with SIGKILL under --pidfile; 1 on
+96 if QEMU failed; 94 if the guest did not reach its init twice; 95 if QEMU was killed with SIGKILL under --pidfile; 1 on
 a usage or setup error.
 EOF
 }
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
-icount= which_accel=0 slowdown=${RPMEM_VM_SLOWDOWN:-1}
+icount= which_accel=0 slowdown=${RPMEM_VM_SLOWDOWN:-1} boot_timeout=180 mon=
 nvdimms=() vpmems=() cxls=() memmaps=() memmap_args=() append=() scratch=()
 
 # SIZE in bytes.
@@ -128,7 +135,8 @@ parse_args()
 		n=1
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
-		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem)
+		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem|\
+		--boot-timeout)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			n=2 ;;
 		esac
@@ -143,6 +151,9 @@ parse_args()
 		--ram-file) ram_file=$2 ;;
 		--append) append+=("$2") ;;
 		--timeout) [[ $2 =~ ^[0-9]+$ ]] || die "bad timeout '$2'"; timeout=$2 ;;
+		--boot-timeout)
+			[[ $2 =~ ^[0-9]+$ ]] || die "bad boot timeout '$2'"
+			boot_timeout=$2 ;;
 		--out) out=$2 ;;
 		--pidfile) pidfile=$2 ;;
 		--accel) [[ $2 =~ ^(kvm|tcg|auto)$ ]] || die "bad accelerator '$2'"; accel=$2 ;;
@@ -300,7 +311,8 @@ make_out()
 	fi
 	mkdir -p "$out"
 	out=$(cd "$out" && pwd)
-	rm -f "$out"/{console.log,dmesg.log,kernel.log,rc,cmd,guest.env,qemu.cmd}
+	rm -f "$out"/{console.log,console-hang.log,boot-hang,dmesg.log,kernel.log} \
+		"$out"/{rc,cmd,guest.env,qemu.cmd}
 	log "run directory: $out"
 	# The guest's /tmp, /var/tmp, /run, /dev, /proc and /sys are its own.
 	case $PWD/ in
@@ -357,9 +369,15 @@ accel_args()
 	# max offers, reports a wild-memory-access in do_raw_spin_lock from
 	# the first interrupt, 4 ms into every boot (7.3.4, TCG): a kernel
 	# problem, not rpmem's, that would fail every test. Such kernels run
-	# with 4 levels.
+	# with 4 levels. On the pc machine, interpreting its _PRT method (a
+	# 128-pass AML loop) for each virtio device takes KASAN's ACPI more
+	# than ACPI's 30 s loop limit: a minute of every boot, for nothing
+	# (the loop times out, the IRQ is guessed). acpi=noirq routes PCI
+	# IRQs by the BIOS's $PIR table instead: init after 37 s, not 90.
+	# (q35, for CXL, has no $PIR; its _PRT is no loop.)
 	if [ -n "$kdir" ] && grep -qx CONFIG_KASAN=y "$kdir/.config" 2>/dev/null; then
 		kargs+=(no5lvl)
+		[ ${#cxls[@]} -gt 0 ] || kargs+=(acpi=noirq)
 	fi
 }
 
@@ -442,21 +460,90 @@ build_qemu()
 	else
 		qemu+=(-chardev "stdio,id=con,signal=off,$con")
 	fi
+	if [ $shell -eq 0 ]; then
+		# For a boot that hangs (boot_watch): an NMI from the monitor
+		# makes the kernel panic, print every task's state and replay
+		# its whole log on the console.
+		mon=$(mktemp -u /tmp/rpmem-mon.XXXXXX)
+		scratch+=("$mon")
+		qemu+=(-monitor "unix:$mon,server=on,wait=off")
+		kargs+=(unknown_nmi_panic panic_sys_info=tasks,all_bt,locks
+			panic_console_replay=1)
+	fi
 	kargs+=("${append[@]}")
 	qemu+=(-serial chardev:con -append "${kargs[*]}")
 	[ -z "$pidfile" ] || qemu+=(-pidfile "$pidfile")
 }
 
-# QEMU, under the time limit (none for --shell without --timeout).
+# A command to QEMU's human monitor.
+monitor()
+{
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(1)' "$mon" "$1"
+}
+
+# If the guest's init has not started after the boot time limit (it makes
+# dmesg.log in the run directory), mark the run a boot hang and send the
+# guest an NMI; it panics (unknown_nmi_panic) and powers off (panic=-1,
+# -no-reboot), or QEMU is told to quit.
+boot_watch()
+{
+	local b=$((boot_timeout * slowdown)) i
+	[ $b -gt 0 ] || return 0
+	for ((i = 0; i < b; i++)); do
+		[ ! -e "$out/dmesg.log" ] || return 0
+		sleep 1
+	done
+	[ ! -e "$out/dmesg.log" ] || return 0
+	: >"$out/boot-hang"
+	monitor nmi || true
+	sleep 30
+	monitor quit || true
+}
+
+# QEMU, under the time limits (none for --shell without --timeout).
 run_qemu()
 {
-	local t=$((${timeout:-600} * slowdown))
+	local t=$((${timeout:-600} * slowdown)) watch st=0
 	if [ $shell -eq 1 ]; then
 		[ -n "$timeout" ] || t=0
 		timeout --foreground -k 5 "$t" "${qemu[@]}"
-	else
-		timeout --foreground -k 5 "$t" "${qemu[@]}" </dev/null
+		return
 	fi
+	boot_watch &
+	watch=$!
+	timeout --foreground -k 5 "$t" "${qemu[@]}" </dev/null || st=$?
+	kill "$watch" 2>/dev/null || true
+	wait "$watch" || true
+	return $st
+}
+
+# PID 1's stack from the task list of an NMI panic in console log $1.
+init_stack()
+{
+	tr -d '\r' <"$1" | awk '!done && / task:.* pid:1 / { p = 1 }
+		p { print "vm.sh: " $0 } p && /<\/TASK>/ { p = 0; done = 1 }' >&2
+}
+
+# QEMU, and once more if the guest hung before its init (not under
+# --pidfile, whose user kills QEMU by PID); kernel problems logged before
+# the first hang's NMI count.
+run_guest()
+{
+	local b=$((boot_timeout * slowdown))
+	run_qemu || return
+	[ -e "$out/boot-hang" ] && [ -z "$pidfile" ] || return 0
+	mv "$out/console.log" "$out/console-hang.log"
+	log "the guest did not start its init in $b s; PID 1 then:"
+	init_stack "$out/console-hang.log"
+	log "every task's state is in $out/console-hang.log; booting once more"
+	awk '/NMI received for unknown reason/ { exit } { print }' \
+		"$out/console-hang.log" | grep -qaE "$KERNEL_PROBLEMS" && hang_problems=1
+	rm "$out/boot-hang"
+	run_qemu
 }
 
 # The kernel log into kernel.log: dmesg.log, then what only the console saw
@@ -485,7 +572,7 @@ cleanup()
 
 main()
 {
-	local st=0 clean=1
+	local st=0 clean=1 hang_problems=0
 	parse_args "$@"
 	check_options
 	find_kernel
@@ -498,8 +585,18 @@ main()
 	build_qemu
 	printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
 	[ -z "$pidfile" ] || rm -f "$pidfile"
-	run_qemu || st=$?
+	run_guest || st=$?
+	if [ -e "$out/boot-hang" ]; then
+		scan_logs 2>/dev/null || true
+		log "the guest did not start its init in" \
+		    "$((boot_timeout * slowdown)) s; PID 1 then:"
+		init_stack "$out/console.log"
+		log "every task's state is in $out/console.log"
+		exit 94
+	fi
 	scan_logs || clean=0
+	[ $hang_problems -eq 0 ] ||
+		{ log "kernel problems before the first hang: see $out/console-hang.log"; clean=0; }
 	if [ -n "$pidfile" ] && [ $st -eq 137 ] && [ ! -s "$out/rc" ]; then
 		# timeout(1) reports QEMU's death by SIGKILL as 137; its own
 		# SIGTERM at the time limit is 124.
