@@ -40,6 +40,7 @@ mod ext {
 #[forbid(unsafe_code)]
 mod pmem {
     pub(crate) mod attrs;
+    pub(crate) mod btt;
     pub(crate) mod disk;
     pub(crate) mod driver;
     pub(crate) mod failure;

@@ -47,6 +47,8 @@ items='
 	function:nd_pfn_probe
 	function:nd_dax_probe
 	function:to_nd_pfn
+	function:to_nd_btt
+	function:nd_dev_to_uuid
 	function:nvdimm_setup_pfn
 	function:alloc_dax
 	function:put_dax
@@ -70,6 +72,8 @@ items='
 	type:nvdimm_event
 	type:nd_region
 	type:nd_pfn
+	type:nd_btt
+	type:btt
 	type:nd_pfn_mode
 	type:nd_pfn_sb
 	type:dax_device
@@ -86,7 +90,7 @@ done
 
 # shellcheck disable=SC2086
 exec "$bindgen" "$header" $args --no-recursive-allowlist \
-	--opaque-type nd_region --opaque-type dax_device \
+	--opaque-type nd_region --opaque-type dax_device --opaque-type btt \
 	--use-core --ctypes-prefix ffi --no-layout-tests --no-debug '.*' \
 	--with-derive-default --rust-target 1.85 \
 	--raw-line 'use kernel::bindings::*;' --raw-line 'use kernel::ffi;' \

@@ -6,6 +6,7 @@
 //! C headers: [`include/linux/nd.h`](srctree/include/linux/nd.h),
 //! [`drivers/nvdimm/nd.h`](srctree/drivers/nvdimm/nd.h)
 
+pub(crate) mod btt;
 pub(crate) mod mapping;
 pub(crate) mod pfn;
 pub(crate) mod region;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Binding: one raw pmem or io namespace, or one namespace in fsdax mode,
-//! becomes one disk, `/dev/rpmemX[.Y]`, with DAX when it has struct pages.
+//! becomes one disk, `/dev/rpmemX[.Y]`, with DAX when it has struct pages;
+//! one namespace in sector mode becomes a disk with atomic sector writes,
+//! `/dev/rpmemX[.Y]s`, through a BTT ([`crate::pmem::btt`]).
 //!
 //! Setup follows `pmem_attach_disk` of `drivers/nvdimm/pmem.c`: claim, map
 //! (with pages), bad sectors, dax device, disk. Teardown, in
@@ -21,13 +23,14 @@ use crate::{
     ext::nvdimm::region::FlushSupport,
     ext::nvdimm::{self, region::NdRegion, Kind, Namespace, NdDevice},
     pmem::attrs,
+    pmem::btt::{Btt, Identity, Media},
     pmem::disk::{Pmem, PmemDisk},
     pmem::failure::DaxFailure,
 };
 use kernel::{
     block::SECTOR_SHIFT,
     device::Core,
-    error::code::{EINVAL, ENXIO},
+    error::code::{EINVAL, ENODEV, ENXIO},
     page::PAGE_SIZE,
     prelude::*,
     sync::{aref::ARef, Arc},
@@ -41,8 +44,16 @@ use kernel::{
 pub(crate) struct RpmemDevice {
     dax_host: Option<DaxHost>,
     dax: Option<dax::Registration<Pmem>>,
-    disk: Option<BioDisk<PmemDisk>>,
+    disk: Option<Disk>,
     region: ARef<NdRegion>,
+}
+
+/// The disk of a bound namespace.
+enum Disk {
+    /// The namespace's bytes, with DAX when they have struct pages.
+    Pmem(BioDisk<PmemDisk>),
+    /// Sector mode: a BTT over the namespace.
+    Btt(BioDisk<Btt>),
 }
 
 /// Where the data and the struct pages of a namespace are.
@@ -146,7 +157,59 @@ impl RpmemDevice {
         Ok(Self {
             dax_host,
             dax,
-            disk: Some(disk),
+            disk: Some(Disk::Pmem(disk)),
+            region: region.into(),
+        })
+    }
+
+    /// Serves the btt personality `dev` of a namespace
+    /// (`nvdimm_namespace_attach_btt`): its BTT, found on the namespace or
+    /// laid out anew, becomes a disk of `lbasize` sectors written
+    /// atomically.
+    fn attach_btt(dev: &NdDevice<Core<'_>>, ns: &Namespace<'_>) -> Result<Self> {
+        let btt = dev.btt()?;
+        let Some(uuid) = btt.uuid() else {
+            dev_info!(dev.dev(), "no UUID: incomplete btt configuration\n");
+            return Err(ENODEV);
+        };
+        let lbasize = u32::try_from(btt.lbasize()).map_err(|_| EINVAL)?;
+        let (start, size) = ns.resource();
+        let claim = MemRegion::request(start, size, ns.name()).inspect_err(|_| {
+            dev_warn!(dev.dev(), "could not reserve {start:#x}+{size:#x}\n");
+        })?;
+        let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
+        let version = btt.version();
+        let media = Media::new(dev, Mapping::new(claim)?, bb, version.initial_offset());
+        let id = Identity {
+            uuid,
+            parent_uuid: btt.parent_uuid(),
+            version,
+            lbasize,
+        };
+        let region = dev.region();
+        let table = Arc::new(Btt::open(media, &id, region.is_read_only())?, GFP_KERNEL)?;
+        let bytes = table.sectors() * u64::from(lbasize);
+        let name = ns.disk_name()?;
+        let disk = BioDiskBuilder::new()
+            .logical_block_size(lbasize)?
+            .capacity_sectors(bytes >> SECTOR_SHIFT)
+            .synchronous(true)
+            .dma_alignment(lbasize - 1)
+            .node(dev.numa_node())
+            .build(fmt!("r{}", &*name), table)?
+            .add(dev.dev(), None)?;
+        dev.check_and_set_ro(&disk);
+        btt.set_size(bytes);
+        dev_info!(
+            dev.dev(),
+            "{}: sector mode (BTT), {} MiB, {lbasize}-byte sectors\n",
+            disk.name(),
+            bytes >> 20
+        );
+        Ok(Self {
+            dax_host: None,
+            dax: None,
+            disk: Some(Disk::Btt(disk)),
             region: region.into(),
         })
     }
@@ -190,12 +253,13 @@ impl nvdimm::Driver for RpmemDevice {
         // Seeds (unconfigured personalities) fail here, quietly.
         let ns = dev.namespace()?;
         let kind = dev.kind();
-        if kind == Kind::Btt || kind == Kind::Dax {
-            dev_info!(
-                dev.dev(),
-                "btt and device-dax are served by nd_pmem and dax_pmem\n"
-            );
-            return Err(ENXIO);
+        match kind {
+            Kind::Dax => {
+                dev_info!(dev.dev(), "device-dax is served by dax_pmem\n");
+                return Err(ENXIO);
+            }
+            Kind::Btt => return Self::attach_btt(dev, &ns),
+            Kind::Pfn | Kind::Namespace => (),
         }
         let enabled = ns.enable(dev)?;
         if kind == Kind::Pfn {
@@ -217,12 +281,16 @@ impl nvdimm::Driver for RpmemDevice {
     }
 
     fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: nvdimm::Event) {
-        let Some(disk) = &this.disk else {
-            return;
-        };
-        match event {
-            nvdimm::Event::RevalidatePoison => disk.data().pmem().populate_badblocks(),
-            nvdimm::Event::RevalidateRegion => dev.check_and_set_ro(disk),
+        match (&this.disk, event) {
+            (Some(Disk::Pmem(disk)), nvdimm::Event::RevalidatePoison) => {
+                disk.data().pmem().populate_badblocks()
+            }
+            (Some(Disk::Btt(disk)), nvdimm::Event::RevalidatePoison) => {
+                disk.data().media().populate_badblocks()
+            }
+            (Some(Disk::Pmem(disk)), nvdimm::Event::RevalidateRegion) => dev.check_and_set_ro(disk),
+            (Some(Disk::Btt(disk)), nvdimm::Event::RevalidateRegion) => dev.check_and_set_ro(disk),
+            (None, _) => (),
         }
     }
 }

@@ -43,6 +43,11 @@ struct gendisk *rpmem_dev_to_disk(struct device *dev)
 	return dev_to_disk(dev);
 }
 
+bool rpmem_region_ro(struct nd_region *nd_region)
+{
+	return nd_region->ro;
+}
+
 u32 rpmem_info_block_reserve(void)
 {
 	return nd_info_block_reserve();

@@ -12,6 +12,7 @@ struct device;
 struct gendisk;
 struct kernfs_node;
 struct nd_namespace_common;
+struct nd_region;
 struct page;
 struct resource;
 
@@ -22,6 +23,7 @@ void rpmem_invalidate_pmem(void *addr, size_t n);
 void rpmem_flush_dcache_page(struct page *page);
 struct gendisk *rpmem_dev_to_disk(struct device *dev);
 u32 rpmem_info_block_reserve(void);
+bool rpmem_region_ro(struct nd_region *nd_region);
 void rpmem_unpoison_page(unsigned long pfn);
 int rpmem_page_refcount(unsigned long pfn);
 struct kernfs_node *rpmem_disk_sysfs_file(struct gendisk *disk, const char *name);

@@ -6,7 +6,7 @@
 
 use crate::sys::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{bindings as kb, page::PAGE_SIZE, prelude::*};
+use kernel::{bindings as kb, error::code::EINVAL, page::PAGE_SIZE, prelude::*};
 
 /// A block layer status (`blk_status_t`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -281,6 +281,17 @@ impl MappedSegment<'_> {
     /// Length in bytes.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Zeroes `len` bytes at `at`, for a read that finds nothing written.
+    pub(crate) fn zero(&self, at: usize, len: usize) -> Result {
+        if at.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `ptr` is valid for writes of `self.len` bytes (type
+        // invariant), of which `at..at + len` is a part (checked above).
+        unsafe { core::ptr::write_bytes(self.ptr.add(at), 0, len) };
+        Ok(())
     }
 }
 

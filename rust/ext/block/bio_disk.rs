@@ -49,6 +49,7 @@ pub(crate) struct BioDiskBuilder {
     features: kb::blk_features_t,
     node: i32,
     badblocks: Option<Arc<Badblocks>>,
+    dma_alignment: u32,
 }
 
 impl Default for BioDiskBuilder {
@@ -60,6 +61,7 @@ impl Default for BioDiskBuilder {
             features: 0,
             node: kb::NUMA_NO_NODE,
             badblocks: None,
+            dma_alignment: 0,
         }
     }
 }
@@ -135,6 +137,14 @@ impl BioDiskBuilder {
         self
     }
 
+    /// The alignment every data buffer must have, as a mask (`size - 1`;
+    /// by default 511): with the logical block size's, no sector is split
+    /// between two pages.
+    pub(crate) fn dma_alignment(mut self, mask: u32) -> Self {
+        self.dma_alignment = mask;
+        self
+    }
+
     /// The disk's list of bad sectors, shown in its `badblocks` file.
     pub(crate) fn badblocks(mut self, bb: Arc<Badblocks>) -> Self {
         self.badblocks = Some(bb);
@@ -152,6 +162,7 @@ impl BioDiskBuilder {
         lim.physical_block_size = self.physical_block_size;
         lim.max_hw_sectors = u32::MAX;
         lim.features = self.features;
+        lim.dma_alignment = self.dma_alignment;
 
         // SAFETY: `lim` is a valid limits structure for the call.
         let disk = from_err_ptr(unsafe {

@@ -149,23 +149,83 @@ impl Mapping {
     /// Copies the segment to `offset` with non-temporal stores.
     #[inline]
     pub(crate) fn write(&self, offset: u64, src: &MappedSegment<'_>) -> Result {
-        let dst = self.at(offset, src.len())?;
-        // SAFETY: `dst` is valid for `src.len()` bytes (bounds checked) and
-        // `src` for as many (type invariant of `MappedSegment`); a kernel page
-        // never overlaps persistent memory.
-        unsafe { bindings::rpmem_memcpy_flushcache(dst.cast(), src.as_ptr().cast(), src.len()) };
-        Ok(())
+        self.write_part(offset, src, 0, src.len())
     }
 
     /// Copies from `offset` into the segment, failing with `EIO` instead of
     /// consuming poison.
     #[inline]
     pub(crate) fn read(&self, offset: u64, dst: &MappedSegment<'_>) -> Result {
-        let src = self.at(offset, dst.len())?;
-        // SAFETY: as in `write`, with the roles swapped.
-        let left = unsafe {
-            kernel::bindings::copy_mc_to_kernel(dst.as_ptr().cast(), src.cast(), dst.len() as u32)
-        };
+        self.read_part(offset, dst, 0, dst.len())
+    }
+
+    /// Copies `len` bytes at `at` in the segment to `offset`, as
+    /// [`Mapping::write`] does.
+    #[inline]
+    pub(crate) fn write_part(
+        &self,
+        offset: u64,
+        src: &MappedSegment<'_>,
+        at: usize,
+        len: usize,
+    ) -> Result {
+        let src = part(src, at, len)?;
+        // SAFETY: `src` is valid for reads of `len` bytes (checked by
+        // `part`).
+        unsafe { self.write_raw(offset, src, len) }
+    }
+
+    /// Copies from `offset` into `len` bytes at `at` in the segment, as
+    /// [`Mapping::read`] does.
+    #[inline]
+    pub(crate) fn read_part(
+        &self,
+        offset: u64,
+        dst: &MappedSegment<'_>,
+        at: usize,
+        len: usize,
+    ) -> Result {
+        let dst = part(dst, at, len)?;
+        // SAFETY: `dst` is valid for writes of `len` bytes (checked by
+        // `part`).
+        unsafe { self.read_raw(offset, dst, len) }
+    }
+
+    /// Copies `src` to `offset` with non-temporal stores: aligned 4 and 8
+    /// byte copies are single stores, which a crash cannot tear.
+    pub(crate) fn write_bytes(&self, offset: u64, src: &[u8]) -> Result {
+        // SAFETY: a slice is valid for reads of its length.
+        unsafe { self.write_raw(offset, src.as_ptr(), src.len()) }
+    }
+
+    /// Copies from `offset` into `dst`, failing with `EIO` instead of
+    /// consuming poison.
+    pub(crate) fn read_bytes(&self, offset: u64, dst: &mut [u8]) -> Result {
+        // SAFETY: a mutable slice is valid for writes of its length.
+        unsafe { self.read_raw(offset, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// # Safety
+    ///
+    /// `src` must be valid for reads of `len` bytes outside the mapping.
+    #[inline]
+    unsafe fn write_raw(&self, offset: u64, src: *const u8, len: usize) -> Result {
+        let dst = self.at(offset, len)?;
+        // SAFETY: `dst` is valid for `len` bytes (bounds checked), `src` by
+        // the caller; kernel memory never overlaps persistent memory.
+        unsafe { bindings::rpmem_memcpy_flushcache(dst.cast(), src.cast(), len) };
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of `len` bytes outside the mapping.
+    #[inline]
+    unsafe fn read_raw(&self, offset: u64, dst: *mut u8, len: usize) -> Result {
+        let src = self.at(offset, len)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: as in `write_raw`, with the roles swapped.
+        let left = unsafe { kernel::bindings::copy_mc_to_kernel(dst.cast(), src.cast(), len32) };
         if left != 0 {
             return Err(EIO);
         }
@@ -211,6 +271,17 @@ impl Mapping {
         // SAFETY: `addr` is valid for `len` bytes (bounds checked).
         unsafe { bindings::rpmem_invalidate_pmem(addr.cast(), len) };
         Ok(())
+    }
+}
+
+/// The start of `len` bytes at `at` in `seg`, if they are inside it.
+#[inline]
+fn part(seg: &MappedSegment<'_>, at: usize, len: usize) -> Result<*mut u8> {
+    match at.checked_add(len) {
+        // SAFETY: `at` is within the segment (checked), whose bytes are
+        // valid while it is mapped (type invariant of `MappedSegment`).
+        Some(end) if end <= seg.len() => Ok(unsafe { seg.as_ptr().add(at) }),
+        _ => Err(EINVAL),
     }
 }
 

@@ -77,6 +77,13 @@ impl NdRegion {
         self.0.get()
     }
 
+    /// Whether the region only allows reads (its `read_only` attribute,
+    /// or a platform that says so).
+    pub(crate) fn is_read_only(&self) -> bool {
+        // SAFETY: the region is live (type invariant).
+        unsafe { bindings::rpmem_region_ro(self.as_raw()) }
+    }
+
     /// Makes all writes accepted so far durable (`nvdimm_flush`). With `bio`,
     /// an asynchronous region may take the bio over.
     pub(crate) fn flush(&self, bio: Option<&Bio<'_>>) -> Result<Flushed> {

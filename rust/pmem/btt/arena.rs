@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One arena at work: sector reads and atomic sector writes.
+//!
+//! A write never touches the block that holds the sector. It fills a free
+//! block, records (sector, old block, new block) in its lane's flog slot,
+//! then points the sector's map entry at the new block; each step is
+//! durable before the next begins (see [`super::media`]), and the map
+//! entry and the flog halves are single 4- and 8-byte stores. A crash
+//! leaves either the old block in the map or the new one, and the flog
+//! tells which block is free again; [`Arena::open`] finishes a map update
+//! the flog recorded but the map missed (`btt_freelist_init`).
+//!
+//! In RAM, per lane: the free block, which flog slot is next and its
+//! sequence number (`struct free_entry`), under a spinlock; a lane is
+//! chosen by CPU. The read tracking table tells writers which blocks
+//! readers are copying from: a writer waits until no reader is on the free
+//! block it is about to fill. Map entries are updated under one of a set
+//! of spinlocks hashed by sector.
+
+use super::{
+    flog,
+    info::FLAG_ERROR,
+    layout::{Geometry, LOG_GROUP},
+    map::{self, Entry},
+    media::Media,
+};
+use crate::ext::block::bio::MappedSegment;
+use kernel::{
+    cpu::CpuId,
+    error::code::EIO,
+    new_mutex, new_spinlock,
+    prelude::*,
+    processor::cpu_relax,
+    sync::{
+        atomic::{Atomic, Relaxed, Release},
+        barrier::{smp_mb, Full},
+        Mutex, SpinLock,
+    },
+};
+
+/// Lanes in use at most: one per CPU up to this many, each with its own
+/// free block; an arena has at least as many free blocks or uses fewer.
+const LANES: usize = 256;
+/// Map locks, each for a 64-byte line of map entries (`lock_map`).
+const MAP_LOCKS: usize = 256;
+/// A read tracking table entry: a reader is copying from this block.
+const RTT_VALID: u32 = 1 << 31;
+
+/// A lane's free block and flog position (`struct free_entry`).
+#[derive(Clone, Copy, Default)]
+struct Lane {
+    /// The free block the lane's next write fills.
+    block: u32,
+    /// Which of the two flog slots the next write records in.
+    sub: usize,
+    /// The sequence number it records.
+    seq: u32,
+    /// Reading the block failed once: clear its poison before filling it.
+    has_err: bool,
+}
+
+/// An arena, ready for I/O.
+#[pin_data]
+pub(crate) struct Arena {
+    geo: Geometry,
+    /// The disk's sector number of the arena's first sector.
+    first: u64,
+    /// Which two of each flog lane's four slots are used.
+    slots: [usize; 2],
+    /// Lanes in use.
+    nlanes: usize,
+    /// Writes fail: the info block says the arena had an error.
+    read_only: bool,
+    #[pin]
+    lanes: [SpinLock<Lane>; LANES],
+    rtt: [Atomic<u32>; LANES],
+    #[pin]
+    map_locks: [SpinLock<()>; MAP_LOCKS],
+    /// Serializes clearing the poison of free blocks.
+    #[pin]
+    clearing: Mutex<()>,
+}
+
+impl Arena {
+    /// Opens the arena `geo` of `media`, whose info block had `flags`, for
+    /// the disk's sectors from `first` on: finds the flog's slots, each
+    /// lane's free block, and completes the map update of a write a crash
+    /// interrupted. Fails with why if the flog makes no sense.
+    pub(crate) fn open(
+        media: &Media,
+        geo: Geometry,
+        flags: u32,
+        first: u64,
+    ) -> Result<Result<Pin<KBox<Self>>, &'static str>> {
+        let groups = (0..geo.nfree).map(|lane| read_group(media, &geo, lane));
+        let slots = match flog::find_slots(groups)? {
+            Ok(slots) => slots,
+            Err(why) => return Ok(Err(why)),
+        };
+        let nlanes = (geo.nfree as usize).min(LANES);
+        let mut lanes = KVec::with_capacity(LANES, GFP_KERNEL)?;
+        for lane in 0..geo.nfree {
+            let group = read_group(media, &geo, lane)?;
+            let (new, at) = match group.newest(slots) {
+                Ok(newest) => newest,
+                Err(why) => return Ok(Err(why)),
+            };
+            let (old_block, new_block) = (map::block_of(new.old_map), map::block_of(new.new_map));
+            if new.lba >= geo.external_nlba
+                || old_block >= geo.internal_nlba
+                || new_block >= geo.internal_nlba
+            {
+                return Ok(Err("a flog entry names a sector or block past the arena"));
+            }
+            if (lane as usize) < LANES {
+                lanes.push(
+                    Lane {
+                        block: old_block,
+                        sub: 1 - at,
+                        seq: flog::next_seq(new.seq),
+                        has_err: map::has_error(new.old_map),
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+            // The flog has the write, the map may not: redo its update.
+            if old_block != new_block {
+                let mapped = map_read(media, &geo, new.lba)?.block();
+                if mapped != new_block && mapped == old_block {
+                    map_write(media, &geo, new.lba, Entry::Block(new_block))?;
+                }
+            }
+        }
+        let mut free: KVec<u32> = KVec::with_capacity(nlanes, GFP_KERNEL)?;
+        for lane in &lanes[..nlanes] {
+            free.push(lane.block, GFP_KERNEL)?;
+        }
+        free.sort_unstable();
+        if free.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Ok(Err("two flog lanes have the same free block"));
+        }
+        lanes.resize(LANES, Lane::default(), GFP_KERNEL)?;
+        let arena = KBox::pin_init(
+            try_pin_init!(Self {
+                geo,
+                first,
+                slots,
+                nlanes,
+                read_only: flags & FLAG_ERROR != 0,
+                lanes <- pin_init::pin_init_array_from_fn(|i| new_spinlock!(lanes[i])),
+                rtt: core::array::from_fn(|_| Atomic::new(0)),
+                map_locks <- pin_init::pin_init_array_from_fn(|_| new_spinlock!(())),
+                clearing <- new_mutex!(()),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        for lane in 0..arena.nlanes {
+            arena.clear_free(media, lane)?;
+        }
+        Ok(Ok(arena))
+    }
+
+    /// The disk sectors (of the external size) the arena serves.
+    pub(crate) fn sectors(&self) -> u64 {
+        self.geo.external_nlba.into()
+    }
+
+    /// The disk's sector number of the arena's first sector.
+    pub(crate) fn first(&self) -> u64 {
+        self.first
+    }
+
+    fn lane(&self) -> usize {
+        CpuId::current().as_u32() as usize % self.nlanes
+    }
+
+    /// Reads sector `lba` of the arena into the segment at `at`.
+    pub(crate) fn read(
+        &self,
+        media: &Media,
+        lba: u32,
+        seg: &MappedSegment<'_>,
+        at: usize,
+    ) -> Result {
+        let len = self.geo.external_lbasize as usize;
+        let lane = self.lane();
+        // The lane's read tracking slot is ours while the lane is.
+        let _lane = self.lanes[lane].lock();
+        let tracking = Tracking(&self.rtt[lane]);
+        let mut entry = map_read(media, &self.geo, lba)?;
+        // Announce the block, then make sure the map still names it: from
+        // then on no writer reuses it until the slot is cleared.
+        let block = loop {
+            let block = match entry {
+                Entry::Zero(_) => return seg.zero(at, len),
+                Entry::Error(_) => return Err(EIO),
+                Entry::Block(block) => block,
+            };
+            tracking.0.store(RTT_VALID | block, Relaxed);
+            smp_mb(Full);
+            let again = map_read(media, &self.geo, lba)?;
+            if again == entry {
+                break block;
+            }
+            entry = again;
+        };
+        let ret = if block < self.geo.internal_nlba {
+            media.read_to(self.geo.block(block), seg, at, len)
+        } else {
+            dev_err!(
+                media.dev(),
+                "sector {lba} maps to block {block}, past the arena\n"
+            );
+            Err(EIO)
+        };
+        if ret.is_err() && block < self.geo.internal_nlba {
+            // A media error: remember it in the map, as nd_btt does, so
+            // that the sector reads as an error until it is written.
+            let _map = self.map_locks[map_lock(lba)].lock();
+            if map_read(media, &self.geo, lba) == Ok(entry) {
+                let _ = map_write(media, &self.geo, lba, Entry::Error(block));
+            }
+        }
+        ret
+    }
+
+    /// Writes sector `lba` of the arena from the segment at `at`,
+    /// atomically: after a crash it reads as before or as after.
+    pub(crate) fn write(
+        &self,
+        media: &Media,
+        lba: u32,
+        seg: &MappedSegment<'_>,
+        at: usize,
+    ) -> Result {
+        if self.read_only {
+            return Err(EIO);
+        }
+        let len = self.geo.external_lbasize as usize;
+        let lane_no = self.lane();
+        loop {
+            let mut lane = self.lanes[lane_no].lock();
+            let new = lane.block;
+            if lane.has_err || media.is_bad(self.geo.block(new), len) {
+                lane.has_err = true;
+                drop(lane);
+                self.clear_free(media, lane_no)?;
+                continue;
+            }
+            // Wait for readers still copying from the free block.
+            smp_mb(Full);
+            for rtt in &self.rtt[..self.nlanes] {
+                while rtt.load(Relaxed) == RTT_VALID | new {
+                    cpu_relax();
+                }
+            }
+            media.write_from(self.geo.block(new), seg, at, len)?;
+
+            let _map = self.map_locks[map_lock(lba)].lock();
+            let (old, error) = match map_read(media, &self.geo, lba)? {
+                Entry::Block(block) | Entry::Zero(block) => (block, false),
+                Entry::Error(block) => (block, true),
+            };
+            if old >= self.geo.internal_nlba {
+                dev_err!(
+                    media.dev(),
+                    "sector {lba} maps to block {old}, past the arena\n"
+                );
+                return Err(EIO);
+            }
+            let record = flog::Entry {
+                lba,
+                old_map: map::with_error(old, error),
+                new_map: new,
+                seq: lane.seq,
+            };
+            self.flog_write(media, lane_no, lane.sub, &record)?;
+            *lane = Lane {
+                block: old,
+                sub: 1 - lane.sub,
+                seq: flog::next_seq(lane.seq),
+                has_err: error,
+            };
+            map_write(media, &self.geo, lba, Entry::Block(new))?;
+            return Ok(());
+        }
+    }
+
+    /// Records `entry` in slot `sub` of flog lane `lane`, in two atomic
+    /// halves: the sequence number, in the second, makes it count.
+    fn flog_write(&self, media: &Media, lane: usize, sub: usize, entry: &flog::Entry) -> Result {
+        let at = self.geo.log_group(lane as u32) + (self.slots[sub] * flog::SLOT) as u64;
+        let bytes = entry.encode();
+        let half = flog::SLOT / 2;
+        media.write(at, &bytes[..half])?;
+        media.write(at + half as u64, &bytes[half..])
+    }
+
+    /// Clears the poison of lane `lane`'s free block, if reading it had
+    /// failed, by zeroing it; may sleep (`arena_clear_freelist_error`).
+    fn clear_free(&self, media: &Media, lane: usize) -> Result {
+        let _clearing = self.clearing.lock();
+        let block = {
+            let lane = self.lanes[lane].lock();
+            if !lane.has_err {
+                return Ok(());
+            }
+            lane.block
+        };
+        media.clear(self.geo.block(block), self.geo.external_lbasize)?;
+        let mut lane = self.lanes[lane].lock();
+        if lane.block == block {
+            lane.has_err = false;
+        }
+        Ok(())
+    }
+}
+
+/// A reader's read tracking table entry, cleared when the read ends.
+struct Tracking<'a>(&'a Atomic<u32>);
+
+impl Drop for Tracking<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Release);
+    }
+}
+
+/// The map lock of sector `lba`: one per 16 entries (a cache line).
+fn map_lock(lba: u32) -> usize {
+    (lba as usize / 16) % MAP_LOCKS
+}
+
+fn read_group(media: &Media, geo: &Geometry, lane: u32) -> Result<flog::Group> {
+    let mut b = [0; LOG_GROUP as usize];
+    media.read(geo.log_group(lane), &mut b)?;
+    Ok(flog::Group::decode(&b))
+}
+
+fn map_read(media: &Media, geo: &Geometry, lba: u32) -> Result<Entry> {
+    let mut b = [0; 4];
+    media.read(geo.map_entry(lba), &mut b)?;
+    Ok(Entry::decode(u32::from_le_bytes(b), lba))
+}
+
+fn map_write(media: &Media, geo: &Geometry, lba: u32, entry: Entry) -> Result {
+    media.write(geo.map_entry(lba), &entry.encode().to_le_bytes())
+}

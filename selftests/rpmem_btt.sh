@@ -1,0 +1,344 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sector mode: rpmem serves namespaces that ndctl put in sector mode (a btt
+# device), with the kernel's BTT on-media format, interchangeably with
+# nd_btt, nd_pmem's BTT, which is the control throughout:
+#
+#  - both ways, for 4096- and 512-byte sectors, on the NFIT namespace and
+#    on the memmap= region: what nd_btt wrote (data, then an ext4 with a
+#    file) rpmem reads back, with the same capacity; what rpmem wrote
+#    nd_btt reads back, and fsck finds the ext4 clean;
+#  - a btt device configured by hand and bound to rpmem first: rpmem lays
+#    the BTT out, nd_btt takes that layout as it is (data written through
+#    rpmem reads back through nd_btt: a layout of its own would read
+#    zeroes);
+#  - fio verify on rpmem's sector disk; it has no DAX, as nd_btt's;
+#  - hostile media, written through the raw namespace (force_raw): the
+#    control first, the same raw round trip without damage, binds and
+#    reads back; a damaged info block is restored from its backup, data
+#    intact; info block and backup damaged, or a flog slot with sequence
+#    number 7: rpmem refuses to bind and writes nothing; a map entry that
+#    points past the arena: that sector reads as an error, its neighbours
+#    do not.
+#
+# Atomicity under power failure is rpmem_btt_powerfail's.
+
+. "$(dirname "$0")/lib.sh"
+
+A=/tmp/a B=/tmp/b	# 1 MiB of random data each
+MNT=/tmp/btt
+
+# DISK FILE BLOCK: FILE written at 4 KiB block BLOCK, O_DIRECT.
+write_at() { dd if="$2" of="/dev/$1" bs=4k seek="$3" oflag=direct conv=notrunc status=none; }
+# DISK FILE BLOCK: the disk holds FILE there.
+same_at() { dd if="/dev/$1" bs=4k skip="$3" count=256 iflag=direct status=none | cmp -s - "$2"; }
+
+# The btt device claiming NAMESPACE.
+btt_of()
+{
+	local b
+	for b in "$ND"/devices/btt*; do
+		[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && { echo "${b##*/}"; return; }
+	done
+	return 1
+}
+
+# NAMESPACE LBS: ndctl puts the namespace in sector mode, which nd_pmem
+# (nd_btt) then serves; prints the btt device.
+make_sector()
+{
+	local out
+	out=$(ndctl create-namespace -f -e "$1" -m sector -l "$2" 2>&1) ||
+		fail "ndctl create-namespace -m sector -l $2: $out" || return
+	btt_of "$1" || fail "no btt device claims $1 after: $out"
+}
+
+# DEVICE DRIVER: DRIVER serves the btt device; prints its disk.
+serve()
+{
+	rebind_ns "$1" "$2" || fail "$2 did not bind $1: $(dmesg | tail -n 3)" || return
+	ns_disk "$1" || fail "$2 bound $1 but made no disk"
+}
+
+# Sectors of DISK.
+size_of() { cat "/sys/block/$1/size"; }
+
+# NAMESPACE LBS: data written through nd_btt reads back through rpmem with
+# the same capacity, and the other way round.
+data_both_ways()
+{
+	local b pdisk rdisk
+	b=$(make_sector "$1" "$2") || return
+	pdisk=$(ns_disk "$b") || fail "nd_pmem made no disk for $b" || return
+	write_at "$pdisk" "$A" 16 || return
+	rdisk=$(serve "$b" rpmem) || return
+	[ "$rdisk" = "r$pdisk" ] || fail "disks $pdisk and $rdisk" || return
+	[ "$(cat "/sys/block/$rdisk/queue/logical_block_size")" = "$2" ] ||
+		fail "rpmem's sectors are not $2 bytes" || return
+	same_at "$rdisk" "$A" 16 || fail "rpmem reads other data than nd_btt wrote" || return
+	write_at "$rdisk" "$B" 1000 || return
+	serve "$b" nd_pmem >/dev/null || return
+	local psize
+	psize=$(size_of "$pdisk")
+	same_at "$pdisk" "$B" 1000 || fail "nd_btt reads other data than rpmem wrote" || return
+	same_at "$pdisk" "$A" 16 || fail "nd_btt lost its own data" || return
+	serve "$b" rpmem >/dev/null || return
+	[ "$(size_of "$rdisk")" = "$psize" ] ||
+		fail "capacities differ: rpmem $(size_of "$rdisk"), nd_btt $psize sectors"
+}
+
+# DEVICE DRIVER FILE: an ext4 on the device's disk holds FILE, intact, and
+# fsck finds it clean; then the driver adds FILE as file "by-DRIVER".
+fs_check_and_add()
+{
+	local disk out
+	disk=$(serve "$1" "$2") || return
+	out=$(fsck.ext4 -fn "/dev/$disk" 2>&1) || fail "fsck.ext4 -fn through $2: $out" || return
+	mkdir -p $MNT && mount "/dev/$disk" $MNT || return
+	local f
+	for f in $MNT/by-*; do
+		[ -e "$f" ] || continue
+		cmp -s "$f" "$3" || { umount $MNT; fail "$2 reads ${f##*/} wrong"; return; }
+	done
+	cp "$3" "$MNT/by-$2" && umount $MNT
+}
+
+# NAMESPACE: an ext4 made through nd_btt is clean through rpmem with the
+# file nd_btt wrote, and back.
+fs_both_ways()
+{
+	local b pdisk
+	b=$(btt_of "$1") || return
+	pdisk=$(serve "$b" nd_pmem) || return
+	mkfs.ext4 -q -F "/dev/$pdisk" || return
+	fs_check_and_add "$b" nd_pmem "$A" &&
+		fs_check_and_add "$b" rpmem "$A" &&
+		fs_check_and_add "$b" nd_pmem "$A" &&
+		fs_check_and_add "$b" rpmem "$A"
+}
+
+# NAMESPACE: back to raw, with both copies of the first arena's info block
+# gone (the namespace's first and last MiB zeroed).
+make_raw()
+{
+	local out disk mib
+	out=$(ndctl create-namespace -f -e "$1" -m raw 2>&1) ||
+		fail "ndctl create-namespace -m raw: $out" || return
+	disk=$(ns_disk "$1") || fail "no raw disk for $1" || return
+	mib=$(($(size_of "$disk") / 2048))
+	dd if=/dev/zero of="/dev/$disk" bs=1M count=1 oflag=direct status=none &&
+		dd if=/dev/zero of="/dev/$disk" bs=1M seek=$((mib - 1)) count=1 \
+			oflag=direct status=none && unbind_ns "$1"
+}
+
+# DEVICE NAMESPACE UUID LBS: configures the btt device by hand (what
+# ndctl does before it binds a driver).
+configure()
+{
+	echo "$3" >"$ND/devices/$1/uuid" && echo "$4" >"$ND/devices/$1/sector_size" &&
+		echo "$2" >"$ND/devices/$1/namespace"
+}
+
+# NAMESPACE LBS: a fresh btt device bound to rpmem first gets rpmem's
+# layout, which nd_btt then uses as it is.
+fresh_layout()
+{
+	local region seed rdisk
+	make_raw "$1" || return
+	region=$(basename "$(readlink -f "$ND/devices/$1/..")")
+	seed=$(cat "$ND/devices/$region/btt_seed")
+	configure "$seed" "$1" "$(cat /proc/sys/kernel/random/uuid)" "$2" || return
+	kmsg_mark btt-fresh
+	rdisk=$(serve "$seed" rpmem) || return
+	kmsg_since btt-fresh | grep -q 'new BTT layout' ||
+		fail "rpmem did not lay out a new BTT: $(kmsg_since btt-fresh)" || return
+	write_at "$rdisk" "$A" 64 || return
+	local pdisk
+	pdisk=$(serve "$seed" nd_pmem) || return
+	! kmsg_since btt-fresh | grep -q 'No existing arenas' ||
+		fail "nd_btt did not find rpmem's layout" || return
+	same_at "$pdisk" "$A" 64 || fail "nd_btt reads other data than rpmem wrote"
+}
+
+# --- hostile media ----------------------------------------------------------
+
+# Raw access to namespace NS under its btt device: the device lets go of
+# it (and goes; the region's seed takes its place), and rpmem binds the
+# namespace raw (force_raw: no personality is looked for). Prints the raw
+# disk.
+raw_open()
+{
+	local dev
+	dev=$(btt_of "$NS") || fail "no btt device on $NS" || return
+	unbind_ns "$dev" && echo >"$ND/devices/$dev/namespace" &&
+		echo 1 >"$ND/devices/$NS/force_raw" || return
+	serve "$NS" rpmem
+}
+
+# Back from raw access: the region's btt seed configured for NS as before
+# (UUID BTT_UUID, 4096-byte sectors) and bound to rpmem; fails (quietly)
+# if rpmem refuses it.
+raw_close()
+{
+	local region seed
+	unbind_ns "$NS" && echo 0 >"$ND/devices/$NS/force_raw" || return
+	region=$(basename "$(readlink -f "$ND/devices/$NS/..")")
+	seed=$(cat "$ND/devices/$region/btt_seed")
+	configure "$seed" "$NS" "$BTT_UUID" 4096 || return
+	bind_ns "$seed" rpmem 2>/dev/null && udev_settle "$seed"
+}
+
+# The disk rpmem serves NS's btt device with.
+btt_disk() { ns_disk "$(btt_of "$NS")"; }
+
+# RAW-DISK OFFSET: the little-endian 64-bit number there.
+le64_at()
+{
+	od -An -tu8 -j "$2" -N 8 "/dev/$1" | tr -d ' '
+}
+
+# RAW-DISK OFFSET BYTES...: writes the bytes (as printf \\x escapes).
+poke()
+{
+	local disk=$1 at=$2
+	shift 2
+	printf "$(printf '\\x%s' "$@")" |
+		dd of="/dev/$disk" bs=1 seek="$at" conv=notrunc,fsync status=none
+}
+
+# Where things are: the first arena's info block (BTT version 1.1 starts
+# 4 KiB into the namespace), its backup, its map and its flog.
+INFO=4096
+arena_layout()
+{
+	BACKUP=$((INFO + $(le64_at "$1" $((INFO + 112)))))
+	MAP=$((INFO + $(le64_at "$1" $((INFO + 96)))))
+	FLOG=$((INFO + $(le64_at "$1" $((INFO + 104)))))
+}
+
+# What the namespace holds, for comparing before and after a refusal.
+raw_sum() { md5sum <"/dev/$1"; }
+
+# Control: the raw round trip itself, with no damage, binds and reads back.
+raw_control()
+{
+	local raw disk
+	raw=$(raw_open) || return
+	arena_layout "$raw"
+	[ "$BACKUP" -gt "$MAP" ] && [ "$MAP" -gt "$INFO" ] ||
+		fail "implausible layout: backup $BACKUP, map $MAP" || return
+	raw_close || fail "rpmem refused the undamaged BTT: $(dmesg | tail -n 2)" || return
+	disk=$(btt_disk) && same_at "$disk" "$A" 64 ||
+		fail "data differs after the round trip"
+}
+
+# A damaged info block (a byte of its UUID) is restored from its backup.
+restore_info()
+{
+	local raw disk
+	raw=$(raw_open) || return
+	poke "$raw" $((INFO + 20)) ff || return
+	kmsg_mark btt-restore
+	raw_close || fail "rpmem refused: $(kmsg_since btt-restore)" || return
+	kmsg_since btt-restore | grep -q 'restoring it from its backup' ||
+		fail "no restore message in: $(kmsg_since btt-restore)" || return
+	disk=$(btt_disk) && same_at "$disk" "$A" 64 || fail "data differs"
+}
+
+# RAW-DISK SPEC...: writes each SPEC, OFFSET:BYTE,BYTE,... (hex bytes);
+# prints the SPECs that put back what was there.
+poke_specs()
+{
+	local disk=$1 spec at bytes old
+	shift
+	for spec in "$@"; do
+		at=${spec%%:*} bytes=${spec#*:}
+		old=$(od -An -tx1 -v -j "$at" -N $(((${#bytes} + 1) / 3)) "/dev/$disk" | tr -s ' \n' ',')
+		old=${old#,} old=${old%,}
+		# shellcheck disable=SC2086 # one byte a word
+		poke "$disk" "$at" ${bytes//,/ } || return
+		echo "$at:$old"
+	done
+}
+
+# MESSAGE SPEC...: with the SPECs written (see poke_specs), rpmem refuses
+# the BTT with MESSAGE and the namespace is unchanged; put back, the BTT
+# binds again.
+refused()
+{
+	local msg=$1 raw saved before after
+	shift
+	raw=$(raw_open) || return
+	saved=$(poke_specs "$raw" "$@") || return
+	before=$(raw_sum "$raw")
+	kmsg_mark btt-refused
+	! raw_close || fail "rpmem bound the damaged BTT" || return
+	kmsg_since btt-refused | grep -q "$msg" ||
+		fail "no '$msg' in: $(kmsg_since btt-refused)" || return
+	raw=$(raw_open) || return
+	after=$(raw_sum "$raw")
+	[ "$before" = "$after" ] || fail "the refused namespace was written" || return
+	# shellcheck disable=SC2086 # one spec a word
+	poke_specs "$raw" $saved >/dev/null && raw_close ||
+		fail "the repaired BTT does not bind"
+}
+
+# A map entry (sector 10's) pointing past the arena: reading that sector
+# fails, reading sectors 9 and 11 does not.
+bad_map_entry()
+{
+	local raw disk saved
+	raw=$(raw_open) || return
+	saved=$(poke_specs "$raw" $((MAP + 40)):ff,ff,ff,cf) || return
+	raw_close || fail "rpmem refused: $(dmesg | tail -n 2)" || return
+	disk=$(btt_disk) || return
+	dd if="/dev/$disk" of=/dev/null bs=4k skip=9 count=1 iflag=direct status=none ||
+		fail "sector 9 fails" || return
+	dd if="/dev/$disk" of=/dev/null bs=4k skip=11 count=1 iflag=direct status=none ||
+		fail "sector 11 fails" || return
+	! dd if="/dev/$disk" of=/dev/null bs=4k skip=10 count=1 iflag=direct status=none \
+		2>/dev/null || fail "sector 10 reads" || return
+	raw=$(raw_open) && poke_specs "$raw" "$saved" >/dev/null && raw_close ||
+		fail "the repaired BTT does not bind"
+}
+
+ktap_plan 15
+manual_binding
+load_rpmem
+load_nd_pmem
+modprobe -d "$RPMEM_KDIR/modinst" nd_btt || die "no nd_btt module"
+head -c 1M /dev/urandom >$A
+head -c 1M /dev/urandom >$B
+NFIT=$(namespace_of ACPI.NFIT)
+E820=$(namespace_of e820)
+
+for lbs in 4096 512; do
+	check "NFIT, $lbs-byte sectors: data both ways between nd_btt and rpmem" \
+		data_both_ways "$NFIT" "$lbs"
+	check "NFIT, $lbs-byte sectors: an ext4 both ways, fsck clean" fs_both_ways "$NFIT"
+done
+check "memmap region, 4096-byte sectors: data both ways" data_both_ways "$E820" 4096
+check "memmap region: an ext4 both ways, fsck clean" fs_both_ways "$E820"
+check "a btt device bound to rpmem first: rpmem's layout, which nd_btt takes" \
+	fresh_layout "$NFIT" 4096
+
+NS=$NFIT
+dev=$(btt_of "$NS") || die "no btt device on $NS"
+BTT_UUID=$(cat "$ND/devices/$dev/uuid")
+rdisk=$(serve "$dev" rpmem) || die "rpmem does not serve $dev"
+check "fio verify on rpmem's sector disk" fio_verify_disk "/dev/$rdisk" 128M
+check "rpmem's sector disk has no DAX, as nd_btt's" \
+	test "$(cat "/sys/block/$rdisk/queue/dax")" = 0
+write_at "$rdisk" "$A" 64 || die "cannot write $rdisk"
+
+check_here "control: raw access and back, no damage: binds, data intact" raw_control
+check "a damaged info block: restored from its backup, data intact" restore_info
+check "info block and backup damaged: refused, nothing written" \
+	refused "fail their checksums" $((INFO + 20)):ff $((BACKUP + 20)):ff
+check "a flog slot with sequence number 7: refused, nothing written" \
+	refused "sequence number above 3" $((FLOG + 12)):07,00,00,00
+check "a map entry past the arena: that sector fails, its neighbours read" bad_map_entry
+after_all() { fio_verify_disk "/dev/$(btt_disk)" 64M; }
+check "after all that, fio verify on rpmem's sector disk" after_all
+ktap_finish
