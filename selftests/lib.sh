@@ -432,3 +432,30 @@ kmsg_since()
 {
 	dmesg -r | sed -n "/$kmsg_tag/,\$p" | tail -n +2
 }
+
+# --- power failure ---------------------------------------------------------
+
+# DIR PID: once the guest of the VM that vm.sh --pidfile DIR/qemu.pid runs
+# as PID (a background job of this shell) made DIR/running, its workloads
+# run: kill QEMU with SIGKILL at a random moment 0.2 to 2.2 s later.
+# Returns vm.sh's status: 95 for a VM killed with a clean kernel log.
+kill_at_random()
+{
+	local dir=$1 pid=$2 i qpid st=0
+	for ((i = 0; i < 3000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
+		[ -e "$dir/running" ] && [ -s "$dir/qemu.pid" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -e "$dir/running" ]; then
+		sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
+		[ $((RANDOM % 2)) -eq 0 ] || sleep 1
+		sleep 0.2
+		# Only while vm.sh waits for it: a PID read after QEMU's end
+		# could be another process's by now.
+		qpid=$(cat "$dir/qemu.pid")
+		[[ $qpid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && kill -KILL "$qpid"
+	fi
+	wait "$pid" || st=$?
+	return $st
+}

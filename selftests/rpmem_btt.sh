@@ -20,7 +20,8 @@
 #    intact; info block and backup damaged, or a flog slot with sequence
 #    number 7: rpmem refuses to bind and writes nothing; a map entry that
 #    points past the arena: that sector reads as an error, its neighbours
-#    do not.
+#    do not; a write interrupted between its flog entry and its map entry
+#    (made by hand) is finished at probe.
 #
 # Atomicity under power failure is rpmem_btt_powerfail's.
 
@@ -215,6 +216,44 @@ arena_layout()
 	BACKUP=$((INFO + $(le64_at "$1" $((INFO + 112)))))
 	MAP=$((INFO + $(le64_at "$1" $((INFO + 96)))))
 	FLOG=$((INFO + $(le64_at "$1" $((INFO + 104)))))
+	DATA=$((INFO + $(le64_at "$1" $((INFO + 88)))))
+	BLOCK=$(le32_at "$1" $((INFO + 64)))
+}
+
+# RAW-DISK OFFSET: the little-endian 32-bit number there.
+le32_at() { od -An -tu4 -j "$2" -N 4 "/dev/$1" | tr -d ' '; }
+
+# N: its four little-endian bytes, as poke_specs wants them.
+le32() { printf '%02x,%02x,%02x,%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24)); }
+
+# A write the crash interrupted after its flog entry, before its map entry
+# (made by hand: pattern B in flog lane 0's free block, a flog entry moving
+# sector 20 there, the map unchanged): rpmem finishes it at probe, and
+# sector 20 then reads B.
+interrupted_write()
+{
+	local raw disk s0 s1 new old_map free seq sub block
+	raw=$(raw_open) || return
+	s0=$(le32_at "$raw" $((FLOG + 12))) s1=$(le32_at "$raw" $((FLOG + 28)))
+	# The newer of slots 0 and 1 (the next sequence number after the
+	# other, or the only one used).
+	if [ "$s1" = 0 ] || [ "$s0" = $((s1 % 3 + 1)) ]; then new=0; else new=1; fi
+	sub=$((1 - new))
+	free=$(($(le32_at "$raw" $((FLOG + new * 16 + 4))) & 0x3fffffff))
+	seq=$(($(le32_at "$raw" $((FLOG + new * 16 + 12))) % 3 + 1))
+	old_map=$(le32_at "$raw" $((MAP + 80)))
+	block=$(( old_map == 0 ? 20 : old_map & 0x3fffffff ))
+	dd if=$B of="/dev/$raw" bs=4k count=1 seek=$(((DATA + free * BLOCK) / 4096)) \
+		oflag=direct conv=notrunc status=none || return
+	poke_specs "$raw" "$((FLOG + sub * 16)):$(le32 20),$(le32 "$block"),$(le32 "$free"),$(le32 "$seq")" \
+		>/dev/null || return
+	kmsg_mark
+	raw_close || fail "rpmem refused: $(kmsg_since)" || return
+	kmsg_since | grep -q 'finished 1 interrupted write' ||
+		fail "no interrupted write finished: $(kmsg_since)" || return
+	disk=$(btt_disk) || return
+	dd if="/dev/$disk" bs=4k skip=20 count=1 iflag=direct status=none |
+		cmp -s - <(head -c 4096 $B) || fail "sector 20 is not the interrupted write's data"
 }
 
 # What the namespace holds, for comparing before and after a refusal.
@@ -303,7 +342,7 @@ bad_map_entry()
 		fail "the repaired BTT does not bind"
 }
 
-ktap_plan 15
+ktap_plan 16
 manual_binding
 load_rpmem
 load_nd_pmem
@@ -339,6 +378,7 @@ check "info block and backup damaged: refused, nothing written" \
 check "a flog slot with sequence number 7: refused, nothing written" \
 	refused "sequence number above 3" $((FLOG + 12)):07,00,00,00
 check "a map entry past the arena: that sector fails, its neighbours read" bad_map_entry
+check "a write interrupted between flog and map: finished at probe" interrupted_write
 after_all() { fio_verify_disk "/dev/$(btt_disk)" 64M; }
 check "after all that, fio verify on rpmem's sector disk" after_all
 ktap_finish

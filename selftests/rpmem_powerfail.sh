@@ -221,25 +221,10 @@ show_boot()
 # N: boot N, kill it at a random moment once its workloads run.
 kill_cycle()
 {
-	local n=$1 dir=$work/$1 pid qpid i st=0
+	local n=$1 dir=$work/$1 st=0
 	mkdir -p "$dir"
 	boot "$n" &
-	pid=$!
-	for ((i = 0; i < 3000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
-		[ -e "$dir/running" ] && [ -s "$dir/qemu.pid" ] && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ -e "$dir/running" ]; then
-		sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
-		[ $((RANDOM % 2)) -eq 0 ] || sleep 1
-		sleep 0.2
-		# Only while vm.sh waits for it: a PID read after QEMU's end
-		# could be another process's by now.
-		qpid=$(cat "$dir/qemu.pid")
-		[[ $qpid =~ ^[0-9]+$ ]] && kill -0 $pid 2>/dev/null && kill -KILL "$qpid"
-	fi
-	wait $pid || st=$?
+	kill_at_random "$dir" $! || st=$?
 	[ -e "$dir/running" ] || { show_boot "$n" "the workloads did not start (vm.sh: $st)"; return 1; }
 	[ $st -eq 95 ] || { show_boot "$n" "vm.sh ended with $st, not 95 (killed, clean log)"; return 1; }
 }

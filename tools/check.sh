@@ -34,12 +34,13 @@ RPMEM_KDIR=$(tools/kernel.sh "$VARIANT") || die "test kernel build failed"
 
 # The debug kernel's checks (KASAN, page poisoning, lockdep) make a guest
 # several times slower under TCG: its VMs get four times the time limit,
-# and the power-fail loop, which would take hours there at 50 boots, runs
-# 5 cycles unless told otherwise.
+# and the power-fail loops, which would take hours there at 50 and 30
+# boots, run 5 and 10 cycles unless told otherwise.
 debug_defaults()
 {
 	export RPMEM_VM_SLOWDOWN=${RPMEM_VM_SLOWDOWN:-4}
 	export RPMEM_POWERFAIL_CYCLES=${RPMEM_POWERFAIL_CYCLES:-5}
+	export RPMEM_BTT_POWERFAIL_CYCLES=${RPMEM_BTT_POWERFAIL_CYCLES:-10}
 }
 [ "$VARIANT" = default ] || debug_defaults
 

@@ -100,6 +100,7 @@ impl Arena {
         };
         let nlanes = (geo.nfree as usize).min(LANES);
         let mut lanes = KVec::with_capacity(LANES, GFP_KERNEL)?;
+        let mut redone = 0;
         for lane in 0..geo.nfree {
             let group = read_group(media, &geo, lane)?;
             let (new, at) = match group.newest(slots) {
@@ -129,8 +130,16 @@ impl Arena {
                 let mapped = map_read(media, &geo, new.lba)?.block();
                 if mapped != new_block && mapped == old_block {
                     map_write(media, &geo, new.lba, Entry::Block(new_block))?;
+                    redone += 1;
                 }
             }
+        }
+        if redone > 0 {
+            dev_info!(
+                media.dev(),
+                "arena at {:#x}: finished {redone} interrupted write(s)\n",
+                geo.infooff
+            );
         }
         let mut free: KVec<u32> = KVec::with_capacity(nlanes, GFP_KERNEL)?;
         for lane in &lanes[..nlanes] {

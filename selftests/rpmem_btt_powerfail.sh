@@ -1,0 +1,190 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sector atomicity under power failure: RPMEM_BTT_POWERFAIL_CYCLES (default
+# 20) times, a VM overwrites every 4 KiB sector of two disks, round after
+# round, each sector with a pattern of its own for each round
+# (selftests/torn.c), and the host kills QEMU with SIGKILL at a random
+# moment (0.2-2.2 s after both writers' first write returned). The next
+# boot, on the same backing files, reads every sector of both before it
+# starts the next cycle:
+#
+#  - btt: a namespace in sector mode (4096-byte sectors) that rpmem laid
+#    out on the first boot and serves: every sector must hold one complete
+#    pattern (or none yet), whatever the kill interrupted;
+#  - raw: the control, a raw rpmem disk under the same writes (4 MiB at a
+#    time, so that a kill most likely lands in a copy): persistent memory
+#    has no atomic unit larger than 8 bytes, so torn sectors must show up
+#    here, or the check could not see them.
+#
+# It prints the cycles and the sectors checked and found torn per disk.
+# TCG emulates no CPU caches: this tests the order of the BTT's durable
+# updates, not cache flushing.
+
+. "$(dirname "$0")/lib.sh"
+
+CYCLES=${RPMEM_BTT_POWERFAIL_CYCLES:-20}
+# NVDIMM sizes in MiB, which tell the namespaces apart in the guest.
+declare -A SIZE=([btt]=64 [raw]=48)
+
+# --- the guest ---------------------------------------------------------------
+
+# The namespace of NAME, by its size.
+ns_sized()
+{
+	local ns size
+	for ns in "$ND"/devices/namespace*; do
+		read -r size <"$ns/size"
+		[ "$size" = $((SIZE[$1] << 20)) ] && { echo "${ns##*/}"; return; }
+	done
+	fail "no namespace of ${SIZE[$1]} MiB"
+}
+
+# The btt device of NAMESPACE, once the bus has made it and rpmem serves it.
+btt_disk_of()
+{
+	local b i
+	for ((i = 0; i < 100; i++)); do
+		for b in "$ND"/devices/btt*; do
+			[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && [ -e "$b/driver" ] &&
+				ns_disk "${b##*/}" && return
+		done
+		sleep 0.1
+	done
+	fail "no btt disk on $1"
+}
+
+# NAMESPACE: sector mode, by hand (what ndctl does): the region's btt seed
+# gets a UUID, 4096-byte sectors and the namespace, and rpmem lays it out.
+make_btt()
+{
+	local region seed
+	unbind_ns "$1" || return
+	region=$(basename "$(readlink -f "$ND/devices/$1/..")")
+	seed=$(cat "$ND/devices/$region/btt_seed")
+	cat /proc/sys/kernel/random/uuid >"$ND/devices/$seed/uuid" &&
+		echo 4096 >"$ND/devices/$seed/sector_size" &&
+		echo "$1" >"$ND/devices/$seed/namespace" &&
+		bind_ns "$seed" rpmem
+}
+
+# Cycle CYCLE: check cycle CYCLE-1, then, unless LAST, start cycle CYCLE
+# and wait for the kill.
+guest()	# CYCLE BINDIR LAST
+{
+	local c=$1 h=$2/torn btt raw ns i
+	load_rpmem || die "rpmem does not load"
+	ns=$(ns_sized btt) && raw=$(ns_sized raw) || die "namespaces missing"
+	[ "$c" -gt 1 ] || make_btt "$ns" || die "cannot put $ns in sector mode"
+	btt=/dev/$(btt_disk_of "$ns") || die "rpmem serves no BTT on $ns"
+	raw=/dev/$(ns_disk "$raw") || die "no raw disk"
+	if [ "$c" -gt 1 ]; then
+		{
+			echo "btt $("$h" check "$btt")" && echo "raw $("$h" check "$raw")" &&
+				echo "finished $(dmesg | grep -c 'interrupted write')"
+		} >"$RPMEM_OUT/verdict" || die "checking failed"
+	fi
+	[ "${3:-}" != last ] || return 0
+	"$h" write "$btt" 1024 "$RPMEM_OUT/ready.btt" 2>"$RPMEM_OUT/error.btt" &
+	"$h" write "$raw" 4096 "$RPMEM_OUT/ready.raw" 2>"$RPMEM_OUT/error.raw" &
+	for ((i = 0; i < 600; i++)); do
+		if [ -e "$RPMEM_OUT/ready.btt" ] && [ -e "$RPMEM_OUT/ready.raw" ]; then
+			touch "$RPMEM_OUT/running"
+			wait -n
+			die "a writer ended: $(cat "$RPMEM_OUT"/error.*)"
+		fi
+		sleep 0.1
+	done
+	die "the writers did not start in 60 s: $(cat "$RPMEM_OUT"/error.*)"
+}
+
+if [ "${1:-}" = guest ]; then
+	shift
+	guest "$@"
+	exit
+fi
+
+# --- the host ------------------------------------------------------------------
+
+mkdir -p "${RPMEM_CACHE:=$HOME/.cache/rpmem}/runs"
+work=$(mktemp -d "$RPMEM_CACHE/runs/btt-powerfail.XXXXXX")
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+declare -A checked torn
+checked=([btt]=0 [raw]=0) torn=([btt]=0 [raw]=0)
+boots_bad=0 finished=0
+
+# N [LAST]: boot N; its run directory is $work/N.
+boot()
+{
+	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$work/$1" --pidfile "$work/$1/qemu.pid" \
+		--nvdimm "${SIZE[btt]}M,file=$work/btt.img" \
+		--nvdimm "${SIZE[raw]}M,file=$work/raw.img" \
+		-- "$RPMEM_TOP/selftests/rpmem_btt_powerfail.sh guest $1 $work/bin ${2:-}" \
+		2>"$work/vm$1.log"
+}
+
+# N WHY: what went wrong with boot N.
+show_boot()
+{
+	echo "# boot $1: $2"
+	grep -v Killed "$work/vm$1.log" | sed 's/^/# /'
+	tr -d '\r' <"$work/$1/console.log" | grep -av '^\[ *[0-9.]*\]' | tail -n 12 | sed 's/^/# /'
+}
+
+# N: boot N, killed at a random moment once both writers run.
+kill_cycle()
+{
+	local dir=$work/$1 st=0
+	mkdir -p "$dir"
+	boot "$1" &
+	kill_at_random "$dir" $! || st=$?
+	[ -e "$dir/running" ] || { show_boot "$1" "the writers did not start (vm.sh: $st)"; return 1; }
+	[ $st -eq 95 ] || { show_boot "$1" "vm.sh ended with $st, not 95 (killed, clean log)"; return 1; }
+}
+
+# N: add up boot N's verdict on cycle N-1.
+tally()
+{
+	local v=$work/$1/verdict name n t
+	[ "$(grep -cE '^(btt|raw) [0-9]+ [0-9]+$' "$v" 2>/dev/null)" = 2 ] ||
+		{ show_boot "$1" "no verdict"; return 1; }
+	while read -r name n t; do
+		checked[$name]=$((checked[$name] + n)) torn[$name]=$((torn[$name] + t))
+		[ "$t" = 0 ] || [ "$name" = raw ] || echo "# cycle $(($1 - 1)): btt: $t torn sectors"
+	done < <(grep -E '^(btt|raw) ' "$v")
+	grep -A1 '^btt' "$v" | sed -n 's/^torn sectors/# btt: torn sectors/p'
+	read -r name n < <(grep '^finished ' "$v")
+	finished=$((finished + ${n:-0}))
+}
+
+ktap_plan 3
+[ -x "$(build_helper torn "$work/bin")" ] || die "cannot build selftests/torn.c"
+[[ $CYCLES =~ ^[1-9][0-9]*$ ]] || die "RPMEM_BTT_POWERFAIL_CYCLES=$CYCLES is not a number of cycles"
+start=$SECONDS
+for ((c = 1; c <= CYCLES; c++)); do
+	kill_cycle $c || boots_bad=$((boots_bad + 1))
+	[ $c -eq 1 ] || tally $c || boots_bad=$((boots_bad + 1))
+	[ $((c % 10)) -ne 0 ] || echo "# $c of $CYCLES cycles, $((SECONDS - start)) s" >&2
+done
+last=$((CYCLES + 1))
+mkdir -p "$work/$last"
+st=0
+boot $last last >/dev/null || st=$?
+[ $st -eq 0 ] || { show_boot $last "vm.sh ended with $st"; boots_bad=$((boots_bad + 1)); }
+tally $last || boots_bad=$((boots_bad + 1))
+
+for name in btt raw; do
+	echo "# $name: $CYCLES power-fail cycles, ${checked[$name]} sectors checked, ${torn[$name]} torn"
+done
+echo "# btt: $finished boots found a write the kill interrupted and finished its map update"
+r=fail
+[ $boots_bad -eq 0 ] && r=ok
+ktap_result $r "$CYCLES power-fail cycles: each boot killed while writing, clean kernel logs ($boots_bad bad)"
+r=fail
+[ "${checked[btt]}" -gt 0 ] && [ "${torn[btt]}" -eq 0 ] && [ $boots_bad -eq 0 ] && r=ok
+ktap_result $r "btt: every sector whole after every kill (${torn[btt]} torn of ${checked[btt]})"
+r=fail
+[ "${torn[raw]}" -gt 0 ] && r=ok
+ktap_result $r "control: the raw disk under the same writes has torn sectors (${torn[raw]})"
+echo "# $((SECONDS - start)) s for $CYCLES cycles" >&2
+ktap_finish
