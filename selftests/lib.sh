@@ -433,6 +433,37 @@ kmsg_since()
 	dmesg -r | sed -n "/$kmsg_tag/,\$p" | tail -n +2
 }
 
+# --- I/O statistics ----------------------------------------------------------
+
+# DISK: reads, sectors read, writes, sectors written (fields 1, 3, 5, 7 of
+# its stat file).
+io_counts() { awk '{ print $1, $3, $5, $7 }' "/sys/block/$1/stat"; }
+
+# DISK: 10 O_DIRECT writes of 4 KiB (80 sectors) and 2 O_DIRECT reads of
+# 64 KiB (256 sectors), each one bio; prints how much each counter of
+# io_counts grew.
+counted_io()
+{
+	local d=$1 a b
+	read -ra a < <(io_counts "$d")
+	dd if=/dev/urandom of="/dev/$d" bs=4k count=10 seek=256 oflag=direct \
+		conv=nocreat,notrunc status=none || return
+	dd if="/dev/$d" of=/dev/null bs=64k count=2 skip=16 iflag=direct status=none || return
+	read -ra b < <(io_counts "$d")
+	echo $((b[0] - a[0])) $((b[1] - a[1])) $((b[2] - a[2])) $((b[3] - a[3]))
+}
+
+# DELTAS ("READS SECTORS WRITES SECTORS"): at least what counted_io did.
+counted_enough()
+{
+	local n
+	read -ra n <<<"$1"
+	[ ${#n[@]} -eq 4 ] || fail "no counts: '$1'" || return
+	[ "${n[0]}" -ge 2 ] && [ "${n[1]}" -ge 256 ] && [ "${n[2]}" -ge 10 ] &&
+		[ "${n[3]}" -ge 80 ] ||
+		fail "counters grew by '$1', want at least '2 256 10 80'"
+}
+
 # --- power failure ---------------------------------------------------------
 
 # DIR PID: once the guest of the VM that vm.sh --pidfile DIR/qemu.pid runs

@@ -13,7 +13,8 @@
 #    the BTT out, nd_btt takes that layout as it is (data written through
 #    rpmem reads back through nd_btt: a layout of its own would read
 #    zeroes);
-#  - fio verify on rpmem's sector disk; it has no DAX, as nd_btt's;
+#  - fio verify on rpmem's sector disk; it counts its I/O and has no DAX,
+#    as nd_btt's;
 #  - hostile media, written through the raw namespace (force_raw): the
 #    control first, the same raw round trip without damage, binds and
 #    reads back; a damaged info block is restored from its backup, data
@@ -342,7 +343,7 @@ bad_map_entry()
 		fail "the repaired BTT does not bind"
 }
 
-ktap_plan 16
+ktap_plan 17
 manual_binding
 load_rpmem
 load_nd_pmem
@@ -369,6 +370,14 @@ rdisk=$(serve "$dev" rpmem) || die "rpmem does not serve $dev"
 check "fio verify on rpmem's sector disk" fio_verify_disk "/dev/$rdisk" 128M
 check "rpmem's sector disk has no DAX, as nd_btt's" \
 	test "$(cat "/sys/block/$rdisk/queue/dax")" = 0
+# DISK: with iostats on (off by default for bio-based disks, as nd_btt's),
+# the disk counts the I/O it serves.
+counts_io()
+{
+	echo 1 >"/sys/block/$1/queue/iostats" || return
+	counted_enough "$(counted_io "$1")"
+}
+check "rpmem's sector disk counts its I/O (queue/iostats on)" counts_io "$rdisk"
 write_at "$rdisk" "$A" 64 || die "cannot write $rdisk"
 
 check_here "control: raw access and back, no damage: binds, data intact" raw_control

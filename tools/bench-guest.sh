@@ -5,7 +5,8 @@
 # NVDIMMs, two equal data ones and a large sparse one for the probe rows.
 # Both data namespaces are put in fsdax mode (--map=dev) by ndctl; one pfn
 # device is bound to rpmem, the other to nd_pmem, and a brd RAM disk of the
-# same size is the memory-copy ceiling. Every row runs BENCH_REPS times per
+# same size is the memory-copy ceiling. For the last rows, both go to sector
+# mode: a BTT each, served by rpmem and by nd_pmem (nd_btt). Every row runs BENCH_REPS times per
 # driver, the drivers in an order that rotates from one repetition to the
 # next.
 #
@@ -232,6 +233,45 @@ fs_rows()
 	for drv in $d; do umount "$MNT/$drv" || bail "cannot unmount $fs on $drv"; done
 }
 
+# The sector mode rows: both data namespaces put in sector mode (4 KiB
+# sectors), one BTT served by rpmem, the other by nd_pmem (nd_btt).
+btt_rows()
+{
+	local d="rpmem nd_pmem" drv ns b name what metric unit args
+	local io=(--direct=1 --size="$((DATA_MIB / 2))M")
+	local qd1=(--ioengine=psync --iodepth=1 --numjobs=1)
+	local qd32=(--ioengine=io_uring --iodepth=32 --numjobs=4)
+	any_row btt-{rand-read-4k-qd1,rand-write-4k-qd1,rand-read-4k-qd32x4} \
+		btt-{rand-write-4k-qd32x4,seq-read-1m,seq-write-1m} || return 0
+	modprobe -d "$RPMEM_KDIR/modinst" nd_btt || bail "nd_btt does not load"
+	for drv in $d; do
+		ns=$(cat "$ND/devices/${dev_of[$drv]}/namespace")
+		unbind_ns "${dev_of[$drv]}"
+		ndctl create-namespace -f -e "$ns" -m sector -l 4096 >/dev/null ||
+			bail "ndctl sector on $ns failed"
+		for b in "$ND"/devices/btt*; do
+			[ "$(cat "$b/namespace" 2>/dev/null)" = "$ns" ] && dev_of[$drv]=${b##*/}
+		done
+		rebind_ns "${dev_of[$drv]}" "$drv" || bail "cannot bind ${dev_of[$drv]} to $drv"
+		disk_of[$drv]=$(driver_disk "${dev_of[$drv]}" "$drv") || bail "no $drv sector disk"
+		# Every sector written once: each then has a block of its own.
+		dd if=/dev/zero of="${disk_of[$drv]}" bs=1M count=$((DATA_MIB / 2)) oflag=direct \
+			status=none || bail "cannot fill ${disk_of[$drv]}"
+	done
+	while IFS='|' read -r name what metric unit args; do
+		row "$name" btt "$what" "$metric" "$unit" $d || continue
+		# shellcheck disable=SC2086
+		fio_row "$name" "$metric" "$d" block_target "${io[@]}" $args
+	done <<-ROWS
+	btt-rand-read-4k-qd1|sector mode, 4 KiB random read, psync QD1|iops|IOPS|--rw=randread --bs=4k ${qd1[*]}
+	btt-rand-write-4k-qd1|sector mode, 4 KiB random write, psync QD1|iops|IOPS|--rw=randwrite --bs=4k ${qd1[*]}
+	btt-rand-read-4k-qd32x4|sector mode, 4 KiB random read, io_uring QD32 x 4 jobs|iops|IOPS|--rw=randread --bs=4k ${qd32[*]}
+	btt-rand-write-4k-qd32x4|sector mode, 4 KiB random write, io_uring QD32 x 4 jobs|iops|IOPS|--rw=randwrite --bs=4k ${qd32[*]}
+	btt-seq-read-1m|sector mode, 1 MiB sequential read|bw|MiB/s|--rw=read --bs=1M ${qd1[*]}
+	btt-seq-write-1m|sector mode, 1 MiB sequential write|bw|MiB/s|--rw=write --bs=1M ${qd1[*]}
+	ROWS
+}
+
 # --- probe ----------------------------------------------------------------
 
 mem_free_kib() { awk '/^MemFree:/ { print $2 }' /proc/meminfo; }
@@ -344,4 +384,6 @@ for fs in ext4 xfs; do
 	progress "$fs rows"
 	fs_rows "$fs"
 done
+progress "sector mode rows"
+btt_rows
 progress "done"
