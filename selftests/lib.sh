@@ -466,13 +466,32 @@ counted_enough()
 
 # --- power failure ---------------------------------------------------------
 
-# DIR PID: once the guest of the VM that vm.sh --pidfile DIR/qemu.pid runs
-# as PID (a background job of this shell) made DIR/running, its workloads
-# run: kill QEMU with SIGKILL at a random moment 0.2 to 2.2 s later.
-# Returns vm.sh's status: 95 for a VM killed with a clean kernel log.
-kill_at_random()
+# The host side of a power-fail test: boot after boot on the same backing
+# files, each killed with SIGKILL at a random moment while the guest's
+# workloads run; each boot first checks what the one before left. The test
+# defines boot N [last] (tools/vm.sh --quiet --out $work/N --pidfile
+# $work/N/qemu.pid ..., its messages to $work/vmN.log; the guest makes
+# $RPMEM_OUT/running once its workloads run) and tally N (adds up boot N's
+# verdict on cycle N-1, fails if there is none); $work holds the runs.
+
+# N WHY: why boot N went wrong, from vm.sh and the guest's console.
+# shellcheck disable=SC2154 # work is the test's
+show_boot()
 {
-	local dir=$1 pid=$2 i qpid st=0
+	echo "# boot $1: $2"
+	grep -v Killed "$work/vm$1.log" | sed 's/^/# /'
+	tr -d '\r' <"$work/$1/console.log" | grep -av '^\[ *[0-9.]*\]' | tail -n 12 | sed 's/^/# /'
+}
+
+# N: boot N, killed at a random moment 0.2 to 2.2 s after its workloads
+# started; vm.sh must then say 95 (killed, clean kernel log).
+# shellcheck disable=SC2154 # work is the test's
+kill_cycle()
+{
+	local dir=$work/$1 pid i qpid st=0
+	mkdir -p "$dir"
+	boot "$1" &
+	pid=$!
 	for ((i = 0; i < 3000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
 		[ -e "$dir/running" ] && [ -s "$dir/qemu.pid" ] && break
 		kill -0 "$pid" 2>/dev/null || break
@@ -488,5 +507,25 @@ kill_at_random()
 		[[ $qpid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && kill -KILL "$qpid"
 	fi
 	wait "$pid" || st=$?
-	return $st
+	[ -e "$dir/running" ] || { show_boot "$1" "the workloads did not start (vm.sh: $st)"; return 1; }
+	[ $st -eq 95 ] || { show_boot "$1" "vm.sh ended with $st, not 95 (killed, clean log)"; return 1; }
+}
+
+# CYCLES: CYCLES killed boots, then a last one that only checks; counts the
+# boots that went wrong in boots_bad. Progress every 10 cycles on stderr.
+# shellcheck disable=SC2154 # work is the test's
+powerfail_loop()
+{
+	local cycles=$1 n last st=0 start=$SECONDS
+	for ((n = 1; n <= cycles; n++)); do
+		kill_cycle $n || boots_bad=$((boots_bad + 1))
+		[ $n -eq 1 ] || tally $n || boots_bad=$((boots_bad + 1))
+		[ $((n % 10)) -ne 0 ] || echo "# $n of $cycles cycles, $((SECONDS - start)) s" >&2
+	done
+	last=$((cycles + 1))
+	mkdir -p "$work/$last"
+	boot $last last >/dev/null || st=$?
+	[ $st -eq 0 ] || { show_boot $last "vm.sh ended with $st"; boots_bad=$((boots_bad + 1)); }
+	tally $last || boots_bad=$((boots_bad + 1))
+	echo "# $((SECONDS - start)) s for $cycles cycles" >&2
 }

@@ -123,25 +123,6 @@ boot()
 		2>"$work/vm$1.log"
 }
 
-# N WHY: what went wrong with boot N.
-show_boot()
-{
-	echo "# boot $1: $2"
-	grep -v Killed "$work/vm$1.log" | sed 's/^/# /'
-	tr -d '\r' <"$work/$1/console.log" | grep -av '^\[ *[0-9.]*\]' | tail -n 12 | sed 's/^/# /'
-}
-
-# N: boot N, killed at a random moment once both writers run.
-kill_cycle()
-{
-	local dir=$work/$1 st=0
-	mkdir -p "$dir"
-	boot "$1" &
-	kill_at_random "$dir" $! || st=$?
-	[ -e "$dir/running" ] || { show_boot "$1" "the writers did not start (vm.sh: $st)"; return 1; }
-	[ $st -eq 95 ] || { show_boot "$1" "vm.sh ended with $st, not 95 (killed, clean log)"; return 1; }
-}
-
 # N: add up boot N's verdict on cycle N-1.
 tally()
 {
@@ -160,19 +141,7 @@ tally()
 ktap_plan 3
 [ -x "$(build_helper torn "$work/bin")" ] || die "cannot build selftests/torn.c"
 [[ $CYCLES =~ ^[1-9][0-9]*$ ]] || die "RPMEM_BTT_POWERFAIL_CYCLES=$CYCLES is not a number of cycles"
-start=$SECONDS
-for ((c = 1; c <= CYCLES; c++)); do
-	kill_cycle $c || boots_bad=$((boots_bad + 1))
-	[ $c -eq 1 ] || tally $c || boots_bad=$((boots_bad + 1))
-	[ $((c % 10)) -ne 0 ] || echo "# $c of $CYCLES cycles, $((SECONDS - start)) s" >&2
-done
-last=$((CYCLES + 1))
-mkdir -p "$work/$last"
-st=0
-boot $last last >/dev/null || st=$?
-[ $st -eq 0 ] || { show_boot $last "vm.sh ended with $st"; boots_bad=$((boots_bad + 1)); }
-tally $last || boots_bad=$((boots_bad + 1))
-
+powerfail_loop "$CYCLES"
 for name in btt raw; do
 	echo "# $name: $CYCLES power-fail cycles, ${checked[$name]} sectors checked, ${torn[$name]} torn"
 done
@@ -186,5 +155,4 @@ ktap_result $r "btt: every sector whole after every kill (${torn[btt]} torn of $
 r=fail
 [ "${torn[raw]}" -gt 0 ] && r=ok
 ktap_result $r "control: the raw disk under the same writes has torn sectors (${torn[raw]})"
-echo "# $((SECONDS - start)) s for $CYCLES cycles" >&2
 ktap_finish

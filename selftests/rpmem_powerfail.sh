@@ -210,25 +210,6 @@ boot()
 		2>"$work/vm$n.log"
 }
 
-# Why boot N went wrong, from its console.
-show_boot()
-{
-	echo "# boot $1: $2"
-	grep -v Killed "$work/vm$1.log" | sed 's/^/# /'
-	tr -d '\r' <"$work/$1/console.log" | grep -av '^\[ *[0-9.]*\]' | tail -n 12 | sed 's/^/# /'
-}
-
-# N: boot N, kill it at a random moment once its workloads run.
-kill_cycle()
-{
-	local n=$1 dir=$work/$1 st=0
-	mkdir -p "$dir"
-	boot "$n" &
-	kill_at_random "$dir" $! || st=$?
-	[ -e "$dir/running" ] || { show_boot "$n" "the workloads did not start (vm.sh: $st)"; return 1; }
-	[ $st -eq 95 ] || { show_boot "$n" "vm.sh ended with $st, not 95 (killed, clean log)"; return 1; }
-}
-
 # N: add up boot N's verdict on cycle N-1; print what went wrong.
 tally()
 {
@@ -255,19 +236,8 @@ tally()
 ktap_plan 7
 [ -x "$(build_helper powerfail "$work/bin")" ] || die "cannot build selftests/powerfail.c"
 [[ $CYCLES =~ ^[1-9][0-9]*$ ]] || die "RPMEM_POWERFAIL_CYCLES=$CYCLES is not a number of cycles"
-start=$SECONDS
-for ((c = 1; c <= CYCLES; c++)); do
-	kill_cycle $c || boots_bad=$((boots_bad + 1))
-	[ $c -eq 1 ] || tally $c || boots_bad=$((boots_bad + 1))
-	[ $((c % 10)) -ne 0 ] || echo "# $c of $CYCLES cycles, $((SECONDS - start)) s" >&2
-done
+powerfail_loop "$CYCLES"
 last=$((CYCLES + 1))
-mkdir -p "$work/$last"
-st=0
-boot $last last >/dev/null || st=$?
-[ $st -eq 0 ] || { show_boot $last "vm.sh ended with $st"; boots_bad=$((boots_bad + 1)); }
-tally $last || boots_bad=$((boots_bad + 1))
-
 if [ $boots_bad -eq 0 ]; then
 	ktap_result ok "$CYCLES power-fail cycles: each boot killed while writing, clean kernel logs"
 else
@@ -298,5 +268,4 @@ ktap_result $r "control: a forged acknowledgement is counted lost on each target
 # e2fsck's status 4: errors found, left uncorrected.
 grep -qx 'fsck damaged 4' "$work/$last/controls" 2>/dev/null && r=ok || r=fail
 ktap_result $r "control: fsck.ext4 -fn finds a cleared inode"
-echo "# $((SECONDS - start)) s for $CYCLES cycles" >&2
 ktap_finish
