@@ -39,8 +39,8 @@ use kernel::{
     },
 };
 
-/// Lanes in use at most: one per CPU up to this many, each with its own
-/// free block; an arena has at least as many free blocks or uses fewer.
+/// Lanes in use at most: one per possible CPU up to this many, each with
+/// its own free block; an arena with fewer free blocks uses fewer.
 const LANES: usize = 256;
 /// Map locks, each for a 64-byte line of map entries (`lock_map`).
 const MAP_LOCKS: usize = 256;
@@ -98,7 +98,11 @@ impl Arena {
             Ok(slots) => slots,
             Err(why) => return Ok(Err(why)),
         };
-        let nlanes = (geo.nfree as usize).min(LANES);
+        // A lane per possible CPU at most: readers announce their blocks
+        // in their lane's slot only, so writers look at these slots only.
+        let nlanes = (geo.nfree as usize)
+            .min(LANES)
+            .min(kernel::cpu::nr_cpu_ids() as usize);
         let mut lanes = KVec::with_capacity(LANES, GFP_KERNEL)?;
         let mut redone = 0;
         for lane in 0..geo.nfree {
@@ -141,12 +145,9 @@ impl Arena {
                 geo.infooff
             );
         }
-        let mut free: KVec<u32> = KVec::with_capacity(nlanes, GFP_KERNEL)?;
-        for lane in &lanes[..nlanes] {
-            free.push(lane.block, GFP_KERNEL)?;
-        }
-        free.sort_unstable();
-        if free.windows(2).any(|pair| pair[0] == pair[1]) {
+        let used = &lanes[..nlanes];
+        let shared = |(i, lane): (usize, &Lane)| used[..i].iter().any(|l| l.block == lane.block);
+        if used.iter().enumerate().any(shared) {
             return Ok(Err("two flog lanes have the same free block"));
         }
         lanes.resize(LANES, Lane::default(), GFP_KERNEL)?;

@@ -72,7 +72,11 @@ impl Media {
     }
 
     /// Whether any of `len` bytes at `offset` is in a known bad sector.
+    #[inline]
     pub(crate) fn is_bad(&self, offset: u64, len: usize) -> bool {
+        if self.bb.is_empty() {
+            return false;
+        }
         let start = self.base + offset;
         let end = start + len as u64;
         let first = start / SECTOR;
