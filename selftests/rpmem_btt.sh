@@ -22,7 +22,8 @@
 #    number 7: rpmem refuses to bind and writes nothing; a map entry that
 #    points past the arena: that sector reads as an error, its neighbours
 #    do not; a write interrupted between its flog entry and its map entry
-#    (made by hand) is finished at probe.
+#    (made by hand) is finished at probe; a map entry's zero flag reads
+#    zeroes, its error flag fails reads until the sector is written.
 #
 # Atomicity under power failure is rpmem_btt_powerfail's.
 
@@ -227,6 +228,30 @@ le32_at() { od -An -tu4 -j "$2" -N 4 "/dev/$1" | tr -d ' '; }
 # N: its four little-endian bytes, as poke_specs wants them.
 le32() { printf '%02x,%02x,%02x,%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24)); }
 
+# Map entry flags, set through the raw namespace: sector 30's zero flag
+# (trimmed), sector 31's error flag (a read failed there). Sector 30 reads
+# zeroes, sector 31 fails; writing sector 31 recovers it (the block behind
+# the error goes to the free list, to be cleared before its next use).
+map_flags()
+{
+	local raw disk m30 m31 b30 b31 zero=/tmp/zero4k
+	raw=$(raw_open) || return
+	m30=$(le32_at "$raw" $((MAP + 120))) m31=$(le32_at "$raw" $((MAP + 124)))
+	b30=$(( m30 == 0 ? 30 : m30 & 0x3fffffff )) b31=$(( m31 == 0 ? 31 : m31 & 0x3fffffff ))
+	poke_specs "$raw" "$((MAP + 120)):$(le32 $((b30 | 1 << 31)))" \
+		"$((MAP + 124)):$(le32 $((b31 | 1 << 30)))" >/dev/null || return
+	raw_close || fail "rpmem refused: $(dmesg | tail -n 2)" || return
+	disk=$(btt_disk) || return
+	head -c 4096 /dev/zero >$zero
+	dd if="/dev/$disk" bs=4k skip=30 count=1 iflag=direct status=none | cmp -s - $zero ||
+		fail "the trimmed sector does not read zeroes" || return
+	! dd if="/dev/$disk" of=/dev/null bs=4k skip=31 count=1 iflag=direct status=none \
+		2>/dev/null || fail "the error-flagged sector reads" || return
+	write_at "$disk" <(head -c 4096 $B) 31 || fail "writing the error-flagged sector failed" || return
+	dd if="/dev/$disk" bs=4k skip=31 count=1 iflag=direct status=none |
+		cmp -s - <(head -c 4096 $B) || fail "the rewritten sector reads other data"
+}
+
 # A write the crash interrupted after its flog entry, before its map entry
 # (made by hand: pattern B in flog lane 0's free block, a flog entry moving
 # sector 20 there, the map unchanged): rpmem finishes it at probe, and
@@ -343,7 +368,7 @@ bad_map_entry()
 		fail "the repaired BTT does not bind"
 }
 
-ktap_plan 17
+ktap_plan 18
 manual_binding
 load_rpmem
 load_nd_pmem
@@ -388,6 +413,7 @@ check "a flog slot with sequence number 7: refused, nothing written" \
 	refused "sequence number above 3" $((FLOG + 12)):07,00,00,00
 check "a map entry past the arena: that sector fails, its neighbours read" bad_map_entry
 check "a write interrupted between flog and map: finished at probe" interrupted_write
+check "map flags: zero reads zeroes, error fails until rewritten" map_flags
 after_all() { fio_verify_disk "/dev/$(btt_disk)" 64M; }
 check "after all that, fio verify on rpmem's sector disk" after_all
 ktap_finish
