@@ -24,8 +24,8 @@ complete()
 {
 	local rows
 	rows=$(wc -l <"$work/vm/bench/rows.tsv")
-	# 9 block rows, 8 probe rows, 6 on each filesystem.
-	[ "$rows" -eq 29 ] || fail "$rows rows declared, not 29" || return
+	# 9 block rows, 8 probe rows, 6 on each filesystem, 6 in sector mode.
+	[ "$rows" -eq 35 ] || fail "$rows rows declared, not 35" || return
 	python3 - "$work/report.json" "$rows" <<-'EOF'
 	import json, sys
 	report = json.load(open(sys.argv[1]))

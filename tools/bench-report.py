@@ -196,15 +196,16 @@ def svg(rows, env):
          f'<text x="10" y="38">{esc(env.get("kernel", ""))}, '
          f'{esc(env.get("accel", ""))}, {esc(env.get("date", ""))}, '
          f'{esc(env.get("reps", ""))} repetitions</text>']
-    step = next(s for s in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0)
-                if (hi - lo) / s <= 10)
+    # Ticks 1, 2, 2.5 or 5 times a power of ten apart, at most 10 of them.
+    base = 10 ** math.floor(math.log10((hi - lo) / 10))
+    step = next(m * base for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (m * base) <= 10 + 1e-9)
     tick = math.ceil(lo / step) * step
     while tick <= hi + 1e-9:
         p.append(f'<line x1="{x(tick):.1f}" y1="{top - 5}" x2="{x(tick):.1f}" '
                  f'y2="{height - 40}" stroke="#ddd"/>')
         p.append(f'<text x="{x(tick):.1f}" y="{height - 25}" '
                  f'text-anchor="middle">{tick:g}</text>')
-        tick = round(tick + step, 2)
+        tick = round(tick + step, 6)
     for i, r in enumerate(rows):
         y = top + i * bar_h
         q = r["ratios"]["nd_pmem"]
