@@ -6,7 +6,8 @@
 # nd_btt, nd_pmem's BTT, which is the control throughout:
 #
 #  - both ways, for 4096- and 512-byte sectors, on the NFIT namespace and
-#    on the memmap= region: what nd_btt wrote (data, then an ext4 with a
+#    on the memmap= region, and with BTT 2.0 (a second NVDIMM with v1.2
+#    labels, claim class btt2: the BTT starts at the namespace's first byte): what nd_btt wrote (data, then an ext4 with a
 #    file) rpmem reads back, with the same capacity; what rpmem wrote
 #    nd_btt reads back, and fsck finds the ext4 clean;
 #  - a btt device configured by hand and bound to rpmem first: rpmem lays
@@ -162,6 +163,24 @@ fresh_layout()
 	! kmsg_since btt-fresh | grep -q 'No existing arenas' ||
 		fail "nd_btt did not find rpmem's layout" || return
 	same_at "$pdisk" "$A" 64 || fail "nd_btt reads other data than rpmem wrote"
+}
+
+# BTT 2.0: on the second, labelled NVDIMM (region REGION), labels of
+# version 1.2 give its namespaces the claim class btt2, whose BTT starts at
+# the namespace's first byte: data both ways, and rpmem says 2.0.
+btt2_both_ways()
+{
+	local nmem ns out
+	nmem=$(cut -d, -f1 "$ND/devices/$1/mapping0") || return
+	ndctl disable-region "$1" >/dev/null && ndctl init-labels -f -V 1.2 "$nmem" >/dev/null &&
+		ndctl enable-region "$1" >/dev/null || fail "cannot give $nmem v1.2 labels" || return
+	out=$(ndctl create-namespace -r "$1" -m sector -l 4096 2>&1) ||
+		fail "ndctl create-namespace -r $1: $out" || return
+	ns=$(jq -r .dev <<<"$out") || return
+	kmsg_mark
+	data_both_ways "$ns" 4096 || return
+	kmsg_since | grep -q 'sector mode (BTT 2\.0)' ||
+		fail "rpmem did not serve BTT 2.0: $(kmsg_since | grep rpmem)"
 }
 
 # --- hostile media ----------------------------------------------------------
@@ -368,15 +387,23 @@ bad_map_entry()
 		fail "the repaired BTT does not bind"
 }
 
-ktap_plan 18
+ktap_plan 19
 manual_binding
 load_rpmem
 load_nd_pmem
 modprobe -d "$RPMEM_KDIR/modinst" nd_btt || die "no nd_btt module"
 head -c 1M /dev/urandom >$A
 head -c 1M /dev/urandom >$B
-NFIT=$(namespace_of ACPI.NFIT)
 E820=$(namespace_of e820)
+# The unlabelled NVDIMM's namespace (256 MiB), and the labelled one's region.
+NFIT= LABELLED=
+for ns in $(namespaces_of ACPI.NFIT); do
+	[ "$(cat "$ND/devices/$ns/size")" = $((256 << 20)) ] && NFIT=$ns
+done
+for r in "$ND"/devices/region*; do
+	[ "$(ns_provider "${r##*/}")" = ACPI.NFIT ] && [ ! -e "$r/$NFIT" ] && LABELLED=${r##*/}
+done
+[ -n "$NFIT" ] && [ -n "$LABELLED" ] || die "want an unlabelled 256 MiB NVDIMM and a labelled one"
 
 for lbs in 4096 512; do
 	check "NFIT, $lbs-byte sectors: data both ways between nd_btt and rpmem" \
@@ -387,6 +414,7 @@ check "memmap region, 4096-byte sectors: data both ways" data_both_ways "$E820" 
 check "memmap region: an ext4 both ways, fsck clean" fs_both_ways "$E820"
 check "a btt device bound to rpmem first: rpmem's layout, which nd_btt takes" \
 	fresh_layout "$NFIT" 4096
+check "BTT 2.0 (v1.2 labels): data both ways" btt2_both_ways "$LABELLED"
 
 NS=$NFIT
 dev=$(btt_of "$NS") || die "no btt device on $NS"

@@ -200,9 +200,10 @@ impl RpmemDevice {
             .add(dev.dev(), None)?;
         dev.check_and_set_ro(&disk);
         btt.set_size(bytes);
+        let (major, minor) = version.number();
         dev_info!(
             dev.dev(),
-            "{}: sector mode (BTT), {} MiB, {lbasize}-byte sectors\n",
+            "{}: sector mode (BTT {major}.{minor}), {} MiB, {lbasize}-byte sectors\n",
             disk.name(),
             bytes >> 20
         );
