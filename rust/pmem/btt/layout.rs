@@ -133,11 +133,16 @@ impl Geometry {
             next if next % PAGE == 0 && next >= end - start && next < space => next,
             _ => return Err("next arena starts inside this one"),
         };
-        if start
-            .checked_add(size)
-            .is_none_or(|arena_end| arena_end > space)
-        {
-            return Err("arena ends past the namespace");
+        if size < ARENA_MIN {
+            return Err("arena smaller than 16 MiB");
+        }
+        match start.checked_add(size) {
+            Some(arena_end) if arena_end > space => return Err("arena ends past the namespace"),
+            Some(arena_end) if info.nextoff != 0 && arena_end + ARENA_MIN > space => {
+                return Err("next arena would not fit in the namespace")
+            }
+            None => return Err("arena ends past the namespace"),
+            Some(_) => (),
         }
         Ok(Self {
             infooff: start,
