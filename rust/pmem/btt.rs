@@ -25,7 +25,7 @@ use crate::ext::{
     block::bio_disk,
     nvdimm::btt::BttVersion,
 };
-use arena::Arena;
+use arena::{Arena, Checked};
 use info::{Found, Info, INFO_SIZE};
 use kernel::{
     block::SECTOR_SHIFT,
@@ -72,11 +72,14 @@ impl Btt {
             arenas: KVec::new(),
             lbasize: id.lbasize,
         };
+        // Every arena is checked before anything is written: a BTT that is
+        // refused is left as it was found.
         let space = btt.media.space();
+        let mut checked = KVec::new();
         let mut start = 0;
         loop {
-            let info = match btt.find_info(start, buf, id)? {
-                Some(info) => info,
+            let (info, restore) = match btt.find_info(start, buf, id)? {
+                Some(found) => found,
                 None if start == 0 && read_only => {
                     dev_err!(
                         btt.media.dev(),
@@ -89,16 +92,32 @@ impl Btt {
             };
             let geo = Geometry::from_info(&info, start, space, id.lbasize)
                 .map_err(|why| btt.refuse(start, why))?;
-            let first = btt.sectors();
             let (size, has_next) = (geo.size, geo.has_next);
-            let arena = Arena::open(&btt.media, geo, info.flags, first)?
+            let first = checked
+                .iter()
+                .map(|(c, _): &(Checked, _)| c.sectors())
+                .sum();
+            let arena = Arena::check(&btt.media, geo, info.flags, first)?
                 .map_err(|why| btt.refuse(start, why))?;
-            btt.arenas.push(arena, GFP_KERNEL)?;
+            checked.push((arena, restore.then_some((start, info))), GFP_KERNEL)?;
             if !has_next {
-                return Ok(btt);
+                break;
             }
             start += size;
         }
+        for (arena, restore) in checked {
+            if let Some((start, info)) = restore {
+                dev_warn!(
+                    btt.media.dev(),
+                    "arena at {start:#x}: info block damaged, restoring it from its backup\n"
+                );
+                info.encode(buf);
+                btt.media.write(start, buf)?;
+            }
+            let arena = arena.open(&btt.media)?;
+            btt.arenas.push(arena, GFP_KERNEL)?;
+        }
+        Ok(btt)
     }
 
     /// Logs why the arena at `start` is refused; the error for it.
@@ -112,15 +131,15 @@ impl Btt {
 
     /// The info block of the arena at `start`, from its first copy or, if
     /// that is unusable, from the backup where a layout made by nd_btt or
-    /// rpmem keeps it (the first copy is then rewritten); `None` if neither
-    /// was ever written. A block that is not for this namespace is
-    /// refused.
+    /// rpmem keeps it (then with `true`: the first copy is to be restored);
+    /// `None` if neither was ever written. A block that is not for this
+    /// namespace is refused.
     fn find_info(
         &self,
         start: u64,
         buf: &mut [u8; INFO_SIZE],
         id: &Identity,
-    ) -> Result<Option<Info>> {
+    ) -> Result<Option<(Info, bool)>> {
         self.media.read(start, buf)?;
         let first = Info::decode(buf);
         let (info, from_backup) = match first {
@@ -156,15 +175,7 @@ impl Btt {
         if info.parent_uuid != [0; 16] && info.parent_uuid != id.parent_uuid {
             return Err(self.refuse(start, "info block of another namespace (parent UUID)"));
         }
-        if from_backup {
-            dev_warn!(
-                self.media.dev(),
-                "arena at {start:#x}: info block damaged, restoring it from its backup\n"
-            );
-            info.encode(buf);
-            self.media.write(start, buf)?;
-        }
-        Ok(Some(info))
+        Ok(Some((info, from_backup)))
     }
 
     /// Lays out a new BTT, as nd_btt does (`btt_meta_init`): for each
@@ -191,8 +202,8 @@ impl Btt {
             self.media.write(geo.info2off, buf)?;
             self.media.write(geo.infooff, buf)?;
             let first = self.sectors();
-            let arena = Arena::open(&self.media, geo, 0, first)?.map_err(|_| EIO)?;
-            self.arenas.push(arena, GFP_KERNEL)?;
+            let arena = Arena::check(&self.media, geo, 0, first)?.map_err(|_| EIO)?;
+            self.arenas.push(arena.open(&self.media)?, GFP_KERNEL)?;
         }
         if self.arenas.is_empty() {
             dev_err!(self.media.dev(), "{space} bytes is too small for a BTT\n");

@@ -8,8 +8,8 @@
 //! durable before the next begins (see [`super::media`]), and the map
 //! entry and the flog halves are single 4- and 8-byte stores. A crash
 //! leaves either the old block in the map or the new one, and the flog
-//! tells which block is free again; [`Arena::open`] finishes a map update
-//! the flog recorded but the map missed (`btt_freelist_init`).
+//! tells which block is free again; at probe, [`Checked::open`] finishes a
+//! map update the flog recorded but the map missed (`btt_freelist_init`).
 //!
 //! In RAM, per lane: the free block, which flog slot is next and its
 //! sequence number (`struct free_entry`), under a spinlock; a lane is
@@ -83,16 +83,17 @@ pub(crate) struct Arena {
 }
 
 impl Arena {
-    /// Opens the arena `geo` of `media`, whose info block had `flags`, for
-    /// the disk's sectors from `first` on: finds the flog's slots, each
-    /// lane's free block, and completes the map update of a write a crash
-    /// interrupted. Fails with why if the flog makes no sense.
-    pub(crate) fn open(
+    /// Checks the arena `geo` of `media`, whose info block had `flags`, for
+    /// the disk's sectors from `first` on, without writing anything: finds
+    /// the flog's slots, each lane's free block, and the map updates of
+    /// writes a crash interrupted. Fails with why if the flog makes no
+    /// sense.
+    pub(crate) fn check(
         media: &Media,
         geo: Geometry,
         flags: u32,
         first: u64,
-    ) -> Result<Result<Pin<KBox<Self>>, &'static str>> {
+    ) -> Result<Result<Checked, &'static str>> {
         let groups = (0..geo.nfree).map(|lane| read_group(media, &geo, lane));
         let slots = match flog::find_slots(groups)? {
             Ok(slots) => slots,
@@ -104,7 +105,7 @@ impl Arena {
             .min(LANES)
             .min(kernel::cpu::nr_cpu_ids() as usize);
         let mut lanes = KVec::with_capacity(LANES, GFP_KERNEL)?;
-        let mut redone = 0;
+        let mut redo = KVec::new();
         for lane in 0..geo.nfree {
             let group = read_group(media, &geo, lane)?;
             let (new, at) = match group.newest(slots) {
@@ -129,21 +130,14 @@ impl Arena {
                     GFP_KERNEL,
                 )?;
             }
-            // The flog has the write, the map may not: redo its update.
+            // The flog has the write, the map may not: its update is to
+            // be redone.
             if old_block != new_block {
                 let mapped = map_read(media, &geo, new.lba)?.block();
                 if mapped != new_block && mapped == old_block {
-                    map_write(media, &geo, new.lba, Entry::Block(new_block))?;
-                    redone += 1;
+                    redo.push((new.lba, new_block), GFP_KERNEL)?;
                 }
             }
-        }
-        if redone > 0 {
-            dev_info!(
-                media.dev(),
-                "arena at {:#x}: finished {redone} interrupted write(s)\n",
-                geo.infooff
-            );
         }
         let used = &lanes[..nlanes];
         let shared = |(i, lane): (usize, &Lane)| used[..i].iter().any(|l| l.block == lane.block);
@@ -151,24 +145,15 @@ impl Arena {
             return Ok(Err("two flog lanes have the same free block"));
         }
         lanes.resize(LANES, Lane::default(), GFP_KERNEL)?;
-        let arena = KBox::pin_init(
-            try_pin_init!(Self {
-                geo,
-                first,
-                slots,
-                nlanes,
-                read_only: flags & FLAG_ERROR != 0,
-                lanes <- pin_init::pin_init_array_from_fn(|i| new_spinlock!(lanes[i])),
-                rtt: core::array::from_fn(|_| Atomic::new(0)),
-                map_locks <- pin_init::pin_init_array_from_fn(|_| new_spinlock!(())),
-                clearing <- new_mutex!(()),
-            }? Error),
-            GFP_KERNEL,
-        )?;
-        for lane in 0..arena.nlanes {
-            arena.clear_free(media, lane)?;
-        }
-        Ok(Ok(arena))
+        Ok(Ok(Checked {
+            geo,
+            flags,
+            first,
+            slots,
+            nlanes,
+            lanes,
+            redo,
+        }))
     }
 
     /// The disk sectors (of the external size) the arena serves.
@@ -324,6 +309,61 @@ impl Arena {
             lane.has_err = false;
         }
         Ok(())
+    }
+}
+
+/// An arena that [`Arena::check`] found sound, not written to yet.
+pub(crate) struct Checked {
+    geo: Geometry,
+    flags: u32,
+    first: u64,
+    slots: [usize; 2],
+    nlanes: usize,
+    lanes: KVec<Lane>,
+    /// Map updates the flog recorded and the map missed: (sector, block).
+    redo: KVec<(u32, u32)>,
+}
+
+impl Checked {
+    /// The disk sectors the arena serves.
+    pub(crate) fn sectors(&self) -> u64 {
+        self.geo.external_nlba.into()
+    }
+
+    /// Opens the arena for I/O: finishes the interrupted map updates and
+    /// clears the poison of free blocks that had a media error
+    /// (`btt_freelist_init`).
+    pub(crate) fn open(self, media: &Media) -> Result<Pin<KBox<Arena>>> {
+        for &(lba, block) in self.redo.iter() {
+            map_write(media, &self.geo, lba, Entry::Block(block))?;
+        }
+        if !self.redo.is_empty() {
+            dev_info!(
+                media.dev(),
+                "arena at {:#x}: finished {} interrupted write(s)\n",
+                self.geo.infooff,
+                self.redo.len()
+            );
+        }
+        let lanes = self.lanes;
+        let arena = KBox::pin_init(
+            try_pin_init!(Arena {
+                geo: self.geo,
+                first: self.first,
+                slots: self.slots,
+                nlanes: self.nlanes,
+                read_only: self.flags & FLAG_ERROR != 0,
+                lanes <- pin_init::pin_init_array_from_fn(|i| new_spinlock!(lanes[i])),
+                rtt: core::array::from_fn(|_| Atomic::new(0)),
+                map_locks <- pin_init::pin_init_array_from_fn(|_| new_spinlock!(())),
+                clearing <- new_mutex!(()),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        for lane in 0..arena.nlanes {
+            arena.clear_free(media, lane)?;
+        }
+        Ok(arena)
     }
 }
 
