@@ -272,11 +272,34 @@ try_umount()
 
 # Unbind B under its victim round, end the round, bind B again, start the
 # next round.
+# Bytes the victim's fio (one process, its jobs threads) wrote so far.
+victim_wrote() { awk '/^wchar:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$vpid/io" 2>/dev/null; }
+
+# Waits until a process has a file of the DAX filesystem open: fio lays
+# its files out first (a minute on a KASAN kernel), and a umount attempt
+# must meet a busy filesystem.
+wait_busy()
+{
+	local i
+	for ((i = 0; i < BOUND * 5; i++)); do
+		find /proc/[0-9]*/fd -lname "$MNT/*" 2>/dev/null | grep -q . && return
+		sleep 0.2
+	done
+	fail "no process has a file of $MNT open after $BOUND s"
+}
+
 cycle_victim()
 {
+	local i
 	cycle_n=$((cycle_n + 1))
-	# Each round gets STEP seconds of I/O before its disk goes.
+	# Each round gets STEP seconds of I/O before its disk goes, and its
+	# jobs must have written 1 MiB (fio starts slowly on a KASAN kernel).
 	[ $((SECONDS - round_start)) -ge $STEP ] || sleep $((STEP - (SECONDS - round_start)))
+	for ((i = 0; i < BOUND * 5; i++)); do
+		[ "$(victim_wrote)" -ge $((1 << 20)) ] && break
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.2
+	done
 	kill -0 "$vpid" 2>/dev/null ||
 		victim_bad+=("round $round: fio gone before the unbind: $(tail -n 3 "$OUT/victim.$round.err")")
 	bounded $BOUND "unbind of $nsb" unbind_ns "$nsb" ||
@@ -467,6 +490,7 @@ start=$SECONDS
 fio --output-format=terse --status-interval=$PROGRESS "$OUT/steady.fio" \
 	>"$OUT/steady.out" 2>"$OUT/steady.err" &
 steady=$!
+wait_busy || die "the steady jobs do not start"
 victim_start
 soak
 steady_wait
