@@ -359,7 +359,9 @@ victim_rounds()
 # steady_rc.
 steady_wait()
 {
-	local end=$((start + SOAK + BOUND * 3))
+	# From when the jobs had their files open: laying them out takes a
+	# minute of its own on a KASAN kernel.
+	local end=$((busy + SOAK + BOUND * 3))
 	while kill -0 "$steady" 2>/dev/null && [ $SECONDS -lt $end ]; do
 		sleep 1
 	done
@@ -491,6 +493,7 @@ fio --output-format=terse --status-interval=$PROGRESS "$OUT/steady.fio" \
 	>"$OUT/steady.out" 2>"$OUT/steady.err" &
 steady=$!
 wait_busy || die "the steady jobs do not start"
+busy=$SECONDS
 victim_start
 soak
 steady_wait
