@@ -470,9 +470,30 @@ counted_enough()
 # files, each killed with SIGKILL at a random moment while the guest's
 # workloads run; each boot first checks what the one before left. The test
 # defines boot N [last] (tools/vm.sh --quiet --out $work/N --pidfile
-# $work/N/qemu.pid ..., its messages to $work/vmN.log; the guest makes
-# $RPMEM_OUT/running once its workloads run) and tally N (adds up boot N's
+# $work/N/qemu.pid ..., its messages to $work/vmN.log; the guest starts
+# its workloads and calls await_kill) and tally N (adds up boot N's
 # verdict on cycle N-1, fails if there is none); $work holds the runs.
+
+# FILE...: the guest's side of a killed boot: once every workload has
+# acknowledged a write (each FILE holds a line), tell the host to kill the
+# VM ($RPMEM_OUT/running) and wait; a workload that ends first fails the boot.
+await_kill()
+{
+	local i f ready
+	for ((i = 0; i < 600; i++)); do
+		ready=1
+		for f; do
+			[ -s "$f" ] || ready=0
+		done
+		if [ $ready = 1 ]; then
+			touch "$RPMEM_OUT/running"
+			wait -n
+			die "a workload ended: $(cat "$RPMEM_OUT"/error.*)"
+		fi
+		sleep 0.1
+	done
+	die "the workloads acknowledged nothing in 60 s: $(cat "$RPMEM_OUT"/error.*)"
+}
 
 # N WHY: why boot N went wrong, from vm.sh and the guest's console.
 # shellcheck disable=SC2154 # work is the test's

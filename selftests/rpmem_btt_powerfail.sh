@@ -72,7 +72,7 @@ make_btt()
 # and wait for the kill.
 guest()	# CYCLE BINDIR LAST
 {
-	local c=$1 h=$2/torn btt raw ns i
+	local c=$1 h=$2/torn btt raw ns
 	load_rpmem || die "rpmem does not load"
 	ns=$(ns_sized btt) && raw=$(ns_sized raw) || die "namespaces missing"
 	[ "$c" -gt 1 ] || make_btt "$ns" || die "cannot put $ns in sector mode"
@@ -87,15 +87,7 @@ guest()	# CYCLE BINDIR LAST
 	[ "${3:-}" != last ] || return 0
 	"$h" write "$btt" 1024 "$RPMEM_OUT/ready.btt" 2>"$RPMEM_OUT/error.btt" &
 	"$h" write "$raw" 4096 "$RPMEM_OUT/ready.raw" 2>"$RPMEM_OUT/error.raw" &
-	for ((i = 0; i < 600; i++)); do
-		if [ -e "$RPMEM_OUT/ready.btt" ] && [ -e "$RPMEM_OUT/ready.raw" ]; then
-			touch "$RPMEM_OUT/running"
-			wait -n
-			die "a writer ended: $(cat "$RPMEM_OUT"/error.*)"
-		fi
-		sleep 0.1
-	done
-	die "the writers did not start in 60 s: $(cat "$RPMEM_OUT"/error.*)"
+	await_kill "$RPMEM_OUT"/ready.{btt,raw}
 }
 
 if [ "${1:-}" = guest ]; then

@@ -136,7 +136,7 @@ guest_controls()	# PREV
 # is the last boot, start cycle CYCLE and wait for the kill.
 guest()	# CYCLE ACKDIR LAST
 {
-	local c=$1 name t i ready
+	local c=$1 name t
 	declare -gA DEV
 	H=$(dirname "$2")/bin/powerfail
 	load_rpmem || die "rpmem does not load"
@@ -165,21 +165,7 @@ guest()	# CYCLE ACKDIR LAST
 			"$H" write $t "$c" "$MNT/$name/c$c" "$RPMEM_OUT/acks.$name" &
 		fi 2>"$RPMEM_OUT/error.$name"
 	done
-	# The host kills the VM from the moment every workload acknowledged
-	# a record.
-	for ((i = 0; i < 600; i++)); do
-		ready=1
-		for name in raw ext4 xfs ctl; do
-			[ -s "$RPMEM_OUT/acks.$name" ] || ready=0
-		done
-		if [ $ready = 1 ]; then
-			touch "$RPMEM_OUT/running"
-			wait -n
-			die "a workload ended: $(cat "$RPMEM_OUT"/error.*)"
-		fi
-		sleep 0.1
-	done
-	die "the workloads acknowledged nothing in 60 s: $(cat "$RPMEM_OUT"/error.*)"
+	await_kill "$RPMEM_OUT"/acks.{raw,ext4,xfs,ctl}
 }
 
 if [ "${1:-}" = guest ]; then

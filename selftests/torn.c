@@ -10,8 +10,8 @@
  * "write" goes over the whole disk again and again (round 1, 2, ...), in
  * O_DIRECT writes of CHUNK_KIB, each 4 KiB sector filled with 256 copies
  * of one 16-byte word: magic, sector number, round, and a check word of
- * those. It creates the file READY once its first write returned, and runs
- * until killed.
+ * those. Once its first write returned it writes "acknowledged" to the
+ * file READY, and runs until killed.
  *
  * "check" reads every sector and prints "CHECKED TORN": a sector is whole
  * if it is all zeroes (never written) or 256 copies of one valid word for
@@ -110,9 +110,9 @@ static int do_write(const char *disk, unsigned long chunk_kib, const char *ready
 			if (pwrite(fd, buf, chunk, s * SECTOR) != (ssize_t)chunk)
 				die("pwrite");
 			if (!told) {
-				int r = open(ready, O_WRONLY | O_CREAT, 0644);
+				int r = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-				if (r < 0)
+				if (r < 0 || dprintf(r, "acknowledged\n") < 0)
 					die(ready);
 				close(r);
 				told = 1;
