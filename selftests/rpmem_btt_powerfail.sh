@@ -68,17 +68,17 @@ make_btt()
 		bind_ns "$seed" rpmem
 }
 
-# Cycle CYCLE: check cycle CYCLE-1, then, unless LAST, start cycle CYCLE
-# and wait for the kill.
-guest()	# CYCLE BINDIR LAST
+# Check cycle PREV (the last whose writers ran; 0: none yet, lay the BTT
+# out), then, unless LAST, start the next cycle and wait for the kill.
+guest()	# PREV BINDIR LAST
 {
-	local c=$1 h=$2/torn btt raw ns
+	local prev=$1 h=$2/torn btt raw ns
 	load_rpmem || die "rpmem does not load"
 	ns=$(ns_sized btt) && raw=$(ns_sized raw) || die "namespaces missing"
-	[ "$c" -gt 1 ] || make_btt "$ns" || die "cannot put $ns in sector mode"
+	[ "$prev" -gt 0 ] || make_btt "$ns" || die "cannot put $ns in sector mode"
 	btt=/dev/$(btt_disk_of "$ns") || die "rpmem serves no BTT on $ns"
 	raw=/dev/$(ns_disk "$raw") || die "no raw disk"
-	if [ "$c" -gt 1 ]; then
+	if [ "$prev" -gt 0 ]; then
 		{
 			echo "btt $("$h" check "$btt")" && echo "raw $("$h" check "$raw")" &&
 				echo "finished $(dmesg | grep -c 'interrupted write')"
@@ -111,11 +111,11 @@ boot()
 	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$work/$1" --pidfile "$work/$1/qemu.pid" \
 		--nvdimm "${SIZE[btt]}M,file=$work/btt.img" \
 		--nvdimm "${SIZE[raw]}M,file=$work/raw.img" \
-		-- "$RPMEM_TOP/selftests/rpmem_btt_powerfail.sh guest $1 $work/bin ${2:-}" \
+		-- "$RPMEM_TOP/selftests/rpmem_btt_powerfail.sh guest $prev $work/bin ${2:-}" \
 		2>"$work/vm$1.log"
 }
 
-# N: add up boot N's verdict on cycle N-1.
+# N: add up boot N's verdict on cycle $prev.
 tally()
 {
 	local v=$work/$1/verdict name n t
@@ -123,7 +123,7 @@ tally()
 		{ show_boot "$1" "no verdict"; return 1; }
 	while read -r name n t; do
 		checked[$name]=$((checked[$name] + n)) torn[$name]=$((torn[$name] + t))
-		[ "$t" = 0 ] || [ "$name" = raw ] || echo "# cycle $(($1 - 1)): btt: $t torn sectors"
+		[ "$t" = 0 ] || [ "$name" = raw ] || echo "# cycle $prev: btt: $t torn sectors"
 	done < <(grep -E '^(btt|raw) ' "$v")
 	grep -A1 '^btt' "$v" | sed -n 's/^torn sectors/# btt: torn sectors/p'
 	read -r name n < <(grep '^finished ' "$v")

@@ -132,24 +132,25 @@ guest_controls()	# PREV
 	echo "fsck damaged $st"
 }
 
-# Cycle CYCLE: check cycle CYCLE-1 (its acks in ACKDIR), then, unless this
-# is the last boot, start cycle CYCLE and wait for the kill.
-guest()	# CYCLE ACKDIR LAST
+# Cycle CYCLE: check cycle PREV (the last whose workloads ran; its acks in
+# WORK/PREV), then, unless this is the last boot, start cycle CYCLE and wait
+# for the kill.
+guest()	# CYCLE PREV WORK LAST
 {
-	local c=$1 name t
+	local c=$1 prev=$2 name t
 	declare -gA DEV
-	H=$(dirname "$2")/bin/powerfail
+	H=$3/bin/powerfail
 	load_rpmem || die "rpmem does not load"
 	find_disks || die "the NVDIMMs' disks are not all there"
-	if [ "$c" -eq 1 ]; then
+	if [ "$prev" -eq 0 ]; then
 		for name in ext4 xfs ctl; do
 			mkfs_dax "$(fs_of $name)" "${DEV[$name]}" || die "mkfs $name"
 		done
 	else
-		guest_check $((c - 1)) "$2" || die "checking cycle $((c - 1)) failed"
+		guest_check "$prev" "$3/$prev" || die "checking cycle $prev failed"
 	fi
-	if [ "${3:-}" = last ]; then
-		guest_controls $((c - 1)) >"$RPMEM_OUT/controls" || die "controls failed"
+	if [ "${4:-}" = last ]; then
+		guest_controls "$prev" >"$RPMEM_OUT/controls" || die "controls failed"
 		return 0
 	fi
 	for name in ext4 xfs ctl; do
@@ -192,11 +193,11 @@ boot()
 	done
 	# vm.sh's messages (and bash's "Killed") are shown only on failure.
 	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$dir" --pidfile "$dir/qemu.pid" \
-		"${args[@]}" -- "$RPMEM_TOP/selftests/rpmem_powerfail.sh guest $n $work/$((n - 1)) ${2:-}" \
+		"${args[@]}" -- "$RPMEM_TOP/selftests/rpmem_powerfail.sh guest $n $prev $work ${2:-}" \
 		2>"$work/vm$n.log"
 }
 
-# N: add up boot N's verdict on cycle N-1; print what went wrong.
+# N: add up boot N's verdict on cycle $prev; print what went wrong.
 tally()
 {
 	local v=$work/$1/verdict a b c rest
@@ -208,7 +209,7 @@ tally()
 		fsck)
 			[ "$c" = 0 ] && continue
 			fsck_bad[$b]=$((fsck_bad[$b] + 1))
-			echo "# cycle $(($1 - 1)): $b: fsck status $c"
+			echo "# cycle $prev: $b: fsck status $c"
 			tail -n 20 "$work/$1/fsck.$b" | sed 's/^/#   /' ;;
 		lost) [ "$b" = ext4-nosync ] || echo "# $a $b $c $rest" ;;
 		*)

@@ -76,8 +76,9 @@ echo o >/proc/sysrq-trigger) once it has written its status to
                     times RPMEM_VM_SLOWDOWN; 0: no limit; none with --shell):
                     else an NMI makes the kernel panic with every task's
                     state and the whole kernel log on the console (kept as
-                    console-hang.log), and the guest boots once more
-                    (not with --pidfile); a second hang ends the run, 94
+                    console-hang.log), and the guest boots once more (a new
+                    QEMU: --pidfile then names it); a second hang ends the
+                    run, 94
   --out DIR         run directory (default: a new one under
                     \$RPMEM_CACHE/runs): console.log, dmesg.log, kernel.log, rc,
                     accel (kvm or tcg)
@@ -528,14 +529,16 @@ init_stack()
 		p { print "vm.sh: " $0 } p && /<\/TASK>/ { p = 0; done = 1 }' >&2
 }
 
-# QEMU, and once more if the guest hung before its init (not under
-# --pidfile, whose user kills QEMU by PID); kernel problems logged before
-# the first hang's NMI count.
+# QEMU, and once more if the guest hung before its init; kernel problems
+# logged before the first hang's NMI count. Nothing of the command ran
+# before init, so a --pidfile user, who waits for a sign from the command
+# before it kills QEMU by PID, reads the second QEMU's.
 run_guest()
 {
 	local b=$((boot_timeout * slowdown))
 	run_qemu || return
-	[ -e "$out/boot-hang" ] && [ -z "$pidfile" ] || return 0
+	[ -e "$out/boot-hang" ] || return 0
+	[ -z "$pidfile" ] || rm -f "$pidfile"
 	mv "$out/console.log" "$out/console-hang.log"
 	log "the guest did not start its init in $b s; PID 1 then:"
 	init_stack "$out/console-hang.log"
