@@ -62,6 +62,7 @@ KMEMLEAK=/sys/kernel/debug/kmemleak
 # end without error: the first error stops it (exitall_on_error).
 DIE_OK=" 2 4 5 6 19 28 "
 STEADY_JOBS=6
+DAX_MIB=48		# size of each DAX file (f1, f2, f3)
 
 rmmod_n=0 umount_n=0 cycle_n=0 round=0
 rmmod_bad=() umount_bad=() cycle_bad=() victim_bad=()
@@ -124,18 +125,18 @@ steady_jobs()
 	filename=$MNT/f1
 	ioengine=psync
 	bs=4k
-	size=48M
+	size=${DAX_MIB}M
 	[dax-mmap]
 	filename=$MNT/f2
 	ioengine=mmap
 	bs=4k
-	size=48M
+	size=${DAX_MIB}M
 	[dax-fsync]
 	filename=$MNT/f3
 	ioengine=psync
 	bsrange=4k-1M
 	fsync=16
-	size=48M
+	size=${DAX_MIB}M
 	EOF
 }
 
@@ -275,9 +276,8 @@ try_umount()
 # Bytes the victim's fio (one process, its jobs threads) wrote so far.
 victim_wrote() { awk '/^wchar:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$vpid/io" 2>/dev/null; }
 
-# Waits until a process has a file of the DAX filesystem open: fio lays
-# its files out first (a minute on a KASAN kernel), and a umount attempt
-# must meet a busy filesystem.
+# Waits until a process has a file of the DAX filesystem open: a umount
+# attempt must meet a busy filesystem.
 wait_busy()
 {
 	local i
@@ -359,8 +359,6 @@ victim_rounds()
 # steady_rc.
 steady_wait()
 {
-	# From when the jobs had their files open: laying them out takes a
-	# minute of its own on a KASAN kernel.
 	local end=$((busy + SOAK + BOUND * 3))
 	while kill -0 "$steady" 2>/dev/null && [ $SECONDS -lt $end ]; do
 		sleep 1
@@ -485,6 +483,13 @@ setup()
 }
 check_here "three namespaces bound to rpmem, ext4 -o dax on the memmap disk, 3 claims in /proc/iomem" \
 	setup || die "no soak without its disks"
+# The DAX files, written here in 1 MiB blocks: fio would lay them out in
+# its jobs' blocks before any job starts (minutes on a KASAN kernel), and
+# that is not what the soak's clock is for.
+for f in f1 f2 f3; do
+	dd if=/dev/zero of="$MNT/$f" bs=1M count=$DAX_MIB status=none ||
+		die "cannot write $MNT/$f"
+done
 echo "# A: $nsa $diska, B (unbound again and again): $nsb, DAX: $e820 $fsdisk on $MNT;" \
      "$SOAK s, a teardown attempt every $STEP s"
 steady_jobs "$diska" "$SOAK" >"$OUT/steady.fio"
