@@ -3,14 +3,15 @@
 #
 # PID 1 of the test guest booted by tools/vm.sh; the root is the host's /,
 # read-only over virtio-9p. In the run directory (the 9p share "rpmem_out",
-# on $RPMEM_OUT) vm.sh leaves guest.env (RPMEM_TOP, RPMEM_KDIR, RPMEM_CWD,
-# RPMEM_MODE: cmd or shell, ...) and cmd (run with bash -c), and finds
+# on $RPMEM_OUT) vm.sh leaves guest.env (RPMEM_TOP, RPMEM_KDIR, RPMEM_CACHE,
+# RPMEM_CWD, RPMEM_MODE: cmd or shell, ...) and cmd (run with bash -c), and finds
 # afterwards rc (the command's exit status) and dmesg.log. Whatever
 # happens, the guest powers off at the end: PID 1 must not exit.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp RPMEM_OUT=/run/rpmem
 OUT_9P=trans=virtio,version=9p2000.L,msize=512000
+HOST_ROOT=/run/host	# the host's / once more, /tmp and /var/tmp uncovered
 
 say() { echo "guest-init: $*" >&2; }
 
@@ -18,23 +19,19 @@ say() { echo "guest-init: $*" >&2; }
 # but /proc and /run, from an fstab on /run (X-mount.mkdir: mount points).
 mount_all()
 {
-	local top known
+	local known
 	mount -t proc proc /proc
 	mount -t tmpfs -o mode=755 tmpfs /run
-	# A checkout under /tmp or /var/tmp would vanish under the guest's
-	# tmpfs: keep it visible at its own path.
-	top=$(cd "$(dirname "$0")/.." && pwd)
-	case $top in
-	/tmp/*|/var/tmp/*) mkdir /run/top && mount --bind "$top" /run/top ;;
-	*) top= ;;
-	esac
 	ln -s /proc/self/fd /dev/fd	# for <(...)
 	ln -s fd/0 /dev/stdin
 	ln -s fd/1 /dev/stdout
 	ln -s fd/2 /dev/stderr
 	read -r -d '' known </proc/filesystems
 	{
+		# Before the guest's /tmp and /var/tmp: keep_visible binds
+		# from the host's.
 		cat <<-EOF
+		/         $HOST_ROOT none   bind,X-mount.mkdir
 		sysfs     /sys       sysfs  defaults
 		devpts    /dev/pts   devpts X-mount.mkdir,gid=5,mode=620,ptmxmode=666
 		tmpfs     /dev/shm   tmpfs  X-mount.mkdir,mode=1777
@@ -47,7 +44,20 @@ mount_all()
 		[[ $known != *$'\ttracefs\n'* ]] || echo "tracefs /sys/kernel/tracing tracefs defaults"
 	} >/run/fstab
 	mount -a -T /run/fstab
-	[ -z "$top" ] || { mkdir -p "$top" && mount --move /run/top "$top"; }
+}
+
+# PATH...: a checkout or a cache under the host's /tmp or /var/tmp would
+# vanish under the guest's: keep each visible at its own path.
+keep_visible()
+{
+	local p
+	for p; do
+		case $p in
+		/tmp/?*|/var/tmp/?*)
+			mkdir -p "$p" && mount --bind "$HOST_ROOT$p" "$p" ||
+				say "$p is not visible in the guest" ;;
+		esac
+	done
 }
 
 # Let the kernel log's logger catch up with the log's end, then stop it.
@@ -84,7 +94,8 @@ main()
 		return
 	fi
 	. "$RPMEM_OUT/guest.env"
-	export RPMEM_TOP RPMEM_KDIR
+	keep_visible "$RPMEM_TOP" "$RPMEM_CACHE"
+	export RPMEM_TOP RPMEM_KDIR RPMEM_CACHE
 	for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_VM_TIMEOUT; do
 		[ -z "${!v:-}" ] || export "${v?}"
 	done

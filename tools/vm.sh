@@ -330,6 +330,7 @@ write_guest_files()
 	[ $shell -eq 0 ] || [ ! -t 0 ] || read -r rows cols < <(stty size) || true
 	{
 		printf 'RPMEM_%s=%q\n' TOP "$RPMEM_TOP" KDIR "$kdir" CWD "$PWD" \
+			CACHE "$RPMEM_CACHE" \
 			MODE "$( ((shell)) && echo shell || echo cmd)" \
 			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
 		for v in DAX_DRIVER RPMEM_SOAK_SECS; do
