@@ -326,11 +326,13 @@ progress()	# [LABEL]
 }
 
 # The teardown loop, while the steady jobs run; the last victim round ends
-# with an unbind too.
+# with an unbind too. An attempt comes STEP seconds after the loop's test,
+# and it must find the jobs busy: the last one lands at least STEP seconds
+# before their runtime ends (an umount after it works, and rightly so).
 soak()
 {
 	local next=$((start + PROGRESS)) i=0
-	while [ $((SECONDS - start)) -le $((SOAK - STEP)) ] && kill -0 "$steady" 2>/dev/null; do
+	while [ $((SECONDS - start)) -le $((SOAK - 2 * STEP)) ] && kill -0 "$steady" 2>/dev/null; do
 		sleep $STEP
 		try_rmmod
 		try_umount
@@ -411,13 +413,13 @@ verify_control()
 # to reject.
 no_verify_control()
 {
-	local d rc name err r w out=$OUT/noverify.out
+	local d rc err r w out=$OUT/noverify.out
 	d=$(ns_disk "$nsb") || fail "no disk for $nsb" || return
 	fio --output-format=terse --name=noverify --filename="/dev/$d" --direct=1 \
 		--rw=randrw --bs=4k --size=16M --time_based=1 --runtime=5 \
 		--allow_file_create=0 >"$out" 2>&1
 	rc=$?
-	read -r name err r w < <(job_results "$out")
+	read -r _ err r w < <(job_results "$out")
 	[ $rc = 0 ] && [ "$err" = 0 ] && [ "${r:-0}" -gt 0 ] && [ "${w:-0}" -gt 0 ] ||
 		fail "the job did not run clean: status $rc, $(tail -n 3 "$out")" || return
 	! fio_clean "$out" $rc 1 >/dev/null ||
