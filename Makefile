@@ -40,7 +40,7 @@ fmt:
 fmtcheck:
 	rustfmt --check --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml $(TOP)/rust/rpmem.rs
 	@# SC1007 (x= y=), SC2054 (QEMU option lists) and SC2209 are idioms here
-	shellcheck -S warning -x -e SC1091,SC1007,SC2054,SC2209 $(TOP)/tools/*.sh $(TOP)/selftests/*.sh $(TOP)/selftests/debug/*.sh
+	shellcheck -S warning -x -e SC1091,SC1007,SC2054,SC2209 $(TOP)/tools/*.sh $(TOP)/selftests/*.sh $(TOP)/selftests/debug/*.sh $(TOP)/selftests/faulty/*.sh
 
 kernel:
 	@echo $(KDIR)

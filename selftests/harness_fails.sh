@@ -4,11 +4,12 @@
 # The harness can fail: a module that WARNs, and one that oopses, must turn
 # the VM run red even though the command itself succeeds; the same module
 # loaded harmlessly is the control. A guest that hangs before its init
-# must be stopped early, with a backtrace, not wait for the run's timeout. On a kernel with KASAN (the debug
-# variant), a module that reads freed memory must turn it red too, through
-# KASAN's report, and rpmem.ko's Rust code must carry KASAN's checks. On a
-# kernel without KASAN those checks mean nothing: they are left out of the
-# plan (not passed as skips), and a line says so.
+# must be stopped early, with a backtrace, not wait for the run's timeout,
+# and booted once more (under --pidfile too). On a kernel with KASAN (the
+# debug variant), a module that reads freed memory must turn it red too,
+# through KASAN's report, and rpmem.ko's Rust code must carry KASAN's
+# checks. On a kernel without KASAN those checks mean nothing: they are
+# left out of the plan (not passed as skips), and a line says so.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -53,6 +54,38 @@ run_hang()
 	grep -q 'task:tail .* pid:1 ' <<<"$err" || fail "no stack of PID 1 in: $err"
 }
 
+# The same under --pidfile, the first boot alone hung (faulty/
+# hang_once_init.sh): the PID file must name the second QEMU, which the
+# command's sign lets us kill, and vm.sh must say 95 (killed, as
+# --pidfile allows). A PID file left from the first boot names a QEMU
+# gone by then: the kill misses, the command ends by itself (0).
+run_hang_pidfile()
+{
+	local out err rc vm first= qpid i
+	out=$(mktemp -d "$RPMEM_CACHE/runs/hang-pidfile.XXXXXX")
+	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" --boot-timeout 20 \
+		--pidfile "$out/qemu.pid" \
+		--append "init=$dir/hang_once_init.sh HANG_ONCE_OUT=$out" -- \
+		'touch "$RPMEM_OUT/running"; sleep 120' >/dev/null 2>"$out.err" &
+	vm=$!
+	for ((i = 0; i < 3000; i++)); do
+		[ -n "$first" ] || first=$(cat "$out/qemu.pid" 2>/dev/null)
+		[ -e "$out/running" ] && [ -s "$out/qemu.pid" ] && break
+		kill -0 "$vm" 2>/dev/null || break
+		sleep 0.1
+	done
+	qpid=$(cat "$out/qemu.pid" 2>/dev/null)
+	[ -e "$out/running" ] && [[ $qpid =~ ^[0-9]+$ ]] && kill -KILL "$qpid"
+	wait "$vm"
+	rc=$?
+	err=$(cat "$out.err")
+	rm -rf "$out" "$out.err"
+	[ "$(grep -c 'booting once more' <<<"$err")" -eq 1 ] ||
+		fail "not one second boot: $err" || return
+	[ "$qpid" != "$first" ] || fail "the PID file still named the first QEMU ($first)" || return
+	[ $rc -eq 95 ] || fail "vm.sh exited $rc, expected 95: $err"
+}
+
 # Whether rpmem.ko's Rust object calls KASAN's checks (inline instrumentation
 # reports through __asan_report_*): the Rust side was built with KASAN.
 rust_instrumented()
@@ -66,12 +99,13 @@ rust_instrumented()
 kasan=0
 grep -qx CONFIG_KASAN=y "$RPMEM_KDIR/.config" && kasan=1
 
-ktap_plan $((5 + 2 * kasan))
+ktap_plan $((6 + 2 * kasan))
 check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$dir" modules
 check "control: harmless load passes" run_faulty none 0
 check "a WARN in the guest fails the run (99)" run_faulty warn 99
 check "an oops in the guest fails the run (98 or 99)" run_faulty oops 98 99
 check "a guest hung before its init: PID 1's stack, one more boot, 94" run_hang
+check "under --pidfile: a first boot hung, the PID file names the second QEMU" run_hang_pidfile
 if [ $kasan -eq 1 ]; then
 	# KFENCE (also in the debug kernel) samples an allocation now and
 	# then and would report this one itself: off for this run.
