@@ -3,10 +3,11 @@
 #
 # PID 1 of the test guest booted by tools/vm.sh; the root is the host's /,
 # read-only over virtio-9p. In the run directory (the 9p share "rpmem_out",
-# on $RPMEM_OUT) vm.sh leaves guest.env (RPMEM_TOP, RPMEM_KDIR, RPMEM_CACHE,
-# RPMEM_CWD, RPMEM_MODE: cmd or shell, ...) and cmd (run with bash -c), and finds
-# afterwards rc (the command's exit status) and dmesg.log. Whatever
-# happens, the guest powers off at the end: PID 1 must not exit.
+# on $RPMEM_OUT) vm.sh leaves guest.env (RPMEM_TOP, RPMEM_KDIR,
+# RPMEM_CACHE, RPMEM_CWD, RPMEM_MODE: cmd or shell, ...) and cmd (run with
+# bash -c), and finds afterwards rc (the command's exit status) and
+# dmesg.log. Whatever happens, the guest powers off at the end: PID 1 must
+# not exit.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp RPMEM_OUT=/run/rpmem
