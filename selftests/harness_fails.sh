@@ -86,6 +86,29 @@ run_hang_pidfile()
 	[ $rc -eq 95 ] || fail "vm.sh exited $rc, expected 95: $err"
 }
 
+# A test that runs fewer checks than its plan promised fails, all of them
+# passed or not; the plan kept is the control.
+plan_kept()	# PLANNED
+{
+	(
+		# shellcheck disable=SC2034 # the counters of lib.sh, afresh
+		ktap_nr=0 ktap_failed=0
+		ktap_plan "$1"
+		check "one" true
+		check "two" true
+		ktap_finish
+	)
+}
+short_of_plan()
+{
+	local out
+	if out=$(plan_kept 3); then
+		fail "a test with 2 of its 3 checks passed: $out"
+		return
+	fi
+	grep -q 'the plan promised 3 checks, 2 ran' <<<"$out" || fail "no word of the plan in: $out"
+}
+
 # Whether rpmem.ko's Rust object calls KASAN's checks (inline instrumentation
 # reports through __asan_report_*): the Rust side was built with KASAN.
 rust_instrumented()
@@ -99,7 +122,9 @@ rust_instrumented()
 kasan=0
 grep -qx CONFIG_KASAN=y "$RPMEM_KDIR/.config" && kasan=1
 
-ktap_plan $((6 + 2 * kasan))
+ktap_plan $((8 + 2 * kasan))
+check "control: a test that runs the 2 checks it plans passes" plan_kept 2
+check "a test that runs 2 of the 3 checks it plans fails" short_of_plan
 check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$dir" modules
 check "control: harmless load passes" run_faulty none 0
 check "a WARN in the guest fails the run (99)" run_faulty warn 99

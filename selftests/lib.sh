@@ -12,6 +12,7 @@ ND=/sys/bus/nd
 
 ktap_nr=0
 ktap_failed=0
+ktap_planned=
 
 # The output matches kselftest's ktap_helpers.sh (tools/testing/selftests/
 # kselftest/) line for line: "TAP version 13", the plan, "ok N ..." and
@@ -20,6 +21,7 @@ ktap_failed=0
 # descriptions unquoted, and the shell would glob a '*' in one.
 ktap_plan()
 {
+	ktap_planned=$1
 	echo "TAP version 13"
 	echo "1..$1"
 }
@@ -98,11 +100,18 @@ expect_fail()
 	printf '%s\n' "$out" | head -n 5 | sed 's/^/# /'
 }
 
+# The end of a test: it fails if a check failed, or if it ran other than
+# the checks its plan promised (a check skipped by mistake is no pass).
 ktap_finish()
 {
+	local planned=1
+	if [ -n "$ktap_planned" ] && [ "$ktap_nr" -ne "$ktap_planned" ]; then
+		echo "# the plan promised $ktap_planned checks, $ktap_nr ran"
+		planned=0
+	fi
 	ktap_totals
 	echo "# $((ktap_nr - ktap_failed)) passed, $ktap_failed failed"
-	[ "$ktap_failed" -eq 0 ]
+	[ "$ktap_failed" -eq 0 ] && [ $planned -eq 1 ]
 	exit
 }
 
