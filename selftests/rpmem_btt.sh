@@ -5,15 +5,17 @@
 # device), with the kernel's BTT on-media format, interchangeably with
 # nd_btt, nd_pmem's BTT, which is the control throughout:
 #
-#  - both ways, for 4096- and 512-byte sectors, on the NFIT namespace and
+#  - both ways, for 4096- and 512-byte sectors (and 520 and 4104: with
+#    integrity metadata, unused on this kernel), on the NFIT namespace and
 #    on the memmap= region, and with BTT 2.0 (a second NVDIMM with v1.2
-#    labels, claim class btt2: the BTT starts at the namespace's first byte): what nd_btt wrote (data, then an ext4 with a
-#    file) rpmem reads back, with the same capacity; what rpmem wrote
-#    nd_btt reads back, and fsck finds the ext4 clean;
-#  - a btt device configured by hand and bound to rpmem first: rpmem lays
-#    the BTT out, nd_btt takes that layout as it is (data written through
-#    rpmem reads back through nd_btt: a layout of its own would read
-#    zeroes);
+#    labels, claim class btt2: the BTT starts at the namespace's first
+#    byte): what nd_btt wrote (data, then an ext4 with a file) rpmem reads
+#    back, with the same capacity; what rpmem wrote nd_btt reads back, and
+#    fsck finds the ext4 clean;
+#  - a btt device configured by hand (528- and 4096-byte sectors) and
+#    bound to rpmem first: rpmem lays the BTT out, nd_btt takes that
+#    layout as it is (data written through rpmem reads back through
+#    nd_btt: a layout of its own would read zeroes);
 #  - fio verify on rpmem's sector disk; it counts its I/O and has no DAX,
 #    as nd_btt's;
 #  - hostile media, written through the raw namespace (force_raw): the
@@ -69,17 +71,18 @@ serve()
 size_of() { cat "/sys/block/$1/size"; }
 
 # NAMESPACE LBS: data written through nd_btt reads back through rpmem with
-# the same capacity, and the other way round.
+# the same capacity, and the other way round; the disk's sectors hold 512
+# or 4096 bytes of LBS (the rest is integrity metadata).
 data_both_ways()
 {
-	local b pdisk rdisk
+	local b pdisk rdisk data=$(($2 >= 4096 ? 4096 : 512))
 	b=$(make_sector "$1" "$2") || return
 	pdisk=$(ns_disk "$b") || fail "nd_pmem made no disk for $b" || return
 	write_at "$pdisk" "$A" 16 || return
 	rdisk=$(serve "$b" rpmem) || return
 	[ "$rdisk" = "r$pdisk" ] || fail "disks $pdisk and $rdisk" || return
-	[ "$(cat "/sys/block/$rdisk/queue/logical_block_size")" = "$2" ] ||
-		fail "rpmem's sectors are not $2 bytes" || return
+	[ "$(cat "/sys/block/$rdisk/queue/logical_block_size")" = $data ] ||
+		fail "rpmem's sectors are not $data bytes" || return
 	same_at "$rdisk" "$A" 16 || fail "rpmem reads other data than nd_btt wrote" || return
 	write_at "$rdisk" "$B" 1000 || return
 	serve "$b" nd_pmem >/dev/null || return
@@ -387,7 +390,7 @@ bad_map_entry()
 		fail "the repaired BTT does not bind"
 }
 
-ktap_plan 19
+ktap_plan 23
 manual_binding
 load_rpmem
 load_nd_pmem
@@ -410,10 +413,22 @@ for lbs in 4096 512; do
 		data_both_ways "$NFIT" "$lbs"
 	check "NFIT, $lbs-byte sectors: an ext4 both ways, fsck clean" fs_both_ways "$NFIT"
 done
+# Sectors with integrity metadata: on a kernel without
+# CONFIG_BLK_DEV_INTEGRITY nd_btt serves their data alone, leaving the
+# metadata as it is, and so must rpmem (it refuses them where the kernel
+# has integrity profiles: nd_btt would give the disk one).
+check "this kernel has no CONFIG_BLK_DEV_INTEGRITY (for the metadata sizes)" \
+	grep -qx '# CONFIG_BLK_DEV_INTEGRITY is not set' "$RPMEM_KDIR/.config"
+for lbs in 520 4104; do
+	check "NFIT, $lbs-byte sectors (with metadata): data both ways" \
+		data_both_ways "$NFIT" "$lbs"
+done
 check "memmap region, 4096-byte sectors: data both ways" data_both_ways "$E820" 4096
 check "memmap region: an ext4 both ways, fsck clean" fs_both_ways "$E820"
-check "a btt device bound to rpmem first: rpmem's layout, which nd_btt takes" \
-	fresh_layout "$NFIT" 4096
+for lbs in 528 4096; do	# 4096 last: the checks below want it
+	check "a btt device of $lbs-byte sectors bound to rpmem first: rpmem's layout, which nd_btt takes" \
+		fresh_layout "$NFIT" $lbs
+done
 check "BTT 2.0 (v1.2 labels): data both ways" btt2_both_ways "$LABELLED"
 
 NS=$NFIT

@@ -32,7 +32,7 @@ use kernel::{
     error::code::{EINVAL, EIO, ENXIO, EROFS},
     prelude::*,
 };
-use layout::{Geometry, ARENA_MAX};
+use layout::{Geometry, ARENA_MAX, LBASIZES};
 
 /// Who a BTT belongs to: what its info blocks must name, and hold.
 pub(crate) struct Identity {
@@ -41,7 +41,7 @@ pub(crate) struct Identity {
     /// The namespace's UUID (zero without a label).
     pub(crate) parent_uuid: [u8; 16],
     pub(crate) version: BttVersion,
-    /// Bytes per sector: 512 or 4096.
+    /// Bytes per sector on media, integrity metadata included.
     pub(crate) lbasize: u32,
 }
 
@@ -49,7 +49,8 @@ pub(crate) struct Identity {
 pub(crate) struct Btt {
     media: Media,
     arenas: KVec<Pin<KBox<Arena>>>,
-    lbasize: u32,
+    /// Bytes of data per sector: 512 or 4096.
+    sector_size: u32,
 }
 
 impl Btt {
@@ -57,10 +58,21 @@ impl Btt {
     /// none (unless `read_only`). Refuses a damaged one, with a message
     /// saying what is wrong.
     pub(crate) fn open(media: Media, id: &Identity, read_only: bool) -> Result<Self> {
-        if id.lbasize != 512 && id.lbasize != 4096 {
+        if !LBASIZES.contains(&id.lbasize) {
             dev_err!(
                 media.dev(),
-                "{}-byte sectors (with integrity metadata) are not supported\n",
+                "{}-byte sectors: no BTT has them\n",
+                id.lbasize
+            );
+            return Err(EINVAL);
+        }
+        let sector_size = layout::data_size(id.lbasize);
+        // nd_btt gives such a disk an integrity profile for the metadata
+        // where the kernel has them; rpmem has none to give.
+        if cfg!(CONFIG_BLK_DEV_INTEGRITY) && id.lbasize != sector_size {
+            dev_err!(
+                media.dev(),
+                "{}-byte sectors: integrity metadata is not supported\n",
                 id.lbasize
             );
             return Err(EINVAL);
@@ -70,7 +82,7 @@ impl Btt {
         let mut btt = Self {
             media,
             arenas: KVec::new(),
-            lbasize: id.lbasize,
+            sector_size,
         };
         // Every arena is checked before anything is written: a BTT that is
         // refused is left as it was found.
@@ -222,6 +234,11 @@ impl Btt {
         &self.media
     }
 
+    /// Bytes of data per sector of the disk.
+    pub(crate) fn sector_size(&self) -> u32 {
+        self.sector_size
+    }
+
     /// Sectors of the disk.
     pub(crate) fn sectors(&self) -> u64 {
         self.arenas.iter().map(|arena| arena.sectors()).sum()
@@ -243,12 +260,12 @@ impl Btt {
 
     /// Reads or writes the sectors of one segment.
     fn transfer(&self, seg: &Segment<'_>, write: bool) -> Result<(), Status> {
-        let lbs = self.lbasize as usize;
+        let lbs = self.sector_size as usize;
         let len = seg.len() as usize;
         if len % lbs != 0 {
             return Err(Status::IOERR);
         }
-        let first = (seg.sector() << SECTOR_SHIFT) / u64::from(self.lbasize);
+        let first = (seg.sector() << SECTOR_SHIFT) / u64::from(self.sector_size);
         let mapped = seg.map();
         for (i, at) in (0..len).step_by(lbs).enumerate() {
             let (arena, lba) = self.locate(first + i as u64)?;

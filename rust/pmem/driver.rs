@@ -164,8 +164,8 @@ impl RpmemDevice {
 
     /// Serves the btt personality `dev` of a namespace
     /// (`nvdimm_namespace_attach_btt`): its BTT, found on the namespace or
-    /// laid out anew, becomes a disk of `lbasize` sectors written
-    /// atomically.
+    /// laid out anew, becomes a disk of 512- or 4096-byte sectors, each
+    /// written atomically.
     fn attach_btt(dev: &NdDevice<Core<'_>>, ns: &Namespace<'_>) -> Result<Self> {
         let btt = dev.btt()?;
         let Some(uuid) = btt.uuid() else {
@@ -188,13 +188,14 @@ impl RpmemDevice {
         };
         let region = dev.region();
         let table = Arc::new(Btt::open(media, &id, region.is_read_only())?, GFP_KERNEL)?;
-        let bytes = table.sectors() * u64::from(lbasize);
+        let sector_size = table.sector_size();
+        let bytes = table.sectors() * u64::from(sector_size);
         let name = ns.disk_name()?;
         let disk = BioDiskBuilder::new()
-            .logical_block_size(lbasize)?
+            .logical_block_size(sector_size)?
             .capacity_sectors(bytes >> SECTOR_SHIFT)
             .synchronous(true)
-            .dma_alignment(lbasize - 1)
+            .dma_alignment(sector_size - 1)
             .node(dev.numa_node())
             .build(fmt!("r{}", &*name), table)?
             .add(dev.dev(), None)?;
@@ -203,10 +204,18 @@ impl RpmemDevice {
         let (major, minor) = version.number();
         dev_info!(
             dev.dev(),
-            "{}: sector mode (BTT {major}.{minor}), {} MiB, {lbasize}-byte sectors\n",
+            "{}: sector mode (BTT {major}.{minor}), {} MiB, {sector_size}-byte sectors\n",
             disk.name(),
             bytes >> 20
         );
+        if lbasize != sector_size {
+            dev_info!(
+                dev.dev(),
+                "{}: {} bytes of integrity metadata per sector on media, unused\n",
+                disk.name(),
+                lbasize - sector_size
+            );
+        }
         Ok(Self {
             dax_host: None,
             dax: None,

@@ -17,6 +17,10 @@
 //! readers are copying from: a writer waits until no reader is on the free
 //! block it is about to fill. Map entries are updated under one of a set
 //! of spinlocks hashed by sector.
+//!
+//! Only a sector's data moves: the integrity metadata after it in a block
+//! of a 520- or 4104-byte (...) sector is neither read nor written, as
+//! nd_btt leaves it on a kernel without `CONFIG_BLK_DEV_INTEGRITY`.
 
 use super::{
     flog,
@@ -178,7 +182,7 @@ impl Arena {
         seg: &MappedSegment<'_>,
         at: usize,
     ) -> Result {
-        let len = self.geo.external_lbasize as usize;
+        let len = self.geo.data_size() as usize;
         let lane = self.lane();
         // The lane's read tracking slot is ours while the lane is.
         let _lane = self.lanes[lane].lock();
@@ -232,7 +236,7 @@ impl Arena {
         if self.read_only {
             return Err(EIO);
         }
-        let len = self.geo.external_lbasize as usize;
+        let len = self.geo.data_size() as usize;
         let lane_no = self.lane();
         loop {
             let mut lane = self.lanes[lane_no].lock();
@@ -303,7 +307,7 @@ impl Arena {
             }
             lane.block
         };
-        media.clear(self.geo.block(block), self.geo.external_lbasize)?;
+        media.clear(self.geo.block(block), self.geo.data_size())?;
         let mut lane = self.lanes[lane].lock();
         if lane.block == block {
             lane.has_err = false;

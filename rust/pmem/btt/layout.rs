@@ -20,6 +20,19 @@ pub(crate) const LOG_GROUP: u64 = 64;
 /// Internal blocks are multiples of this.
 const INTERNAL_ALIGN: u32 = 64;
 const PAGE: u64 = 4096;
+/// Sector sizes a BTT may have (`btt_lbasize_supported`): 512 or 4096
+/// bytes of data, some with integrity metadata after it.
+pub(crate) const LBASIZES: [u32; 7] = [512, 520, 528, 4096, 4104, 4160, 4224];
+
+/// Bytes of data in a sector of `lbasize` bytes on media (`btt_init`); the
+/// rest is integrity metadata.
+pub(crate) fn data_size(lbasize: u32) -> u32 {
+    if lbasize >= 4096 {
+        4096
+    } else {
+        512
+    }
+}
 
 /// One arena's geometry: byte offsets from the start of the BTT (the
 /// namespace's first byte, or 4 KiB later for version 1.1).
@@ -179,6 +192,11 @@ impl Geometry {
             logoff: self.logoff - self.infooff,
             info2off: self.info2off - self.infooff,
         }
+    }
+
+    /// Bytes of data in each of the arena's sectors.
+    pub(crate) fn data_size(&self) -> u32 {
+        data_size(self.external_lbasize)
     }
 
     /// Where internal block `block` (below `internal_nlba`) is.
