@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The harness can fail: a module that WARNs, and one that oopses, must turn
-# the VM run red even though the command itself succeeds; the same module
-# loaded harmlessly is the control. A guest that hangs before its init
-# must be stopped early, with a backtrace, not wait for the run's timeout,
-# and booted once more (under --pidfile too). On a kernel with KASAN (the
-# debug variant), a module that reads freed memory must turn it red too,
-# through KASAN's report, and rpmem.ko's Rust code must carry KASAN's
-# checks. On a kernel without KASAN those checks mean nothing: they are
-# left out of the plan (not passed as skips), and a line says so.
+# The harness can fail: a test that runs fewer checks than its KTAP plan
+# must fail, the checks it ran passed or not; a module that WARNs, and one
+# that oopses, must turn the VM run red even though the command itself
+# succeeds; the same module loaded harmlessly is the control. A guest that
+# hangs before its init must be stopped early, with a backtrace, not wait
+# for the run's timeout, and booted once more (under --pidfile too). On a
+# kernel with KASAN (the debug variant), a module that reads freed memory
+# must turn it red too, through KASAN's report, and rpmem.ko's Rust code
+# must carry KASAN's checks. On a kernel without KASAN those checks mean
+# nothing: they are left out of the plan (not passed as skips), and a line
+# says so.
 
 . "$(dirname "$0")/lib.sh"
 
