@@ -515,29 +515,38 @@ show_boot()
 	tr -d '\r' <"$work/$1/console.log" | grep -av '^\[ *[0-9.]*\]' | tail -n 12 | sed 's/^/# /'
 }
 
+# PID DIR SIGN [DELAY]: once the guest of the tools/vm.sh run PID (run
+# directory DIR, --pidfile DIR/qemu.pid) has made DIR/SIGN, and DELAY
+# seconds later, kill its QEMU with SIGKILL (a power failure). Waits at
+# most 600 s (times RPMEM_VM_SLOWDOWN: two boots, if the first hung) and
+# not past the run's end; fails if no sign came.
+kill_on_sign()
+{
+	local pid=$1 dir=$2 sign=$3 i qpid
+	for ((i = 0; i < 6000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
+		[ -e "$dir/$sign" ] && [ -s "$dir/qemu.pid" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -e "$dir/$sign" ] || return
+	sleep "${4:-0}"
+	# Only while vm.sh waits for it: a PID read after QEMU's end could
+	# be another process's by now.
+	qpid=$(cat "$dir/qemu.pid")
+	[[ $qpid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && kill -KILL "$qpid"
+}
+
 # N: boot N, killed at a random moment 0.2 to 2.2 s after its workloads
 # started; vm.sh must then say 95 (killed, clean kernel log).
 # shellcheck disable=SC2154 # work is the test's
 kill_cycle()
 {
-	local dir=$work/$1 pid i qpid st=0
+	local dir=$work/$1 pid ms st=0
 	mkdir -p "$dir"
 	boot "$1" &
 	pid=$!
-	for ((i = 0; i < 6000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
-		[ -e "$dir/running" ] && [ -s "$dir/qemu.pid" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ -e "$dir/running" ]; then
-		sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
-		[ $((RANDOM % 2)) -eq 0 ] || sleep 1
-		sleep 0.2
-		# Only while vm.sh waits for it: a PID read after QEMU's end
-		# could be another process's by now.
-		qpid=$(cat "$dir/qemu.pid")
-		[[ $qpid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && kill -KILL "$qpid"
-	fi
+	ms=$((200 + RANDOM % 1000 + RANDOM % 2 * 1000))
+	kill_on_sign "$pid" "$dir" running "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	wait "$pid" || st=$?
 	! grep -q 'booting once more' "$work/vm$1.log" ||
 		echo "# boot $1: hung before its init; vm.sh booted it once more"

@@ -206,19 +206,11 @@ vm()
 # Boot 1, killed with SIGKILL once the guest is ready; vm.sh must say 95.
 write_and_kill()
 {
-	local pid qpid i st=0 dir=$work/vm1
+	local pid st=0 dir=$work/vm1
 	mkdir -p "$dir"
 	vm 1 write &
 	pid=$!
-	for ((i = 0; i < 3000 * ${RPMEM_VM_SLOWDOWN:-1}; i++)); do
-		[ -e "$dir/ready" ] && [ -s "$dir/qemu.pid" ] && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ -e "$dir/ready" ]; then
-		qpid=$(cat "$dir/qemu.pid")
-		[[ $qpid =~ ^[0-9]+$ ]] && kill -0 $pid 2>/dev/null && kill -KILL "$qpid"
-	fi
+	kill_on_sign $pid "$dir" ready
 	wait $pid || st=$?
 	[ -e "$dir/ready" ] && [ $st -eq 95 ] && return
 	echo "vm.sh: $st; guest ready: $([ -e "$dir/ready" ] && echo yes || echo no)"
