@@ -13,6 +13,11 @@
 #    4 KiB records through rpmem's disk with O_DIRECT, alternately with
 #    RWF_DSYNC (FUA) and write + fsync (PREFLUSH), acknowledging each;
 #  - nd_pmem-raw: the same through nd_pmem, the C driver, on the second;
+#  - ext4: 256-byte appends to a file on ext4 -o dax on rpmem, each
+#    followed by fsync; at 24 crash points right after an acknowledgement
+#    the worst-case and a random image get their journal replayed on the
+#    host, must pass e2fsck -fn and hold every acknowledged record
+#    (debugfs reads the file);
 #  - controls, on ext4 -o dax on the other: selftests/faulty/pm_faulty.c
 #    stores 256-byte records through a MAP_SYNC mapping, "good" with CLWB +
 #    SFENCE and a commit count after the data, the others each with one
@@ -20,10 +25,10 @@
 #    (nt-nofence), CLWB of the wrong lines (wrong-line), a commit count made
 #    durable before its record (wal).
 #
-# A crash point is taken after every acknowledgement and after one fence in
-# ten that made something durable; tools/model/check.py checks the
-# worst-case image and two random images of each. Expected: raw, nd_pmem-raw
-# and good lose nothing; each faulty control loses records. The same boot again with
+# A crash point is taken after every acknowledgement and before one fence in
+# ten that has something to make durable; tools/model/check.py checks the
+# worst-case image and two random images of each. Expected: raw, nd_pmem-raw,
+# ext4 and good lose nothing, ext4's images check clean; each faulty control loses records. The same boot again with
 # the plugin's eadr=on (every store durable at once, what the SIGKILL loops
 # see): nothing lost anywhere, the controls included -- which is why the
 # model is needed. RPMEM_MODEL_ARGS adds plugin arguments (max=, seed=, ...;
@@ -35,7 +40,8 @@ RECORDS=${RPMEM_MODEL_RECORDS:-40}
 CONTROL_RECORDS=24
 CONTROLS=(good memcpy nt-nofence wrong-line wal)
 # NVDIMM sizes in MiB, which tell the namespaces apart in the guest.
-RAW_MIB=64 CRAW_MIB=48 DAX_MIB=96
+RAW_MIB=64 CRAW_MIB=48 DAX_MIB=96 EXT4_MIB=80
+FS_RECORDS=30
 MNT=/tmp/model
 
 # --- the guest ---------------------------------------------------------------
@@ -60,10 +66,10 @@ disk_of_size()
 
 guest()	# WORK
 {
-	local bin=$1/bin raw craw dax spec=$RPMEM_OUT/spec i mode c ns
+	local bin=$1/bin raw craw dax ext4 spec=$RPMEM_OUT/spec i mode c ns
 	load_rpmem || die "rpmem does not load"
-	raw=$(disk_of_size $RAW_MIB) && dax=$(disk_of_size $DAX_MIB) ||
-		die "the NVDIMMs' disks are not there"
+	raw=$(disk_of_size $RAW_MIB) && dax=$(disk_of_size $DAX_MIB) &&
+		ext4=$(disk_of_size $EXT4_MIB) || die "the NVDIMMs' disks are not there"
 	ns=$(ns_of_size $CRAW_MIB) && craw=$(dax_attach "$ns" nd_pmem) ||
 		die "nd_pmem does not take the $CRAW_MIB MiB namespace"
 	cat /proc/kallsyms >"$RPMEM_OUT/kallsyms"
@@ -74,11 +80,18 @@ guest()	# WORK
 		echo "extent 0 0 0 $((RAW_MIB << 20))"
 		echo "chan 1 nd_pmem-raw 1 4096 0 1 0 rec"
 		echo "extent 1 0 0 $((CRAW_MIB << 20))"
+		echo "chan 2 ext4 3 256 1 1 0 ext4:/c1"
+		echo "extent 2 0 0 $((EXT4_MIB << 20))"
 	} >"$spec"
 	POWERFAIL_RECORDS=$RECORDS "$bin/powerfail" write raw 1 "$raw" \
 		"$RPMEM_OUT/acks.raw" || die "the raw workload failed"
 	POWERFAIL_RECORDS=$RECORDS POWERFAIL_CHANNEL=1 "$bin/powerfail" write \
 		raw 1 "$craw" "$RPMEM_OUT/acks.craw" || die "the nd_pmem workload failed"
+	mkfs_dax ext4 "$ext4" && mkdir -p $MNT.ext4 && mount -o dax "$ext4" $MNT.ext4 ||
+		die "no ext4 -o dax on $ext4"
+	POWERFAIL_RECORDS=$FS_RECORDS POWERFAIL_CHANNEL=2 "$bin/powerfail" write \
+		ext4 1 $MNT.ext4/c1 "$RPMEM_OUT/acks.ext4" || die "the ext4 workload failed"
+	umount $MNT.ext4 || die "umount ext4"
 	mkfs_dax ext4 "$dax" && mkdir -p $MNT && mount -o dax "$dax" $MNT ||
 		die "no ext4 -o dax"
 	for i in "${!CONTROLS[@]}"; do
@@ -119,6 +132,7 @@ model_run()
 		--model-args "$args" --nvdimm "${RAW_MIB}M,file=$dir/raw.img" \
 		--nvdimm "${CRAW_MIB}M,file=$dir/craw.img" \
 		--nvdimm "${DAX_MIB}M,file=$dir/dax.img" \
+		--nvdimm "${EXT4_MIB}M,file=$dir/ext4.img" \
 		-- "$RPMEM_TOP/selftests/rpmem_model.sh guest $work" \
 		>"$dir/vm.log" 2>&1 || st=$?
 	if [ $st -ne 0 ]; then
@@ -129,7 +143,7 @@ model_run()
 	fi
 	sed 's/^/# /' "$dir/model/plugin.log"
 	python3 "$RPMEM_TOP/tools/model/check.py" "$dir/model/model.log" \
-		"$dir/vm/spec" "$dir"/model/init-{0,1,2}.img \
+		"$dir/vm/spec" "$dir"/model/init-{0,1,2,3}.img \
 		--kallsyms "$dir/vm/kallsyms" --binary "$work/bin/pm_faulty" \
 		>"$dir/verdict" 2>&1 || { sed 's/^/# /' "$dir/verdict"; return 1; }
 	sed "s/^/# $rules: /" "$dir/verdict"
@@ -147,7 +161,7 @@ crash_points()
 	sed -n "s/^$2: \([0-9]*\) crash points, .*/\1/p" "$work/$1/verdict" 2>/dev/null
 }
 
-ktap_plan 9
+ktap_plan 10
 [ -x "$(build_helper powerfail "$work/bin")" ] || die "cannot build selftests/powerfail.c"
 gcc -O2 -no-pie -Wall -Wextra -Werror -o "$work/bin/pm_faulty" \
 	"$RPMEM_TOP/selftests/faulty/pm_faulty.c" || die "cannot build pm_faulty.c"
@@ -164,6 +178,12 @@ ktap_result $r "adr: raw disk (RWF_DSYNC, write + fsync): no acknowledged record
 l=$(lost adr nd_pmem-raw)
 [ "$l" = 0 ] && r=ok || r=fail
 ktap_result $r "adr: nd_pmem's raw disk, the same: ${l:-no verdict} lost"
+l=$(lost adr ext4)
+c=$(sed -n 's/^ext4: .* \([0-9]*\) of \([0-9]*\) filesystem images clean.*/\1 \2/p' \
+	"$work/adr/verdict" 2>/dev/null)
+[ "$l" = 0 ] && [ -n "$c" ] && [ "${c% *}" = "${c#* }" ] && [ "${c#* }" -ge 30 ] &&
+	r=ok || r=fail
+ktap_result $r "adr: ext4 -o dax (append + fsync): ${l:-no verdict} lost, ${c% *} of ${c#* } images clean after journal replay"
 l=$(lost adr good)
 [ "$l" = 0 ] && r=ok || r=fail
 ktap_result $r "adr: control good (CLWB + SFENCE, commit after data): nothing lost"
@@ -173,7 +193,7 @@ for mode in memcpy nt-nofence wrong-line wal; do
 done
 ktap_result $r "adr: controls memcpy, nt-nofence, wrong-line and wal lose records"
 r=ok
-for mode in raw nd_pmem-raw "${CONTROLS[@]}"; do
+for mode in raw nd_pmem-raw ext4 "${CONTROLS[@]}"; do
 	l=$(lost eadr "$mode")
 	[ "$l" = 0 ] || { echo "# eadr: $mode lost ${l:-(no verdict)}"; r=fail; }
 done
@@ -184,7 +204,7 @@ ktap_result $r "eadr: ${n:-no} crash points"
 # The checker finds a record that is not where the spec says.
 sed 's/^extent 0 0 0 /extent 0 0 4096 /' "$work/adr/vm/spec" >"$work/bad.spec"
 l=$(python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
-	"$work/bad.spec" "$work"/adr/model/init-{0,1,2}.img \
+	"$work/bad.spec" "$work"/adr/model/init-{0,1,2,3}.img \
 	--random 0 | sed -n 's/^raw: .* \([0-9]*\) lost$/\1/p')
 [ "${l:-0}" -gt 0 ] && r=ok || r=fail
 ktap_result $r "control: the checker finds records moved by 4 KiB lost (${l:-no verdict})"

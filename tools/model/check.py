@@ -20,15 +20,23 @@ The workloads are described by a spec file (lines, # comments):
         rec     every acknowledged record is there, whole
         commit  the 8-byte commit count at logical offset 0 names only
                 records that are there, whole (acknowledged or not)
+        ext4:PATH
+                the channel's extent is an ext4 filesystem (logical 0 at
+                its start) and record SEQ is at RECS_AT + SEQ * RECSIZE of
+                its file PATH: at up to --fs-checks crash points after an
+                acknowledgement of the channel, the worst-case and one
+                random image get their journal replayed (e2fsck -E
+                journal_only), must check clean (e2fsck -fn) and hold
+                every acknowledged record (debugfs cat PATH)
   extent C LOGICAL PHYSICAL LENGTH
       bytes [LOGICAL, +LENGTH) of channel C are at PHYSICAL of its file
 
 Prints one line per channel, "NAME: N crash points, N images, ... N lost",
 and for the first lost records what was not durable and the guest PC of
 the last store to each such line (symbolized with --kallsyms and
---binary). The last line is "model: N lost in all" (a number that
-selftests/rpmem_model.sh compares with what it expects). Exits 2 on bad
-input, else 0.
+--binary). The last line is "model: N lost in all, N filesystem images
+not clean". Exits 2 on bad input, else 0: what a loss means is the
+caller's to judge (selftests/rpmem_model.sh expects some for controls).
 """
 
 import argparse
@@ -38,6 +46,7 @@ import random
 import struct
 import subprocess
 import sys
+import tempfile
 
 LINE = 64
 CHANNELS = 64
@@ -118,6 +127,9 @@ class Channel:
         self.acked = 0
         self.max_nd = 0
         self.checked = 0
+        self.fs = next((o[5:] for o in oracles if o.startswith("ext4:")), None)
+        self.fs_at = set()  # crash points to check the filesystem at
+        self.fs_images = self.fs_bad = 0
 
     def expected(self, seq):
         r = self.want.get(seq)
@@ -260,6 +272,8 @@ def main():
     ap.add_argument("--kallsyms", help="the guest's /proc/kallsyms")
     ap.add_argument("--binary", action="append", default=[], help="a non-PIE user program")
     ap.add_argument("--report", type=int, default=3, help="lost records shown per channel")
+    ap.add_argument("--fs-checks", type=int, default=24,
+                    help="crash points at which a filesystem is checked")
     args = ap.parse_args()
 
     data, pos, files = read_log(args.log)
@@ -308,7 +322,7 @@ def main():
         if not detail:
             detail.append("no line of it was stored to and not durable: never written")
         ch.lost[seq] = (f"{ch.name}: record {seq} {why} at crash point {cp[0]} "
-                        f"({'after an acknowledgement' if cp[1] == 0 else 'after a fence'}, "
+                        f"({'after an acknowledgement' if cp[1] == 0 else 'before a fence'}, "
                         f"{cp[2]} instructions in), {img} image", detail)
 
     def check_rec(ch, img, seq, cp, name, nd):
@@ -339,6 +353,62 @@ def main():
             if check_rec(ch, img, seq, cp, why, nd) and not img.overlay:
                 ch.verified.add(seq)
 
+    # A filesystem is checked right after some of its acknowledgements,
+    # spread over the run.
+    fs_chans = [ch for ch in chans.values() if ch.fs]
+    if fs_chans:
+        last = {ch.c: 0 for ch in fs_chans}
+        acks = {ch.c: [] for ch in fs_chans}
+        for idx, _, _, acked, _ in crash_points(data, pos):
+            for ch in fs_chans:
+                if acked[ch.c] > last[ch.c]:
+                    acks[ch.c].append(idx)
+                last[ch.c] = acked[ch.c]
+        for ch in fs_chans:
+            a = acks[ch.c]
+            step = max(1, -(-len(a) // max(1, args.fs_checks)))
+            ch.fs_at = set(a[::step]) | set(a[-1:])
+    tmpdir = tempfile.TemporaryDirectory(prefix="model-check.")
+
+    def fs_check(ch, img, cp, nd):
+        """The filesystem of CH in IMG: replayed, clean, records there."""
+        lo, ph, ln = ch.extents[0]
+        path = os.path.join(tmpdir.name, "fs.img")
+        with open(path, "wb") as f:
+            f.write(img.read([(ph, ln)]))
+        kind = "random" if img.overlay else "worst-case"
+        ch.fs_images += 1
+        run = lambda *a: subprocess.run(a, capture_output=True)
+        r = run("e2fsck", "-E", "journal_only", "-y", path)
+        bad = None
+        if r.returncode not in (0, 1):
+            bad = f"journal replay failed ({r.returncode})"
+        else:
+            r = run("e2fsck", "-fn", path)
+            if r.returncode != 0:
+                bad = f"e2fsck -fn status {r.returncode}: " + " / ".join(
+                    r.stdout.decode(errors="replace").splitlines()[1:4])
+        if bad:
+            ch.fs_bad += 1
+            if ch.fs_bad <= args.report:
+                print(f"  {ch.name}: crash point {cp[0]}, {kind} image: {bad}")
+            return
+        r = run("debugfs", "-R", f"cat {ch.fs}", path)
+        got = r.stdout
+        for seq in range(ch.acked):
+            at = ch.recs_at + seq * ch.recsize
+            if got[at : at + ch.recsize] == ch.expected(seq) or seq in ch.lost:
+                continue
+            why = "acknowledged but lost" if len(got) >= at + ch.recsize else \
+                f"acknowledged but lost (the file has {len(got)} bytes)"
+            lines = sorted(a for (t, a) in nd if t == ch.file)
+            detail = [f"line {a:#x} not durable, last store at {syms.name(nd[(ch.file, a)]['pc'])}"
+                      for a in lines[:6] if nd[(ch.file, a)]["cur"] is not None]
+            ch.lost[seq] = (f"{ch.name}: record {seq} {why} at crash point {cp[0]} "
+                            f"(after an acknowledgement, {cp[2]} instructions in), "
+                            f"{kind} image, {len(lines)} lines of the filesystem not durable",
+                            detail or ["no line of the filesystem is not durable"])
+
     nr_cp = nr_img = 0
     for cp in crash_points(data, pos):
         idx, reason, insns, acked, entries = cp
@@ -359,8 +429,10 @@ def main():
             mine = [a for (t, a) in nd if t == ch.file and ch.seqs_at(a)]
             ch.max_nd = max(ch.max_nd, len(mine))
             check_all(ch, images[ch.file], cp, nd)
+            if idx in ch.fs_at:
+                fs_check(ch, images[ch.file], cp, nd)
         nr_img += 1
-        for _ in range(args.random):
+        for r in range(args.random):
             for (t, a), e in nd.items():
                 line = bytearray(images[t].data[a : a + LINE])
                 for off, ln, payload, _ in e["queued"]:
@@ -381,6 +453,8 @@ def main():
                 if "commit" in ch.oracles:
                     touched_seqs = None  # the commit count itself may differ
                 check_all(ch, images[ch.file], cp, nd, touched_seqs)
+                if idx in ch.fs_at and r == 0:
+                    fs_check(ch, images[ch.file], cp, nd)
             for img in images:
                 img.overlay = {}
             nr_img += 1
@@ -391,20 +465,23 @@ def main():
         stores = [struct.unpack_from("<QQQ", data, i + 4 + 24 * t) for t in range(len(files))]
     else:
         print("# the log has no summary: QEMU did not exit normally")
-    total = 0
+    total = unclean = 0
     for ch in sorted(chans.values(), key=lambda c: c.c):
         st = stores[ch.file] if stores else (0, 0, 0)
         print(f"{ch.name}: {nr_cp} crash points, {nr_img} images, "
               f"{st[0]} stores + {st[1]} non-temporal + {st[2]} flushes tracked "
               f"(file {ch.file}), at most {ch.max_nd} lines not durable at a crash, "
-              f"{ch.acked} acknowledged, {len(ch.lost)} lost")
+              + (f"{ch.fs_images - ch.fs_bad} of {ch.fs_images} filesystem images clean, "
+                 if ch.fs else "")
+              + f"{ch.acked} acknowledged, {len(ch.lost)} lost")
         for seq in sorted(ch.lost)[: args.report]:
             head, detail = ch.lost[seq]
             print(f"  {head}")
             for d in detail[:8]:
                 print(f"    {d}")
         total += len(ch.lost)
-    print(f"model: {total} lost in all")
+        unclean += ch.fs_bad
+    print(f"model: {total} lost in all, {unclean} filesystem images not clean")
 
 
 if __name__ == "__main__":

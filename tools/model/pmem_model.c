@@ -29,7 +29,8 @@
  * just before it, see selftests/records.h): the store's 8 bytes are
  * CHANNEL << 56 | COUNT, COUNT records of CHANNEL (0 to 63) acknowledged. A crash point
  * is taken right after such a store (with probability ack=P) and right
- * after a fence (fence=P), at most max=N in all; QEMU keeps running. A
+ * before a fence that has something to make durable (fence=P), at most
+ * max=N in all; QEMU keeps running. A
  * crash point writes to the log: the acknowledgements so far, the lines
  * whose durable content changed since the last crash point, and every line
  * not yet durable (its content now, what its CPUs have queued for it, and
@@ -43,7 +44,7 @@
  *   pmem=PATH     a backing file to model (repeatable, 8 at most)
  *   log=PATH      the crash-point log to write
  *   ack=P fence=P the probability (0 to 1) of a crash point after an
- *                 acknowledgement, after a fence (default 1 and 0)
+ *                 acknowledgement, before a fence (default 1 and 0)
  *   max=N         crash points at most (default 1000)
  *   seed=N        the random seed (default 1)
  *   eadr=on       model eADR instead: every store is durable at once (the
@@ -52,7 +53,7 @@
  * Log format (little endian), one record after another:
  *   "PMMH" u32 version, u32 targets, then per target u64 size, u64 name
  *          length and the name (the pmem= path)
- *   "PMMC" u32 index, u32 reason (0 ack, 1 fence), u64 instructions
+ *   "PMMC" u32 index, u32 reason (0 ack, 1 before a fence), u64 instructions
  *          executed, u64 acknowledged count per channel (64); entries:
  *          u8 kind, u8 target, u16 len, u32 byte offset within the line,
  *          u64 line offset, u64 pc, then len bytes
@@ -311,6 +312,13 @@ static void vcpu_mem(unsigned int vcpu, qemu_plugin_meminfo_t info,
 
 	if (!host)
 		return;
+	/*
+	 * 7.2's op_rw() also runs MEM_W callbacks for loads (see tb_trans):
+	 * only the flushes' loads count.
+	 */
+	if ((ii->kind == K_CLWB || ii->kind == K_CLFLUSH) ==
+	    qemu_plugin_mem_is_store(info))
+		return;
 	if (ii->kind == K_ACK && len == 8) {
 		uint64_t v, count;
 		unsigned int c;
@@ -375,9 +383,10 @@ static void vcpu_fence(unsigned int vcpu, void *udata)
 	}
 	if (!queues[vcpu]->len)
 		return;
-	drain(vcpu);
+	/* Just before the fence: what it is about to make durable is not. */
 	if (p_fence > 0 && g_rand_double(rng) < p_fence)
 		crash_point(1);
+	drain(vcpu);
 }
 
 /*
@@ -491,7 +500,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 			 * The patched byte load. MEM_RW, not MEM_R: 7.2's
 			 * op_rw() (accel/tcg/plugin-gen.c) tests a callback's
 			 * flags against rw + 1, so a MEM_R callback never
-			 * matches a load. The flush does nothing else.
+			 * matches a load (and a MEM_W one matches loads and
+			 * stores: vcpu_mem() tells them apart).
 			 */
 			qemu_plugin_register_vcpu_mem_cb(insn, vcpu_mem,
 				QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW,
