@@ -11,13 +11,20 @@
 #
 #  - btt: a namespace in sector mode (4096-byte sectors) that rpmem laid
 #    out on the first boot and serves: every sector must hold one complete
-#    pattern (or none yet), whatever the kill interrupted;
+#    pattern, whatever the kill interrupted, and no older one than the
+#    round of that cycle the writer last saw acknowledged for it (its
+#    progress is in a file of the 9p run directory, in the host's file
+#    when the write returns): a recovery that rolled back a completed
+#    write, or brought back the previous cycle's data, fails;
 #  - raw: the control, a raw rpmem disk under the same writes (4 MiB at a
 #    time, so that a kill most likely lands in a copy): persistent memory
 #    has no atomic unit larger than 8 bytes, so torn sectors must show up
 #    here, or the check could not see them.
 #
-# It prints the cycles and the sectors checked and found torn per disk.
+# It prints the cycles and the sectors checked, found torn and found stale
+# per disk. Control, on the last boot: the last cycle checked against a
+# progress one round further (an acknowledgement forged for writes that
+# never happened) must find stale sectors.
 # TCG emulates no CPU caches: this tests the order of the BTT's durable
 # updates, not cache flushing.
 
@@ -68,11 +75,12 @@ make_btt()
 		bind_ns "$seed" rpmem
 }
 
-# Check cycle PREV (the last whose writers ran; 0: none yet, lay the BTT
-# out), then, unless LAST, start the next cycle and wait for the kill.
-guest()	# PREV BINDIR LAST
+# Check cycle PREV (the last whose writers ran, its run directory in
+# WORK/PREV; 0: none yet, lay the BTT out), then, unless LAST, start cycle
+# CYCLE and wait for the kill.
+guest()	# CYCLE PREV WORK LAST
 {
-	local prev=$1 h=$2/torn btt raw ns
+	local c=$1 prev=$2 h=$3/bin/torn btt raw ns p=$3/$2/progress
 	load_rpmem || die "rpmem does not load"
 	ns=$(ns_sized btt) && raw=$(ns_sized raw) || die "namespaces missing"
 	[ "$prev" -gt 0 ] || make_btt "$ns" || die "cannot put $ns in sector mode"
@@ -80,13 +88,21 @@ guest()	# PREV BINDIR LAST
 	raw=/dev/$(ns_disk "$raw") || die "no raw disk"
 	if [ "$prev" -gt 0 ]; then
 		{
-			echo "btt $("$h" check "$btt")" && echo "raw $("$h" check "$raw")" &&
+			echo "btt $("$h" check "$btt" "$prev" "$p.btt")" &&
+				echo "raw $("$h" check "$raw" "$prev" "$p.raw")" &&
 				echo "finished $(dmesg | grep -c 'interrupted write')"
 		} >"$RPMEM_OUT/verdict" || die "checking failed"
 	fi
-	[ "${3:-}" != last ] || return 0
-	"$h" write "$btt" 1024 "$RPMEM_OUT/ready.btt" 2>"$RPMEM_OUT/error.btt" &
-	"$h" write "$raw" 4096 "$RPMEM_OUT/ready.raw" 2>"$RPMEM_OUT/error.raw" &
+	if [ "${4:-}" = last ]; then
+		"$h" forge "$p.btt" /tmp/forged &&
+			echo "forged $("$h" check "$btt" "$prev" /tmp/forged)" \
+			>>"$RPMEM_OUT/verdict" || die "the forged check failed"
+		return 0
+	fi
+	"$h" write "$btt" 1024 "$RPMEM_OUT/ready.btt" "$c" "$RPMEM_OUT/progress.btt" \
+		2>"$RPMEM_OUT/error.btt" &
+	"$h" write "$raw" 4096 "$RPMEM_OUT/ready.raw" "$c" "$RPMEM_OUT/progress.raw" \
+		2>"$RPMEM_OUT/error.raw" &
 	await_kill "$RPMEM_OUT"/ready.{btt,raw}
 }
 
@@ -101,8 +117,8 @@ fi
 mkdir -p "${RPMEM_CACHE:=$HOME/.cache/rpmem}/runs"
 work=$(mktemp -d "$RPMEM_CACHE/runs/btt-powerfail.XXXXXX")
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-declare -A checked torn
-checked=([btt]=0 [raw]=0) torn=([btt]=0 [raw]=0)
+declare -A checked torn stale
+checked=([btt]=0 [raw]=0) torn=([btt]=0 [raw]=0) stale=([btt]=0 [raw]=0)
 boots_bad=0 finished=0
 
 # N [LAST]: boot N; its run directory is $work/N.
@@ -111,31 +127,33 @@ boot()
 	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$work/$1" --pidfile "$work/$1/qemu.pid" \
 		--nvdimm "${SIZE[btt]}M,file=$work/btt.img" \
 		--nvdimm "${SIZE[raw]}M,file=$work/raw.img" \
-		-- "$RPMEM_TOP/selftests/rpmem_btt_powerfail.sh guest $prev $work/bin ${2:-}" \
+		-- "$RPMEM_TOP/selftests/rpmem_btt_powerfail.sh guest $1 $prev $work ${2:-}" \
 		2>"$work/vm$1.log"
 }
 
 # N: add up boot N's verdict on cycle $prev.
 tally()
 {
-	local v=$work/$1/verdict name n t
-	[ "$(grep -cE '^(btt|raw) [0-9]+ [0-9]+$' "$v" 2>/dev/null)" = 2 ] ||
+	local v=$work/$1/verdict name n t st
+	[ "$(grep -cE '^(btt|raw) [0-9]+ [0-9]+ [0-9]+$' "$v" 2>/dev/null)" = 2 ] ||
 		{ show_boot "$1" "no verdict"; return 1; }
-	while read -r name n t; do
+	while read -r name n t st; do
 		checked[$name]=$((checked[$name] + n)) torn[$name]=$((torn[$name] + t))
+		stale[$name]=$((stale[$name] + st))
 		[ "$t" = 0 ] || [ "$name" = raw ] || echo "# cycle $prev: btt: $t torn sectors"
+		[ "$st" = 0 ] || echo "# cycle $prev: $name: $st stale sectors"
 	done < <(grep -E '^(btt|raw) ' "$v")
-	grep -A1 '^btt' "$v" | sed -n 's/^torn sectors/# btt: torn sectors/p'
+	sed -n '/^btt/,/^raw/s/^\(torn\|stale\) sectors/# btt: &/p' "$v"
 	read -r name n < <(grep '^finished ' "$v")
 	finished=$((finished + ${n:-0}))
 }
 
-ktap_plan 3
+ktap_plan 5
 [ -x "$(build_helper torn "$work/bin")" ] || die "cannot build selftests/torn.c"
 [[ $CYCLES =~ ^[1-9][0-9]*$ ]] || die "RPMEM_BTT_POWERFAIL_CYCLES=$CYCLES is not a number of cycles"
 powerfail_loop "$CYCLES"
 for name in btt raw; do
-	echo "# $name: $CYCLES power-fail cycles, ${checked[$name]} sectors checked, ${torn[$name]} torn"
+	echo "# $name: $CYCLES power-fail cycles, ${checked[$name]} sectors checked, ${torn[$name]} torn, ${stale[$name]} stale"
 done
 echo "# btt: $finished boots found a write the kill interrupted and finished its map update"
 r=fail
@@ -147,4 +165,11 @@ ktap_result $r "btt: every sector whole after every kill (${torn[btt]} torn of $
 r=fail
 [ "${torn[raw]}" -gt 0 ] && r=ok
 ktap_result $r "control: the raw disk under the same writes has torn sectors (${torn[raw]})"
+r=fail
+[ "${checked[btt]}" -gt 0 ] && [ "${stale[btt]}" -eq 0 ] && [ "${stale[raw]}" -eq 0 ] && r=ok
+ktap_result $r "btt and raw: no sector older than its last acknowledged round (${stale[btt]} and ${stale[raw]} stale)"
+read -r _ n t st < <(grep '^forged ' "$work/$((CYCLES + 1))/verdict" 2>/dev/null)
+r=fail
+[ "${st:-0}" -gt 0 ] && r=ok
+ktap_result $r "control: a progress forged one round further finds stale sectors (${st:-no verdict} of ${n:-?})"
 ktap_finish
