@@ -11,7 +11,9 @@
 # must turn it red too, through KASAN's report, and rpmem.ko's Rust code
 # must carry KASAN's checks. On a kernel without KASAN those checks mean
 # nothing: they are left out of the plan (not passed as skips), and a line
-# says so.
+# says so. A filesystem that reports corruption (an EXT4-fs error, XFS
+# metadata corruption) must turn the run red too; the same filesystems
+# used without damage are the control.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +39,25 @@ run_faulty()
 	fi
 	rm -rf "$out"
 	[[ " $* " == *" $rc "* ]] || fail "vm.sh exited $rc, expected one of: $*"
+}
+
+# MODE EXPECTED-STATUS: faulty/fs_error.sh MODE in a VM (it exits 0), and
+# the status vm.sh must end with; for 99, its kernel log must have the
+# filesystem's report.
+run_fs_error()
+{
+	local mode=$1 rc out
+	out=$(mktemp -d "$RPMEM_CACHE/runs/fs-error-$mode.XXXXXX")
+	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" -- "$dir/fs_error.sh $mode" \
+		>/dev/null 2>&1
+	rc=$?
+	if [ "$2" = 99 ] && ! grep -qE 'EXT4-fs error|XFS .*[Cc]orrupt' "$out/kernel.log"; then
+		rm -rf "$out"
+		fail "$mode: no report of the corruption in the kernel log"
+		return
+	fi
+	rm -rf "$out"
+	[ $rc -eq "$2" ] || fail "vm.sh exited $rc, expected $2"
 }
 
 # A guest whose PID 1 never becomes guest-init.sh (tail, reading the
@@ -116,13 +137,16 @@ rust_instrumented()
 kasan=0
 grep -qx CONFIG_KASAN=y "$RPMEM_KDIR/.config" && kasan=1
 
-ktap_plan $((8 + 2 * kasan))
+ktap_plan $((11 + 2 * kasan))
 check "control: a test that runs the 2 checks it plans passes" plan_kept 2
 check "a test that runs 2 of the 3 checks it plans fails" short_of_plan
 check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$dir" modules
 check "control: harmless load passes" run_faulty none 0
 check "a WARN in the guest fails the run (99)" run_faulty warn 99
 check "an oops in the guest fails the run (98 or 99)" run_faulty oops 98 99
+check "control: ext4 and XFS used without damage pass" run_fs_error none 0
+check "an EXT4-fs error in the guest fails the run (99)" run_fs_error ext4 99
+check "XFS metadata corruption in the guest fails the run (99)" run_fs_error xfs 99
 check "a guest hung before its init: PID 1's stack, one more boot, 94" run_hang
 check "under --pidfile: a first boot hung, the PID file names the second QEMU" run_hang_pidfile
 if [ $kasan -eq 1 ]; then

@@ -26,6 +26,8 @@ KERNEL_PROBLEMS='Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel
 KERNEL_PROBLEMS+='|KASAN|UBSAN|possible circular locking|possible recursive locking'
 KERNEL_PROBLEMS+='|inconsistent lock state|suspicious RCU usage|blocked for more than'
 KERNEL_PROBLEMS+='|refcount_t:|Call Trace:|unreferenced object|suspected memory leak'
+# A filesystem that found its metadata corrupt: no test expects one.
+KERNEL_PROBLEMS+='|EXT4-fs error|XFS \([^)]*\): [A-Za-z -]*[Cc]orrupt'
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
