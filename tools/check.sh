@@ -3,11 +3,11 @@
 #
 # check.sh [TEST...]: every test of rpmem, as "make check" runs it.
 #
-# Host checks first (build, rustfmt, clippy), then the selftests: a test that
-# selftests/settings says runs in a "vm ARGS" runs inside a fresh VM
-# (tools/vm.sh ARGS), a "host" one runs here and boots VMs itself. TAP on
-# stdout, each test's own KTAP nested under it, and a last line "N passed,
-# N failed".
+# Host checks first (build, rustfmt, clippy), then the selftests, in the
+# order of selftests/vm-settings: a test that file says runs in a "vm ARGS"
+# runs inside a fresh VM (tools/vm.sh ARGS), a "host" one runs here and
+# boots VMs itself. TAP on stdout, each test's own KTAP nested under it,
+# and a last line "N passed, N failed".
 # Exits non-zero if anything failed. TEST names a selftest (rpmem_fio) or a
 # host check (build, rustfmt, clippy).
 #
@@ -104,11 +104,24 @@ prebuild_helpers()	# DIR
 }
 
 # Where selftest NAME of directory DIR runs: "host", or "vm ARGS" (the
-# tools/vm.sh options), from DIR/settings.
+# tools/vm.sh options), from DIR/vm-settings.
 test_setting()	# DIR NAME
 {
 	awk -v t="$2" '$1 == t { $1 = ""; sub(/^ +/, ""); print; found = 1; exit }
-		END { exit !found }' "$1/settings"
+		END { exit !found }' "$1/vm-settings"
+}
+
+# The selftests of DIR: those DIR/vm-settings names, in its order, then
+# any DIR/*.sh it does not name (run_selftest fails those).
+selftests_of()	# DIR
+{
+	local t listed
+	listed=$(awk '$1 ~ /^[[:alnum:]_]/ { print $1 }' "$1/vm-settings")
+	for t in $listed; do echo "$1/$t.sh"; done
+	for t in "$1"/*.sh; do
+		[ "$t" != selftests/lib.sh ] && [ -e "$t" ] || continue
+		grep -qx "$(basename "$t" .sh)" <<<"$listed" || echo "$t"
+	done
 }
 
 run_selftest()	# SCRIPT [PREFIX]
@@ -120,7 +133,12 @@ run_selftest()	# SCRIPT [PREFIX]
 	name=${2:-}$name
 	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
+	[ -f "$t" ] || where=missing
 	case $where in
+	missing)
+		echo "# $(dirname "$t")/vm-settings names $name, which has no script $t" \
+			>"$out/output"
+		rc=1 ;;
 	host)
 		"$t" >"$out/output" 2>&1
 		rc=$? ;;
@@ -131,7 +149,7 @@ run_selftest()	# SCRIPT [PREFIX]
 		rc=$?
 		cat "$out/vm/console.log" >>"$out/output" 2>/dev/null ;;
 	*)
-		echo "# $(dirname "$t")/settings says neither 'host' nor 'vm ARGS' for $name" \
+		echo "# $(dirname "$t")/vm-settings says neither 'host' nor 'vm ARGS' for $name" \
 			>"$out/output"
 		rc=1 ;;
 	esac
@@ -142,10 +160,10 @@ echo "TAP version 13"
 host_check build make -s modules
 host_check rustfmt make -s fmtcheck
 host_check clippy make -s clippy
-tests=(selftests/*.sh)
-[ "$VARIANT" = debug ] && tests+=(selftests/debug/*.sh)
+mapfile -t tests < <(selftests_of selftests)
+[ "$VARIANT" = debug ] && mapfile -t -O ${#tests[@]} tests < <(selftests_of selftests/debug)
 for t in "${tests[@]}"; do
-	[ "$t" = selftests/lib.sh ] || run_selftest "$t"
+	run_selftest "$t"
 done
 
 # RPMEM_KASAN_TESTS: the named tests again, on the debug (KASAN) kernel.
