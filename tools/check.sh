@@ -160,6 +160,10 @@ echo "TAP version 13"
 host_check build make -s modules
 host_check rustfmt make -s fmtcheck
 host_check clippy make -s clippy
+# From here on nothing is built but what a test builds for itself (in a
+# directory of its own): tests run at the same time must not rebuild the
+# toolchain, the kernel or rpmem.ko under each other (tools/bench.sh).
+export RPMEM_BUILT=$VARIANT
 mapfile -t tests < <(selftests_of selftests)
 [ "$VARIANT" = debug ] && mapfile -t -O ${#tests[@]} tests < <(selftests_of selftests/debug)
 for t in "${tests[@]}"; do
