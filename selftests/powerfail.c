@@ -23,8 +23,11 @@
  *               write, with no fsync
  *
  * A record: magic, target, cycle, sequence number, a payload derived from
- * those, and an FNV-1a checksum of all that. "write" runs until killed (or
- * until its space is full: then it sleeps); "check" reads every record
+ * those, and an FNV-1a checksum of all that (selftests/records.h). "write"
+ * runs until killed (or until its space is full: then it sleeps), or until
+ * it wrote $POWERFAIL_RECORDS records (then it exits 0); each
+ * acknowledgement also goes to the persistence model, on channel
+ * $POWERFAIL_CHANNEL, by default TARGET's number (tools/model/pmem_model.c). "check" reads every record
  * ACKLOG names for CYCLE at its place (with pread, O_DIRECT for the disk)
  * and prints "TARGET ACKED LOST", then one line per lost record (at most
  * 10). A last ACKLOG line without its newline (the kill cut the write) is
@@ -46,6 +49,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "records.h"
+
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
 #endif
@@ -56,7 +61,6 @@
 #define RWF_DSYNC 0x00000002
 #endif
 
-#define MAGIC 0x52504d46u	/* "RPMF" */
 #define FILE_REC 256u
 #define RAW_REC 4096u
 #define MAX_FILE_RECS 65536u	/* 16 MiB of 256-byte records */
@@ -65,9 +69,6 @@
 enum target { RAW, EXT4, XFS, EXT4_NOSYNC };
 static const char *const names[] = { "raw", "ext4", "xfs", "ext4-nosync" };
 
-struct rec_head {
-	uint32_t magic, target, cycle, seq;
-};
 
 static const char *prog = "powerfail";
 
@@ -75,33 +76,6 @@ static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
 	exit(1);
-}
-
-static uint32_t fnv1a(const unsigned char *p, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	while (len--)
-		h = (h ^ *p++) * 16777619u;
-	return h;
-}
-
-/* Record SEQ of TARGET in CYCLE into BUF (LEN bytes, checksum last). */
-static void make_rec(unsigned char *buf, size_t len, enum target t,
-		     uint32_t cycle, uint32_t seq)
-{
-	struct rec_head h = { MAGIC, t, cycle, seq };
-	uint64_t x = ((uint64_t)cycle << 32 | seq) * 0x9e3779b97f4a7c15ull + t;
-	size_t i;
-	uint32_t sum;
-
-	memcpy(buf, &h, sizeof(h));
-	for (i = sizeof(h); i < len - 4; i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		buf[i] = (unsigned char)x;
-	}
-	sum = fnv1a(buf, len - 4);
-	memcpy(buf + len - 4, &sum, 4);
 }
 
 static size_t rec_size(enum target t)
@@ -147,18 +121,23 @@ static void persist(void *p, size_t len)
 /* --- write ------------------------------------------------------------------ */
 
 static int ack_fd;
-static const char *ack_target;
+static enum target ack_target;
+static unsigned int ack_channel;
+static uint32_t limit = UINT32_MAX;
 
 /*
  * One line per acknowledged record, in one write(2): on the 9p run
  * directory (no cache) it returns once QEMU wrote it into the host's file,
- * where QEMU's death cannot take it back.
+ * where QEMU's death cannot take it back. The persistence model hears of
+ * it at once (channel TARGET), the line in ACKLOG comes later.
  */
 static void ack(uint32_t cycle, uint32_t seq)
 {
 	char line[64];
-	int n = snprintf(line, sizeof(line), "%s %u %u\n", ack_target, cycle, seq);
+	int n = snprintf(line, sizeof(line), "%s %u %u\n", names[ack_target],
+			 cycle, seq);
 
+	model_ack(ack_channel, (uint64_t)seq + 1);
 	if (write(ack_fd, line, n) != n)
 		die("ack log");
 }
@@ -175,8 +154,11 @@ static void sync_dir(const char *path)
 	free(copy);
 }
 
-static void __attribute__((noreturn)) full(void)
+/* The space is full, or POWERFAIL_RECORDS were written: wait, or end. */
+static void __attribute__((noreturn)) full(uint32_t seq)
 {
+	if (seq == limit)
+		exit(0);
 	for (;;)
 		pause();
 }
@@ -194,7 +176,7 @@ static void write_raw(const char *path, uint32_t cycle)
 		die("BLKGETSIZE64");
 	if (posix_memalign((void **)&buf, RAW_REC, RAW_REC))
 		die("posix_memalign");
-	for (seq = 0; seq < size / RAW_REC; seq++) {
+	for (seq = 0; seq < size / RAW_REC && seq < limit; seq++) {
 		struct iovec iov = { buf, RAW_REC };
 		off_t off = (off_t)seq * RAW_REC;
 
@@ -210,7 +192,7 @@ static void write_raw(const char *path, uint32_t cycle)
 		}
 		ack(cycle, seq);
 	}
-	full();
+	full(seq);
 }
 
 static void write_append(const char *path, enum target t, uint32_t cycle)
@@ -224,7 +206,7 @@ static void write_append(const char *path, enum target t, uint32_t cycle)
 	if (fsync(fd))
 		die("fsync");
 	sync_dir(path);
-	for (seq = 0; seq < MAX_FILE_RECS; seq++) {
+	for (seq = 0; seq < MAX_FILE_RECS && seq < limit; seq++) {
 		make_rec(buf, FILE_REC, t, cycle, seq);
 		if (write(fd, buf, FILE_REC) != FILE_REC)
 			die("write");
@@ -232,7 +214,7 @@ static void write_append(const char *path, enum target t, uint32_t cycle)
 			die("fsync");
 		ack(cycle, seq);
 	}
-	full();
+	full(seq);
 }
 
 static void write_map_sync(const char *path, uint32_t cycle)
@@ -252,7 +234,7 @@ static void write_map_sync(const char *path, uint32_t cycle)
 	if (p == MAP_FAILED)
 		die("mmap MAP_SYNC");
 	pick_flush();
-	for (seq = 0; seq < MAX_FILE_RECS; seq++) {
+	for (seq = 0; seq < MAX_FILE_RECS && seq < limit; seq++) {
 		unsigned char *dst = p + (size_t)seq * FILE_REC;
 
 		make_rec(rec, FILE_REC, XFS, cycle, seq);
@@ -260,7 +242,7 @@ static void write_map_sync(const char *path, uint32_t cycle)
 		persist(dst, FILE_REC);
 		ack(cycle, seq);
 	}
-	full();
+	full(seq);
 }
 
 /* --- check ------------------------------------------------------------------ */
@@ -344,7 +326,11 @@ int main(int argc, char **argv)
 		return check(t, cycle, argv[4], argv[5]);
 	if (strcmp(argv[1], "write"))
 		return 2;
-	ack_target = names[t];
+	ack_target = t;
+	ack_channel = getenv("POWERFAIL_CHANNEL") ?
+		strtoul(getenv("POWERFAIL_CHANNEL"), NULL, 10) : t;
+	if (getenv("POWERFAIL_RECORDS"))
+		limit = strtoul(getenv("POWERFAIL_RECORDS"), NULL, 10);
 	ack_fd = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (ack_fd < 0)
 		die(argv[5]);

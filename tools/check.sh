@@ -70,6 +70,12 @@ wanted()
 	return 1
 }
 
+# The persistence model's QEMU, from Debian's source (about 16 minutes
+# the first time), before the first result too.
+if wanted rpmem_model; then
+	tools/model.sh >/dev/null || die "building the persistence model failed"
+fi
+
 # NAME STATUS [OUTPUT-FILE]
 result()
 {

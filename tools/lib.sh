@@ -30,6 +30,37 @@ KERNEL_PROBLEMS+='|refcount_t:|Call Trace:|unreferenced object|suspected memory 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Install the Debian packages among PKG... that are missing, from the
+# machine's own apt sources.
+need_packages()	# PKG...
+{
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return
+	log "installing host packages: ${missing[*]}"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >&2
+}
+
+# APT_OPTS: apt options for a private configuration in DIR (its
+# sources.list and parts/, lists and caches), which leaves the system's
+# apt configuration alone.
+private_apt_opts()	# DIR
+{
+	mkdir -p "$1"/{lists/partial,archives/partial,parts}
+	APT_OPTS=(-o APT::Sandbox::User=root
+		  -o "Dir::Etc::SourceList=$1/sources.list"
+		  -o "Dir::Etc::SourceParts=$1/parts"
+		  -o "Dir::State::Lists=$1/lists"
+		  -o "Dir::Cache=$1"
+		  -o "Dir::Cache::archives=$1/archives"
+		  -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=")
+}
+
 # rustc's version, e.g. 1.95.0.
 rustc_version() { rustc --version | awk '{print $2}'; }
 

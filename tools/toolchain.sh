@@ -32,20 +32,6 @@ debug) HOST_PKGS+=("clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR"
 *) die "unknown kernel variant '$variant' (default or debug)" ;;
 esac
 
-host_packages()
-{
-	local missing=() p
-	for p in "${HOST_PKGS[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	log "installing host packages: ${missing[*]}"
-	apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >&2
-}
-
 # The URI of the Debian archive the machine already uses (never hard-coded).
 debian_uri()
 {
@@ -66,16 +52,10 @@ APT_OPTS=()
 private_apt()
 {
 	local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-	mkdir -p "$APT_DIR"/{lists/partial,archives/partial,parts,debs}
+	private_apt_opts "$APT_DIR"
+	mkdir -p "$APT_DIR/debs"
 	echo "deb [signed-by=$keyring] $(debian_uri) $EXTRA_SUITE main" \
 		> "$APT_DIR/sources.list"
-	APT_OPTS=(-o APT::Sandbox::User=root
-		  -o "Dir::Etc::SourceList=$APT_DIR/sources.list"
-		  -o "Dir::Etc::SourceParts=$APT_DIR/parts"
-		  -o "Dir::State::Lists=$APT_DIR/lists"
-		  -o "Dir::Cache=$APT_DIR"
-		  -o "Dir::Cache::archives=$APT_DIR/archives"
-		  -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=")
 	# Refresh the private lists at most once a day.
 	if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' \
 		   -mtime -1 2>/dev/null)" ]; then
@@ -162,7 +142,7 @@ libclang()
 }
 
 command -v rustc >/dev/null || die "rustc not found (rustup's toolchain is expected)"
-host_packages
+need_packages "${HOST_PKGS[@]}"
 private_apt
 ksrc=$(linux_source)
 rlib=$(rust_src)

@@ -91,6 +91,14 @@ echo o >/proc/sysrq-trigger) once it has written its status to
   --pidfile PATH    write QEMU's PID to PATH, for a power-failure test that
                     kills QEMU with SIGKILL: that end is then status 95
                     (kernel log clean) or 99, not a timeout
+  --model DIR       run under the persistence model (TCG; QEMU and plugin
+                    from tools/model.sh): every --nvdimm's backing file is
+                    modelled, DIR gets init-N.img (NVDIMM N as at boot),
+                    model.log (the crash points) and plugin.log; check
+                    them with tools/model/check.py
+                    (Documentation/persistence-model.rst)
+  --model-args ARGS more plugin arguments (ack=P,fence=P,max=N,seed=N,
+                    eadr=on; see tools/model/pmem_model.c)
 
 SIZE: bytes, decimal or 0x hex, with an optional K, M, G or T suffix (binary).
 
@@ -104,6 +112,7 @@ EOF
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
 icount= which_accel=0 slowdown=${RPMEM_VM_SLOWDOWN:-1} boot_timeout=180 mon=
+model= model_args= nv_files=()
 nvdimms=() vpmems=() cxls=() memmaps=() memmap_args=() append=() scratch=()
 
 # SIZE in bytes.
@@ -137,7 +146,7 @@ parse_args()
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
 		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem|\
-		--boot-timeout)
+		--boot-timeout|--model|--model-args)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			n=2 ;;
 		esac
@@ -161,6 +170,8 @@ parse_args()
 		--icount)
 			[[ $2 =~ ^[0-9]$ ]] || die "bad --icount shift '$2' (0 to 9)"
 			icount=$2 accel=tcg ;;
+		--model) model=$(realpath -m "$2") accel=tcg ;;
+		--model-args) model_args=$2 ;;
 		--shell) shell=1 ;;
 		--which-accel) which_accel=1 ;;
 		--quiet) quiet=1 ;;
@@ -419,6 +430,7 @@ memory_args()
 	for i in "${!nvdimms[@]}"; do
 		parse_spec --nvdimm "${nvdimms[i]}" 1 label file
 		mem_object "nv$i" "${spec_mib}M" "$spec_file" "nvdimm$i.img" 2M
+		nv_files+=("${spec_file:-$out/nvdimm$i.img}")
 		qemu+=(-device "nvdimm,id=nvd$i,memdev=nv$i${spec_label:+,label-size=$spec_label}")
 		sum=$((sum + spec_mib))
 	done
@@ -447,6 +459,30 @@ memory_args()
 	qemu+=(-machine "$machine")
 }
 
+# Under --model: the model's QEMU, with the plugin watching every NVDIMM.
+model_qemu()
+{
+	local f plugin
+	[ -n "$model" ] || return 0
+	[ ${#nv_files[@]} -gt 0 ] || die "--model: no --nvdimm to model"
+	eval "$("$RPMEM_TOP/tools/model.sh")" || die "tools/model.sh failed"
+	mkdir -p "$model"
+	qemu[0]=$MODEL_QEMU
+	plugin=$MODEL_PLUGIN,log=$model/model.log${model_args:+,$model_args}
+	for f in "${nv_files[@]}"; do plugin+=,pmem=$f; done
+	qemu+=(-plugin "$plugin" -d plugin -D "$model/plugin.log")
+}
+
+# Under --model, before each QEMU: each modelled file as the boot finds it.
+model_init()
+{
+	local i
+	[ -n "$model" ] || return 0
+	for i in "${!nv_files[@]}"; do
+		cp --sparse=always "${nv_files[i]}" "$model/init-$i.img"
+	done
+}
+
 # The QEMU command line into qemu[].
 build_qemu()
 {
@@ -460,6 +496,7 @@ build_qemu()
 	       "${memmap_args[@]}")
 	accel_args
 	memory_args
+	model_qemu
 	if [ $shell -eq 1 ]; then
 		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,$con"
 		       -mon chardev=con,mode=readline)
@@ -521,6 +558,7 @@ run_qemu()
 		timeout --foreground -k 5 "$t" "${qemu[@]}"
 		return
 	fi
+	model_init
 	boot_watch &
 	watch=$!
 	timeout --foreground -k 5 "$t" "${qemu[@]}" </dev/null || st=$?

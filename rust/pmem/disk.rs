@@ -164,23 +164,27 @@ impl Pmem {
             // answers, instead of the submitter waiting for the host here
             // (nd_pmem waits). A flush before data waits: the data must
             // not be written before earlier writes are durable.
-            let bio_ref = (bio.size() == 0).then_some(&bio);
-            match self.region.flush(bio_ref) {
-                Ok(Flushed::Async) => return bio.hand_over(),
-                Ok(Flushed::Done) if bio.size() == 0 => return,
-                Ok(Flushed::Done) => (),
-                Err(e) => return bio.fail(e.into()),
+            if bio.size() == 0 {
+                return Self::flushed(self.region.flush_bio(bio));
+            }
+            if let Err(e) = self.region.flush() {
+                return bio.fail(e.into());
             }
         }
         if bio.size() != 0 {
             bio.accounted(|bio| self.transfer(bio));
         }
         if bio.is_fua() && !bio.is_failed() {
-            match self.region.flush(Some(&bio)) {
-                Ok(Flushed::Async) => bio.hand_over(),
-                Ok(Flushed::Done) => (),
-                Err(e) => bio.fail(e.into()),
-            }
+            Self::flushed(self.region.flush_bio(bio));
+        }
+    }
+
+    /// Completes a bio after its flush, unless the region took it over.
+    fn flushed(flushed: Flushed<'_>) {
+        match flushed {
+            Flushed::Done(bio) => drop(bio),
+            Flushed::Async => (),
+            Flushed::Failed(mut bio, e) => bio.fail(e.into()),
         }
     }
 }

@@ -287,7 +287,7 @@ impl nvdimm::Driver for RpmemDevice {
     }
 
     fn shutdown(dev: &NdDevice<Core<'_>>, _this: Pin<&Self>) {
-        let _ = dev.region().flush(None);
+        let _ = dev.region().flush();
     }
 
     fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: nvdimm::Event) {
@@ -326,6 +326,6 @@ impl Drop for RpmemDevice {
         drop(self.disk.take());
         // `nd_pmem_remove`: nothing is left to fail; make whatever was
         // written durable.
-        let _ = self.region.flush(None);
+        let _ = self.region.flush();
     }
 }

@@ -57,8 +57,9 @@ impl Bio<'_> {
     ///
     /// # Safety
     ///
-    /// `ptr` must be a bio received by `->submit_bio` that the caller now
-    /// gives up.
+    /// `ptr` must be a bio received by `->submit_bio`, not completed yet,
+    /// that the caller now gives up (received itself, or given back by
+    /// [`Self::into_raw`]'s taker).
     pub(crate) unsafe fn from_raw(ptr: NonNull<kb::bio>) -> Self {
         // INVARIANT: by the safety requirements.
         Self {
@@ -68,7 +69,7 @@ impl Bio<'_> {
     }
 
     /// The raw bio, for C functions that borrow it.
-    pub(crate) fn as_raw(&self) -> *mut kb::bio {
+    fn as_raw(&self) -> *mut kb::bio {
         self.ptr.as_ptr()
     }
 
@@ -148,9 +149,12 @@ impl Bio<'_> {
         unsafe { kb::bio_end_io_acct_remapped(self.as_raw(), start, self.raw().bi_bdev) };
     }
 
-    /// Gives the bio up without completing it: someone else now will.
-    pub(crate) fn hand_over(self) {
-        core::mem::forget(self);
+    /// Gives the bio up without completing it, for a C function that
+    /// takes it over and completes it: `self` is gone, so nothing here
+    /// completes it again ([`Self::from_raw`] makes a `Bio` of it again if
+    /// the C side gave it back).
+    pub(crate) fn into_raw(self) -> NonNull<kb::bio> {
+        core::mem::ManuallyDrop::new(self).ptr
     }
 }
 

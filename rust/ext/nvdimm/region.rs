@@ -19,14 +19,15 @@ pub(crate) enum FlushSupport {
     Unknown,
 }
 
-/// Outcome of [`NdRegion::flush`] when it succeeds.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flushed {
-    /// Writes are durable now.
-    Done,
-    /// The region took over the bio and completes it once writes are
-    /// durable.
+/// Outcome of [`NdRegion::flush_bio`]: who has the bio now.
+pub(crate) enum Flushed<'a> {
+    /// Writes are durable now; the bio is the caller's again.
+    Done(Bio<'a>),
+    /// The region took the bio over: it completes the bio once writes are
+    /// durable, or fails it.
     Async,
+    /// The flush failed; the bio is the caller's again.
+    Failed(Bio<'a>, Error),
 }
 
 /// A libnvdimm region (`struct nd_region`): the parent of namespaces and
@@ -84,18 +85,34 @@ impl NdRegion {
         unsafe { bindings::rpmem_region_ro(self.as_raw()) }
     }
 
-    /// Makes all writes accepted so far durable (`nvdimm_flush`). With `bio`,
-    /// an asynchronous region may take the bio over.
-    pub(crate) fn flush(&self, bio: Option<&Bio<'_>>) -> Result<Flushed> {
-        let bio = bio.map_or(ptr::null_mut(), Bio::as_raw);
-        // SAFETY: the region is live (type invariant); `bio` is null or a bio
-        // owned by the caller.
-        let ret = unsafe { bindings::nvdimm_flush(self.as_raw(), bio) };
-        to_result(ret)?;
-        if ret as u32 == bindings::NVDIMM_FLUSH_ASYNC {
-            Ok(Flushed::Async)
-        } else {
-            Ok(Flushed::Done)
+    /// Makes all writes accepted so far durable (`nvdimm_flush`); may
+    /// sleep (virtio-pmem waits for the host).
+    pub(crate) fn flush(&self) -> Result {
+        // SAFETY: the region is live (type invariant); with no bio, the
+        // flush is synchronous and hands nothing over.
+        let ret = unsafe { bindings::nvdimm_flush(self.as_raw(), ptr::null_mut()) };
+        to_result(ret)
+    }
+
+    /// Like [`Self::flush`], for `bio`: a region whose flush is
+    /// asynchronous (virtio-pmem) may take the bio over and complete it
+    /// once writes are durable, so the bio is moved in and given back only
+    /// if the region did not take it.
+    pub(crate) fn flush_bio<'a>(&self, bio: Bio<'a>) -> Flushed<'a> {
+        let raw = bio.into_raw();
+        // SAFETY: the region is live (type invariant); `raw` is a bio that
+        // was ours and not completed, and `nvdimm_flush` either takes it
+        // over (and says so with `NVDIMM_FLUSH_ASYNC`) or leaves it to us.
+        let ret = unsafe { bindings::nvdimm_flush(self.as_raw(), raw.as_ptr()) };
+        if ret > 0 && ret as u32 == bindings::NVDIMM_FLUSH_ASYNC {
+            return Flushed::Async;
+        }
+        // SAFETY: `nvdimm_flush` did not take the bio over: it is a bio
+        // handed to `->submit_bio`, not completed, that we own again.
+        let bio = unsafe { Bio::from_raw(raw) };
+        match to_result(ret) {
+            Ok(()) => Flushed::Done(bio),
+            Err(e) => Flushed::Failed(bio, e),
         }
     }
 

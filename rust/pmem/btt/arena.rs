@@ -12,11 +12,19 @@
 //! map update the flog recorded but the map missed (`btt_freelist_init`).
 //!
 //! In RAM, per lane: the free block, which flog slot is next and its
-//! sequence number (`struct free_entry`), under a spinlock; a lane is
-//! chosen by CPU. The read tracking table tells writers which blocks
-//! readers are copying from: a writer waits until no reader is on the free
-//! block it is about to fill. Map entries are updated under one of a set
-//! of spinlocks hashed by sector.
+//! sequence number (`struct free_entry`), under a mutex; a lane is chosen
+//! by CPU. The read tracking table tells writers which blocks readers are
+//! copying from: a writer waits until no reader is on the free block it is
+//! about to fill. Map entries are updated under one of a set of mutexes
+//! hashed by sector.
+//!
+//! Both locks are mutexes because a write holds them across region
+//! flushes, which may sleep: virtio-pmem's waits for the host (7.3's own
+//! lanes, `nd_region_acquire_lane`, are mutexes too). The CPU only spreads
+//! tasks over the lanes: a task may move to another CPU while it holds
+//! one, and another task then waits for that lane's mutex; what a lane
+//! keeps (free block, flog position, read tracking slot) belongs to whoever
+//! holds its mutex, wherever it runs.
 //!
 //! Only a sector's data moves: the integrity metadata after it in a block
 //! of a 520- or 4104-byte (...) sector is neither read nor written, as
@@ -33,13 +41,13 @@ use crate::ext::block::bio::MappedSegment;
 use kernel::{
     cpu::CpuId,
     error::code::EIO,
-    new_mutex, new_spinlock,
+    new_mutex,
     prelude::*,
     processor::cpu_relax,
     sync::{
         atomic::{Atomic, Relaxed, Release},
         barrier::{smp_mb, Full},
-        Mutex, SpinLock,
+        Mutex,
     },
 };
 
@@ -76,11 +84,13 @@ pub(crate) struct Arena {
     nlanes: usize,
     /// Writes fail: the info block says the arena had an error.
     read_only: bool,
+    /// Held across region flushes, which may sleep: mutexes.
     #[pin]
-    lanes: [SpinLock<Lane>; LANES],
+    lanes: [Mutex<Lane>; LANES],
     rtt: [Atomic<u32>; LANES],
+    /// Held across region flushes, as the lanes.
     #[pin]
-    map_locks: [SpinLock<()>; MAP_LOCKS],
+    map_locks: [Mutex<()>; MAP_LOCKS],
     /// Serializes clearing the poison of free blocks.
     #[pin]
     clearing: Mutex<()>,
@@ -170,6 +180,9 @@ impl Arena {
         self.first
     }
 
+    /// The lane to take: by CPU (`nd_region_acquire_lane`), which spreads
+    /// tasks over the lanes; the task may move to another CPU meanwhile,
+    /// and the lane's mutex still serializes its users.
     fn lane(&self) -> usize {
         CpuId::current().as_u32() as usize % self.nlanes
     }
@@ -213,9 +226,14 @@ impl Arena {
             );
             Err(EIO)
         };
+        // The copy is over: writers may fill the block again. Nothing
+        // below sleeps with the block announced (a writer spins on it).
+        drop(tracking);
         if ret.is_err() && block < self.geo.internal_nlba {
             // A media error: remember it in the map, as nd_btt does, so
-            // that the sector reads as an error until it is written.
+            // that the sector reads as an error until it is written; unless
+            // a writer moved the sector meanwhile (the map lock orders the
+            // two).
             let _map = self.map_locks[map_lock(lba)].lock();
             if map_read(media, &self.geo, lba) == Ok(entry) {
                 let _ = map_write(media, &self.geo, lba, Entry::Error(block));
@@ -357,9 +375,9 @@ impl Checked {
                 slots: self.slots,
                 nlanes: self.nlanes,
                 read_only: self.flags & FLAG_ERROR != 0,
-                lanes <- pin_init::pin_init_array_from_fn(|i| new_spinlock!(lanes[i])),
+                lanes <- pin_init::pin_init_array_from_fn(|i| new_mutex!(lanes[i])),
                 rtt: core::array::from_fn(|_| Atomic::new(0)),
-                map_locks <- pin_init::pin_init_array_from_fn(|_| new_spinlock!(())),
+                map_locks <- pin_init::pin_init_array_from_fn(|_| new_mutex!(())),
                 clearing <- new_mutex!(()),
             }? Error),
             GFP_KERNEL,

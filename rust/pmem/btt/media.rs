@@ -92,9 +92,9 @@ impl Media {
         Ok(())
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable; may sleep.
     pub(crate) fn flush(&self) -> Result {
-        self.region.flush(None).map(|_| ())
+        self.region.flush()
     }
 
     /// Reads `buf.len()` bytes at `offset`.

@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Check the crash points of a persistence-model run on the host.
+
+tools/model/pmem_model.c logged, for each crash point, what a machine with
+an ADR platform would have kept of each modelled backing file; this script
+rebuilds those images from the files as they were at boot and checks each
+workload's records in them: the worst-case image (every store not yet
+durable lost) and --random images per crash point in which each 8-byte word
+of a line not yet durable was or was not written back (what a cache may
+have evicted, in any order).
+
+The workloads are described by a spec file (lines, # comments):
+
+  chan C NAME FILE RECSIZE TARGET CYCLE RECS_AT ORACLES
+      channel C (the model_ack() channel, selftests/records.h) is workload
+      NAME in modelled file FILE (its index in the plugin's pmem= list):
+      record SEQ (selftests/records.h's make_rec() of TARGET, CYCLE and
+      SEQ) at logical offset RECS_AT + SEQ * RECSIZE. ORACLES, comma-separated:
+        rec     every acknowledged record is there, whole
+        commit  the 8-byte commit count at logical offset 0 names only
+                records that are there, whole (acknowledged or not)
+        ext4:PATH
+                the channel's extent is an ext4 filesystem (logical 0 at
+                its start) and record SEQ is at RECS_AT + SEQ * RECSIZE of
+                its file PATH: at up to --fs-checks crash points after an
+                acknowledgement of the channel, the worst-case and one
+                random image get their journal replayed (e2fsck -E
+                journal_only), must check clean (e2fsck -fn) and hold
+                every acknowledged record (debugfs cat PATH)
+  extent C LOGICAL PHYSICAL LENGTH
+      bytes [LOGICAL, +LENGTH) of channel C are at PHYSICAL of its file
+
+Prints one line per channel, "NAME: N crash points, N images, ... N lost",
+and for the first lost records what was not durable and the guest PC of
+the last store to each such line (symbolized with --kallsyms and
+--binary). The last line is "model: N lost in all, N filesystem images
+not clean". Exits 2 on bad input, else 0: what a loss means is the
+caller's to judge (selftests/rpmem_model.sh expects some for controls).
+"""
+
+import argparse
+import bisect
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+LINE = 64
+CHANNELS = 64
+ENTRY = struct.Struct("<BBHIQQ")
+
+
+def die(msg):
+    print(f"check.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def fnv1a(b):
+    h = 2166136261
+    for x in b:
+        h = ((h ^ x) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def make_rec(length, target, cycle, seq):
+    """selftests/records.h's make_rec(), byte for byte."""
+    head = struct.pack("<IIII", 0x52504D46, target, cycle, seq)
+    x = (((cycle << 32) | seq) * 0x9E3779B97F4A7C15 + target) & (2**64 - 1)
+    body = bytearray(length - 16 - 4)
+    m = 2**64 - 1
+    for i in range(len(body)):
+        x ^= (x << 13) & m
+        x ^= x >> 7
+        x ^= (x << 17) & m
+        body[i] = x & 0xFF
+    rec = head + bytes(body)
+    return rec + struct.pack("<I", fnv1a(rec))
+
+
+class Symbols:
+    """Address to "symbol+0xoff" from kallsyms or nm -n lines."""
+
+    def __init__(self):
+        self.addrs, self.names = [], []
+
+    def load(self, lines, suffix=""):
+        pairs = []
+        for line in lines:
+            f = line.split()
+            if len(f) < 3 or f[1] not in "tTwW":
+                continue
+            try:
+                a = int(f[0], 16)
+            except ValueError:
+                continue
+            if a:
+                mod = f" {f[3]}" if len(f) > 3 else suffix
+                pairs.append((a, f[2] + mod))
+        pairs += zip(self.addrs, self.names)
+        pairs.sort()
+        self.addrs = [p[0] for p in pairs]
+        self.names = [p[1] for p in pairs]
+
+    def name(self, pc):
+        i = bisect.bisect_right(self.addrs, pc) - 1
+        where = "kernel" if pc >= 1 << 63 else "user space"
+        if i < 0 or pc - self.addrs[i] > 1 << 20:
+            return f"{pc:#x} ({where})"
+        n = self.names[i].split(" ")
+        mod = f" {n[1]}" if len(n) > 1 else ""
+        return f"{n[0]}+{pc - self.addrs[i]:#x}{mod} ({pc:#x})"
+
+
+class Channel:
+    def __init__(self, c, name, file, recsize, target, cycle, recs_at, oracles):
+        self.c, self.name, self.file = c, name, file
+        self.recsize, self.target, self.cycle = recsize, target, cycle
+        self.recs_at = recs_at
+        self.oracles = oracles
+        self.extents = []  # (logical, physical, length)
+        self.want = {}
+        self.verified = set()  # records whole in the durable image
+        self.lost = {}  # seq -> first report
+        self.acked = 0
+        self.max_nd = 0
+        self.checked = 0
+        self.fs = next((o[5:] for o in oracles if o.startswith("ext4:")), None)
+        self.fs_at = set()  # crash points to check the filesystem at
+        self.fs_images = self.fs_bad = 0
+
+    def expected(self, seq):
+        r = self.want.get(seq)
+        if r is None:
+            r = self.want[seq] = make_rec(self.recsize, self.target, self.cycle, seq)
+        return r
+
+    def phys(self, logical, n):
+        """[(physical, length)] of logical bytes [logical, +n)."""
+        out = []
+        while n > 0:
+            for lo, ph, ln in self.extents:
+                if lo <= logical < lo + ln:
+                    k = min(n, lo + ln - logical)
+                    out.append((ph + logical - lo, k))
+                    logical += k
+                    n -= k
+                    break
+            else:
+                return None
+        return out
+
+    def lines_of(self, seq):
+        """The physical lines record SEQ lies in."""
+        parts = self.phys(self.recs_at + seq * self.recsize, self.recsize)
+        lines = set()
+        for ph, ln in parts or []:
+            a = ph - ph % LINE
+            while a < ph + ln:
+                lines.add(a)
+                a += LINE
+        return lines
+
+    def seqs_at(self, line):
+        """Records that physical line LINE holds part of."""
+        out = []
+        for lo, ph, ln in self.extents:
+            if line + LINE <= ph or line >= ph + ln:
+                continue
+            a = max(line, ph) - ph + lo - self.recs_at
+            b = min(line + LINE, ph + ln) - ph + lo - self.recs_at
+            if b <= 0:
+                continue
+            out.extend(range(max(a, 0) // self.recsize, (b - 1) // self.recsize + 1))
+        return out
+
+
+class Image:
+    """A modelled file's durable image, and an overlay for random images."""
+
+    def __init__(self, data):
+        self.data = data
+        self.overlay = {}
+
+    def read(self, parts):
+        out = bytearray()
+        for ph, ln in parts:
+            chunk = bytearray(self.data[ph : ph + ln])
+            if self.overlay:
+                a = ph - ph % LINE
+                while a < ph + ln:
+                    o = self.overlay.get(a)
+                    if o is not None:
+                        lo, hi = max(a, ph), min(a + LINE, ph + ln)
+                        chunk[lo - ph : hi - ph] = o[lo - a : hi - a]
+                    a += LINE
+            out += chunk
+        return bytes(out)
+
+
+def read_log(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"PMMH":
+        die(f"{path}: not a pmem_model log")
+    _, n = struct.unpack_from("<II", data, 4)
+    pos, files = 12, []
+    for _ in range(n):
+        size, ln = struct.unpack_from("<QQ", data, pos)
+        pos += 16
+        files.append((size, data[pos : pos + ln].decode()))
+        pos += ln
+    return data, pos, files
+
+
+def crash_points(data, pos):
+    """Yield (index, reason, insns, acked, entries); a cut-off one is dropped."""
+    while pos + 4 <= len(data) and data[pos : pos + 4] == b"PMMC":
+        head = 4 + 4 + 4 + 8 + 8 * CHANNELS
+        if pos + head > len(data):
+            return
+        idx, reason, insns = struct.unpack_from("<IIQ", data, pos + 4)
+        acked = struct.unpack_from(f"<{CHANNELS}Q", data, pos + 20)
+        p, entries = pos + head, []
+        while True:
+            if p + ENTRY.size > len(data):
+                return
+            kind, t, ln, off, line, pc = ENTRY.unpack_from(data, p)
+            p += ENTRY.size
+            if kind == 0:
+                break
+            entries.append((kind, t, off, line, pc, data[p : p + ln]))
+            p += ln
+            if p > len(data):
+                return
+        yield idx, reason, insns, acked, entries
+        pos = p
+
+
+def load_spec(path):
+    chans = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            w = line.split("#")[0].split()
+            if not w:
+                continue
+            try:
+                if w[0] == "chan" and len(w) == 9:
+                    c = int(w[1])
+                    chans[c] = Channel(c, w[2], *map(int, w[3:8]), w[8].split(","))
+                elif w[0] == "extent" and len(w) == 5:
+                    chans[int(w[1])].extents.append(tuple(map(int, w[2:])))
+                else:
+                    raise ValueError
+            except (ValueError, KeyError):
+                die(f"{path}:{n}: bad line: {line.strip()}")
+    for ch in chans.values():
+        if not ch.extents:
+            die(f"{path}: channel {ch.c} ({ch.name}) has no extent")
+    return chans
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("log", help="the plugin's log")
+    ap.add_argument("spec", help="the workloads' spec file")
+    ap.add_argument("init", nargs="+", help="each modelled file as at boot")
+    ap.add_argument("--random", type=int, default=2, help="random images per crash point")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kallsyms", help="the guest's /proc/kallsyms")
+    ap.add_argument("--binary", action="append", default=[], help="a non-PIE user program")
+    ap.add_argument("--report", type=int, default=3, help="lost records shown per channel")
+    ap.add_argument("--fs-checks", type=int, default=24,
+                    help="crash points at which a filesystem is checked")
+    args = ap.parse_args()
+
+    data, pos, files = read_log(args.log)
+    if len(args.init) != len(files):
+        die(f"the log models {len(files)} files, {len(args.init)} given")
+    images = []
+    for (size, name), path in zip(files, args.init):
+        if os.path.getsize(path) != size:
+            die(f"{path} has {os.path.getsize(path)} bytes, {name} had {size}")
+        with open(path, "rb") as f:
+            images.append(Image(bytearray(f.read())))
+    chans = load_spec(args.spec)
+    for ch in chans.values():
+        if ch.file >= len(images):
+            die(f"channel {ch.c}: no modelled file {ch.file}")
+    syms = Symbols()
+    if args.kallsyms:
+        with open(args.kallsyms) as f:
+            syms.load(f)
+    for b in args.binary:
+        out = subprocess.run(["nm", "-n", b], capture_output=True, text=True, check=True)
+        syms.load(out.stdout.splitlines(), f" [{os.path.basename(b)}]")
+    rng = random.Random(args.seed)
+
+    # The line -> records map, per file, for invalidation.
+    def touched(t, line):
+        for ch in chans.values():
+            if ch.file == t:
+                for s in ch.seqs_at(line):
+                    ch.verified.discard(s)
+
+    def report(ch, seq, why, cp, img, nd):
+        if seq in ch.lost:
+            return
+        lines = sorted(ch.lines_of(seq))
+        detail = []
+        for a in lines:
+            e = nd.get((ch.file, a))
+            if e is None:
+                continue
+            if e["cur"] is not None:
+                detail.append(f"line {a:#x} dirty, last store at {syms.name(e['pc'])}")
+            for off, ln, _, pc in e["queued"]:
+                detail.append(f"line {a:#x} bytes {off}-{off + ln - 1} queued, not fenced, "
+                              f"by {syms.name(pc)}")
+        if not detail:
+            detail.append("no line of it was stored to and not durable: never written")
+        ch.lost[seq] = (f"{ch.name}: record {seq} {why} at crash point {cp[0]} "
+                        f"({'after an acknowledgement' if cp[1] == 0 else 'before a fence'}, "
+                        f"{cp[2]} instructions in), {img} image", detail)
+
+    def check_rec(ch, img, seq, cp, name, nd):
+        parts = ch.phys(ch.recs_at + seq * ch.recsize, ch.recsize)
+        if parts is None:
+            die(f"{ch.name}: record {seq} lies outside its extents")
+        ch.checked += 1
+        if img.read(parts) == ch.expected(seq):
+            return True
+        report(ch, seq, name, cp, "worst-case" if not img.overlay else "random", nd)
+        return False
+
+    def check_all(ch, img, cp, nd, only=None):
+        """The channel's oracles on IMG; ONLY: the records to look at."""
+        want = set()
+        if "rec" in ch.oracles:
+            want.update(range(ch.acked))
+        if "commit" in ch.oracles:
+            parts = ch.phys(0, 8)
+            n = struct.unpack("<Q", img.read(parts))[0]
+            want.update(range(min(n, 1 << 20)))
+        for seq in sorted(want):
+            if only is not None and seq not in only:
+                continue
+            if not img.overlay and seq in ch.verified:
+                continue
+            why = "acknowledged but lost" if seq < ch.acked else "committed but not there"
+            if check_rec(ch, img, seq, cp, why, nd) and not img.overlay:
+                ch.verified.add(seq)
+
+    # A filesystem is checked right after some of its acknowledgements,
+    # spread over the run.
+    fs_chans = [ch for ch in chans.values() if ch.fs]
+    if fs_chans:
+        last = {ch.c: 0 for ch in fs_chans}
+        acks = {ch.c: [] for ch in fs_chans}
+        for idx, _, _, acked, _ in crash_points(data, pos):
+            for ch in fs_chans:
+                if acked[ch.c] > last[ch.c]:
+                    acks[ch.c].append(idx)
+                last[ch.c] = acked[ch.c]
+        for ch in fs_chans:
+            a = acks[ch.c]
+            step = max(1, -(-len(a) // max(1, args.fs_checks)))
+            ch.fs_at = set(a[::step]) | set(a[-1:])
+    tmpdir = tempfile.TemporaryDirectory(prefix="model-check.")
+
+    def fs_check(ch, img, cp, nd):
+        """The filesystem of CH in IMG: replayed, clean, records there."""
+        lo, ph, ln = ch.extents[0]
+        path = os.path.join(tmpdir.name, "fs.img")
+        with open(path, "wb") as f:
+            f.write(img.read([(ph, ln)]))
+        kind = "random" if img.overlay else "worst-case"
+        ch.fs_images += 1
+        run = lambda *a: subprocess.run(a, capture_output=True)
+        r = run("e2fsck", "-E", "journal_only", "-y", path)
+        bad = None
+        if r.returncode not in (0, 1):
+            bad = f"journal replay failed ({r.returncode})"
+        else:
+            r = run("e2fsck", "-fn", path)
+            if r.returncode != 0:
+                bad = f"e2fsck -fn status {r.returncode}: " + " / ".join(
+                    r.stdout.decode(errors="replace").splitlines()[1:4])
+        if bad:
+            ch.fs_bad += 1
+            if ch.fs_bad <= args.report:
+                print(f"  {ch.name}: crash point {cp[0]}, {kind} image: {bad}")
+            return
+        r = run("debugfs", "-R", f"cat {ch.fs}", path)
+        got = r.stdout
+        for seq in range(ch.acked):
+            at = ch.recs_at + seq * ch.recsize
+            if got[at : at + ch.recsize] == ch.expected(seq) or seq in ch.lost:
+                continue
+            why = "acknowledged but lost" if len(got) >= at + ch.recsize else \
+                f"acknowledged but lost (the file has {len(got)} bytes)"
+            lines = sorted(a for (t, a) in nd if t == ch.file)
+            detail = [f"line {a:#x} not durable, last store at {syms.name(nd[(ch.file, a)]['pc'])}"
+                      for a in lines[:6] if nd[(ch.file, a)]["cur"] is not None]
+            ch.lost[seq] = (f"{ch.name}: record {seq} {why} at crash point {cp[0]} "
+                            f"(after an acknowledgement, {cp[2]} instructions in), "
+                            f"{kind} image, {len(lines)} lines of the filesystem not durable",
+                            detail or ["no line of the filesystem is not durable"])
+
+    nr_cp = nr_img = 0
+    for cp in crash_points(data, pos):
+        idx, reason, insns, acked, entries = cp
+        nd = {}
+        for kind, t, off, line, pc, payload in entries:
+            if kind == 1:
+                images[t].data[line : line + LINE] = payload
+                touched(t, line)
+            else:
+                e = nd.setdefault((t, line), {"cur": None, "pc": 0, "queued": []})
+                if kind == 2:
+                    e["cur"], e["pc"] = payload, pc
+                else:
+                    e["queued"].append((off, len(payload), payload, pc))
+        nr_cp += 1
+        for ch in chans.values():
+            ch.acked = acked[ch.c]
+            mine = [a for (t, a) in nd if t == ch.file and ch.seqs_at(a)]
+            ch.max_nd = max(ch.max_nd, len(mine))
+            check_all(ch, images[ch.file], cp, nd)
+            if idx in ch.fs_at:
+                fs_check(ch, images[ch.file], cp, nd)
+        nr_img += 1
+        for r in range(args.random):
+            for (t, a), e in nd.items():
+                line = bytearray(images[t].data[a : a + LINE])
+                for off, ln, payload, _ in e["queued"]:
+                    for w in range(off - off % 8, off + ln, 8):
+                        if rng.random() < 0.5:
+                            lo, hi = max(w, off), min(w + 8, off + ln)
+                            line[lo:hi] = payload[lo - off : hi - off]
+                if e["cur"] is not None:
+                    for w in range(0, LINE, 8):
+                        if rng.random() < 0.5:
+                            line[w : w + 8] = e["cur"][w : w + 8]
+                images[t].overlay[a] = bytes(line)
+            for ch in chans.values():
+                touched_seqs = set()
+                for (t, a) in nd:
+                    if t == ch.file:
+                        touched_seqs.update(ch.seqs_at(a))
+                if "commit" in ch.oracles:
+                    touched_seqs = None  # the commit count itself may differ
+                check_all(ch, images[ch.file], cp, nd, touched_seqs)
+                if idx in ch.fs_at and r == 0:
+                    fs_check(ch, images[ch.file], cp, nd)
+            for img in images:
+                img.overlay = {}
+            nr_img += 1
+
+    i = data.rfind(b"PMMS")
+    stores = []
+    if i >= 0 and len(data) >= i + 4 + 24 * len(files):
+        stores = [struct.unpack_from("<QQQ", data, i + 4 + 24 * t) for t in range(len(files))]
+    else:
+        print("# the log has no summary: QEMU did not exit normally")
+    total = unclean = 0
+    for ch in sorted(chans.values(), key=lambda c: c.c):
+        st = stores[ch.file] if stores else (0, 0, 0)
+        print(f"{ch.name}: {nr_cp} crash points, {nr_img} images, "
+              f"{st[0]} stores + {st[1]} non-temporal + {st[2]} flushes tracked "
+              f"(file {ch.file}), at most {ch.max_nd} lines not durable at a crash, "
+              + (f"{ch.fs_images - ch.fs_bad} of {ch.fs_images} filesystem images clean, "
+                 if ch.fs else "")
+              + f"{ch.acked} acknowledged, {len(ch.lost)} lost")
+        for seq in sorted(ch.lost)[: args.report]:
+            head, detail = ch.lost[seq]
+            print(f"  {head}")
+            for d in detail[:8]:
+                print(f"    {d}")
+        total += len(ch.lost)
+        unclean += ch.fs_bad
+    print(f"model: {total} lost in all, {unclean} filesystem images not clean")
+
+
+if __name__ == "__main__":
+    main()
