@@ -48,8 +48,10 @@ kernel:
 run: modules
 	$(TOP)/tools/vm.sh --mem 2G --nvdimm 1G --memmap 512M!1G -- $(TOP)/tools/run-demo.sh
 
+# T="NAME..." runs the named tests only, J=N up to N of them at a time
+# (RPMEM_JOBS; default: the number of CPUs).
 check:
-	VARIANT=$(VARIANT) $(TOP)/tools/check.sh $(T)
+	VARIANT=$(VARIANT) $(if $(J),RPMEM_JOBS=$(J)) $(TOP)/tools/check.sh $(T)
 
 # BENCH="--reps 7 --rows seq" passes options to tools/bench.sh (see --help).
 bench:

@@ -402,6 +402,16 @@ build_helper()	# NAME [DIR]
 	echo "$bin"
 }
 
+# The module of selftests/faulty (a WARN, an oops, a leak, a use after
+# free, on request), built for $RPMEM_KDIR in DIR, from a copy of its
+# sources: harness_fails and rpmem_kmemleak, which make check may run at
+# the same time, would otherwise build it in the same directory at once.
+build_faulty()	# DIR
+{
+	mkdir -p "$1" && cp "$RPMEM_TOP"/selftests/faulty/{Kbuild,rpmem_faulty.c} "$1/" &&
+		make -s -C "$RPMEM_KDIR" M="$1" modules
+}
+
 # --- kprobes -----------------------------------------------------------------
 
 TRACING=/sys/kernel/tracing

@@ -43,7 +43,7 @@
 # a verify error (84, EILSEQ), and the check that passes the steady jobs
 # rejects it; that check also rejects a job that verifies nothing.
 #
-# The VM may run 1500 s (selftests/settings): RPMEM_SOAK_SECS up to 900
+# The VM may run 1500 s (selftests/vm-settings): RPMEM_SOAK_SECS up to 900
 # fits; for more, run tools/vm.sh --timeout with the test's other options.
 
 . "$(dirname "$0")/lib.sh"
@@ -481,7 +481,7 @@ exec 9>&1
 	die "RPMEM_SOAK_SECS=$SOAK: want a number of seconds, at least $((2 * STEP + 10))"
 if [ -n "${RPMEM_VM_TIMEOUT:-}" ] && [ $((SOAK + 600)) -gt "$RPMEM_VM_TIMEOUT" ]; then
 	die "RPMEM_SOAK_SECS=$SOAK does not fit the VM's $RPMEM_VM_TIMEOUT s: run" \
-	    "tools/vm.sh --timeout $((SOAK + 900)) with this test's other options in selftests/settings"
+	    "tools/vm.sh --timeout $((SOAK + 900)) with this test's other options in selftests/vm-settings"
 fi
 leakcheck=0
 [ -w "$KMEMLEAK" ] && leakcheck=1

@@ -68,10 +68,15 @@ limit=$((secs * 4))
 cd "$RPMEM_TOP"
 # The kernel variant make check runs (VARIANT=debug: KASAN; its figures
 # are no benchmark, but the smoke run checks the benchmark works there).
-eval "$(tools/toolchain.sh "${VARIANT:-default}")" || die "toolchain setup failed"
-RPMEM_KDIR=$(tools/kernel.sh "${VARIANT:-default}") || die "test kernel build failed"
-export RPMEM_KDIR
-make -s modules || die "rpmem.ko does not build"
+# Under tools/check.sh (RPMEM_BUILT set) all that is built already, and
+# must not be built again: tools/toolchain.sh is not safe to run twice
+# at once, and make would write rpmem.ko under the tests running beside.
+if [ -z "${RPMEM_BUILT:-}" ]; then
+	eval "$(tools/toolchain.sh "${VARIANT:-default}")" || die "toolchain setup failed"
+	RPMEM_KDIR=$(tools/kernel.sh "${VARIANT:-default}") || die "test kernel build failed"
+	export RPMEM_KDIR
+	make -s modules || die "rpmem.ko does not build"
+fi
 
 # Under TCG a busy host slows the guest at random: the figures of two runs
 # a minute apart differ by half. With an instruction-counting clock they

@@ -3,16 +3,22 @@
 #
 # check.sh [TEST...]: every test of rpmem, as "make check" runs it.
 #
-# Host checks first (build, rustfmt, clippy), then the selftests: a test that
-# selftests/settings says runs in a "vm ARGS" runs inside a fresh VM
-# (tools/vm.sh ARGS), a "host" one runs here and boots VMs itself. TAP on
-# stdout, each test's own KTAP nested under it, and a last line "N passed,
-# N failed".
+# Host checks first (build, rustfmt, clippy), then the selftests, in the
+# order of selftests/vm-settings: a test that file says runs in a "vm ARGS"
+# runs inside a fresh VM (tools/vm.sh ARGS), a "host" one runs here and
+# boots VMs itself. TAP on stdout, each test's own KTAP nested under it,
+# and a last line "N passed, N failed".
 # Exits non-zero if anything failed. TEST names a selftest (rpmem_fio) or a
 # host check (build, rustfmt, clippy).
 #
 # VARIANT=debug runs everything on the debug kernel (KASAN, built with clang),
 # plus the tests in selftests/debug/ that need it (kmemleak).
+#
+# RPMEM_JOBS=N (default: the number of CPUs; "make check J=N") runs up to N
+# selftests at a time, each in its own run directory; a host test, which
+# boots its VMs one after the other, is one of them. Their results are
+# printed in the order of vm-settings all the same, each as soon as it and
+# every test before it have ended. RPMEM_JOBS=1 runs one at a time.
 #
 # RPMEM_KASAN_TESTS="rpmem_fio rpmem_dax ..." (off unless set): after the
 # tests on the default kernel, build the debug kernel (if not cached) and
@@ -50,6 +56,8 @@ runs=$RPMEM_CACHE/runs/check-$VARIANT-$(printf %s "$RPMEM_TOP" | md5sum | cut -c
 
 passed=0 failed=0 nr=0
 want=("$@")
+jobs=${RPMEM_JOBS:-$(nproc)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "RPMEM_JOBS=$jobs: want a number of jobs, 1 or more"
 
 wanted()
 {
@@ -110,23 +118,39 @@ prebuild_helpers()	# DIR
 }
 
 # Where selftest NAME of directory DIR runs: "host", or "vm ARGS" (the
-# tools/vm.sh options), from DIR/settings.
+# tools/vm.sh options), from DIR/vm-settings.
 test_setting()	# DIR NAME
 {
 	awk -v t="$2" '$1 == t { $1 = ""; sub(/^ +/, ""); print; found = 1; exit }
-		END { exit !found }' "$1/settings"
+		END { exit !found }' "$1/vm-settings"
 }
 
-run_selftest()	# SCRIPT [PREFIX]
+# The selftests of DIR: those DIR/vm-settings names, in its order, then
+# any DIR/*.sh it does not name (run_selftest fails those).
+selftests_of()	# DIR
 {
-	local t=$1 name where out rc
-	name=$(basename "$t" .sh)
-	wanted "$name" || return 0
-	where=$(test_setting "$(dirname "$t")" "$name")
-	name=${2:-}$name
+	local t listed
+	listed=$(awk '$1 ~ /^[[:alnum:]_]/ { print $1 }' "$1/vm-settings")
+	for t in $listed; do echo "$1/$t.sh"; done
+	for t in "$1"/*.sh; do
+		[ "$t" != selftests/lib.sh ] && [ -e "$t" ] || continue
+		grep -qx "$(basename "$t" .sh)" <<<"$listed" || echo "$t"
+	done
+}
+
+# SCRIPT NAME: the selftest, its output into its run directory's file
+# output; returns its status. No output on stdout: several run at once.
+run_selftest()
+{
+	local t=$1 name=$2 where out rc
+	where=$(test_setting "$(dirname "$t")" "$(basename "$t" .sh)")
 	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
+	[ -f "$t" ] || where=missing
 	case $where in
+	missing)
+		echo "# no test script $t" >"$out/output"
+		rc=1 ;;
 	host)
 		"$t" >"$out/output" 2>&1
 		rc=$? ;;
@@ -137,27 +161,86 @@ run_selftest()	# SCRIPT [PREFIX]
 		rc=$?
 		cat "$out/vm/console.log" >>"$out/output" 2>/dev/null ;;
 	*)
-		echo "# $(dirname "$t")/settings says neither 'host' nor 'vm ARGS' for $name" \
+		echo "# $(dirname "$t")/vm-settings says neither 'host' nor 'vm ARGS' for $name" \
 			>"$out/output"
 		rc=1 ;;
 	esac
-	result "$name" $rc "$out/output"
+	return $rc
+}
+
+# The running selftests' PIDs, by their index in run_selftests; each is
+# the leader of a process group that holds everything the test started.
+running=()
+
+# Ending with tests still running (interrupted): they end too, VMs and all.
+stop_selftests()
+{
+	local pid
+	for pid in "${running[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
+	running=()
+}
+trap stop_selftests EXIT
+trap 'stop_selftests; exit 130' INT
+trap 'stop_selftests; exit 143' TERM
+
+# PREFIX SCRIPT...: the selftests asked for, up to $jobs at a time, each
+# in a process group of its own; their results in the order given, each
+# printed once it and all before it have ended. Test NAME is reported as
+# PREFIXNAME.
+run_selftests()
+{
+	local prefix=$1 t name n next=0 shown=0 pid st i
+	local -a scripts=() names=() rcs=()
+	shift
+	for t; do
+		name=$(basename "$t" .sh)
+		wanted "$name" || continue
+		scripts+=("$t") names+=("$prefix$name")
+	done
+	n=${#scripts[@]}
+	# The KVM probe of tools/vm.sh once, not in each test at the same time.
+	[ "$n" -eq 0 ] || tools/vm.sh --which-accel >/dev/null || die "tools/vm.sh does not start"
+	while [ $shown -lt $n ]; do
+		while [ $next -lt $n ] && [ ${#running[@]} -lt "$jobs" ]; do
+			set -m	# the job's own process group (stop_selftests)
+			run_selftest "${scripts[next]}" "${names[next]}" </dev/null &
+			running[next]=$!
+			set +m
+			next=$((next + 1))
+		done
+		pid=
+		wait -n -p pid
+		st=$?
+		[ -n "$pid" ] || die "lost track of the running tests (wait: $st)"
+		for i in "${!running[@]}"; do
+			[ "${running[i]}" = "$pid" ] || continue
+			rcs[i]=$st
+			unset 'running[i]'
+		done
+		while [ $shown -lt $n ] && [ -n "${rcs[shown]:-}" ]; do
+			result "${names[shown]}" "${rcs[shown]}" "$runs/${names[shown]//\//-}/output"
+			shown=$((shown + 1))
+		done
+	done
 }
 
 echo "TAP version 13"
 host_check build make -s modules
 host_check rustfmt make -s fmtcheck
 host_check clippy make -s clippy
-tests=(selftests/*.sh)
-[ "$VARIANT" = debug ] && tests+=(selftests/debug/*.sh)
-for t in "${tests[@]}"; do
-	[ "$t" = selftests/lib.sh ] || run_selftest "$t"
-done
+# From here on nothing is built but what a test builds for itself (in a
+# directory of its own): tests run at the same time must not rebuild the
+# toolchain, the kernel or rpmem.ko under each other (tools/bench.sh).
+export RPMEM_BUILT=$VARIANT
+mapfile -t tests < <(selftests_of selftests)
+[ "$VARIANT" = debug ] && mapfile -t -O ${#tests[@]} tests < <(selftests_of selftests/debug)
+run_selftests "" "${tests[@]}"
 
-# RPMEM_KASAN_TESTS: the named tests again, on the debug (KASAN) kernel.
+# RPMEM_KASAN_TESTS: the named tests again, on the debug (KASAN) kernel,
+# once all the others have ended (its build rewrites rpmem.ko).
 kasan_tests()
 {
-	local t s any=0
+	local t s any=0 scripts=()
 	[ -n "${RPMEM_KASAN_TESTS:-}" ] && [ "$VARIANT" = default ] || return 0
 	for t in $RPMEM_KASAN_TESTS; do wanted "$t" && any=1; done
 	[ $any -eq 1 ] || return 0
@@ -172,16 +255,15 @@ kasan_tests()
 		return
 	fi
 	host_check kasan/build make -s modules
+	RPMEM_BUILT=$VARIANT
+	# A name with no script in either directory fails ("no test script").
 	for t in $RPMEM_KASAN_TESTS; do
 		s=selftests/$t.sh
 		[ -f "$s" ] || s=selftests/debug/$t.sh
-		if [ ! -f "$s" ] || [ "$t" = lib ]; then
-			echo "    # RPMEM_KASAN_TESTS: no test selftests/$t.sh or selftests/debug/$t.sh"
-			result "kasan/$t" 1
-			continue
-		fi
-		run_selftest "$s" kasan/
+		[ -f "$s" ] || s=selftests/$t.sh
+		scripts+=("$s")
 	done
+	run_selftests kasan/ "${scripts[@]}"
 }
 kasan_tests
 echo "1..$nr"

@@ -296,11 +296,17 @@ auto_accel()
 	if [ ! -f "$verdict" ]; then
 		mkdir -p "$RPMEM_CACHE/kvm"
 		con=$(mktemp)
-		timeout -k 2 20 qemu-system-x86_64 -nodefaults \
-			-no-reboot -display none -accel kvm -cpu host -m 256M \
-			-kernel "$kernel" -virtfs "$ROOT_9P" -serial "file:$con" \
-			-append "console=ttyS0 panic=-1 ${ROOT_ARGS[*]} init=/bin/true" \
-			</dev/null >/dev/null 2>&1 || true
+		# A QEMU that KVM fails may abort, and timeout(1) then dies of
+		# the same signal: bash reports that ("... Aborted timeout -k
+		# 2 20 qemu-system-x86_64 ...") on its own stderr, which the
+		# group's redirection points elsewhere for the probe alone.
+		{
+			timeout -k 2 20 qemu-system-x86_64 -nodefaults \
+				-no-reboot -display none -accel kvm -cpu host -m 256M \
+				-kernel "$kernel" -virtfs "$ROOT_9P" -serial "file:$con" \
+				-append "console=ttyS0 panic=-1 ${ROOT_ARGS[*]} init=/bin/true" \
+				</dev/null >/dev/null
+		} 2>/dev/null || true
 		if grep -q 'Attempted to kill init' "$con"; then
 			echo yes >"$verdict.$$"
 		else

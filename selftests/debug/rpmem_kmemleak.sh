@@ -10,7 +10,6 @@
 
 . "$(dirname "$0")/../lib.sh"
 
-FAULTY=$RPMEM_TOP/selftests/faulty
 KMEMLEAK=/sys/kernel/debug/kmemleak
 
 # In the guest: kmemleak's report after running the exercise "$@".
@@ -28,7 +27,8 @@ guest()
 	echo "$(grep -c '^unreferenced object' "$RPMEM_OUT/leaks") leak(s)"
 }
 
-exercise_faulty() { insmod "$FAULTY/rpmem_faulty.ko" mode=leak && rmmod rpmem_faulty; }
+# DIR: the faulty module, built in DIR (build_faulty), leaks on purpose.
+exercise_faulty() { insmod "$1/rpmem_faulty.ko" mode=leak && rmmod rpmem_faulty; }
 
 exercise_rpmem()
 {
@@ -90,8 +90,10 @@ expect_status()
 }
 
 ktap_plan 3
-check "build the faulty module" make -s -C "$RPMEM_KDIR" M="$FAULTY" modules
-faulty=$(leaks exercise_faulty)
+ko=$(mktemp -d "${RPMEM_CACHE:-$HOME/.cache/rpmem}/runs/faulty-build.XXXXXX")
+trap 'rm -rf "$ko"' EXIT
+check "build the faulty module" build_faulty "$ko"
+faulty=$(leaks exercise_faulty "$ko")
 faulty_caught() { expect_status "$faulty" 99 && grep -q '^unreferenced object' <<<"$faulty"; }
 check "control: a module that leaks on purpose is caught" faulty_caught
 rpmem=$(leaks exercise_rpmem)
