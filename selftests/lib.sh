@@ -211,6 +211,26 @@ pfn_of()
 	return 1
 }
 
+# The btt device claiming NAMESPACE.
+btt_of()
+{
+	local b
+	for b in "$ND"/devices/btt*; do
+		[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && { echo "${b##*/}"; return; }
+	done
+	return 1
+}
+
+# NAMESPACE LBS: ndctl puts the namespace in sector mode, which nd_pmem
+# (nd_btt) then serves; prints the btt device.
+make_sector()
+{
+	local out
+	out=$(ndctl create-namespace -f -e "$1" -m sector -l "$2" 2>&1) ||
+		fail "ndctl create-namespace -m sector -l $2: $out" || return
+	btt_of "$1" || fail "no btt device claims $1 after: $out"
+}
+
 # Stop the bus binding new devices by itself: tests bind explicitly.
 manual_binding()
 {
@@ -425,6 +445,17 @@ kprobes_on()
 		echo "p:rpmem_$f $f" >>"$TRACING/kprobe_events" || return
 	done
 	echo 1 >"$TRACING/events/kprobes/enable"
+}
+
+# COMMAND...: run it; print how often it made each kprobe of FLUSH_FUNCS
+# (an array the test sets) hit, in that order, on one line.
+flushes_of()
+{
+	local hits f
+	hits=$(kprobe_trace "$@") || return
+	for f in "${FLUSH_FUNCS[@]}"; do
+		grep -cx "$f" <<<"$hits"
+	done | xargs
 }
 
 # COMMAND...: run it; print the functions it made the kprobes hit, one line

@@ -40,26 +40,6 @@ write_at() { dd if="$2" of="/dev/$1" bs=4k seek="$3" oflag=direct conv=notrunc s
 # DISK FILE BLOCK: the disk holds FILE there.
 same_at() { dd if="/dev/$1" bs=4k skip="$3" count=256 iflag=direct status=none | cmp -s - "$2"; }
 
-# The btt device claiming NAMESPACE.
-btt_of()
-{
-	local b
-	for b in "$ND"/devices/btt*; do
-		[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && { echo "${b##*/}"; return; }
-	done
-	return 1
-}
-
-# NAMESPACE LBS: ndctl puts the namespace in sector mode, which nd_pmem
-# (nd_btt) then serves; prints the btt device.
-make_sector()
-{
-	local out
-	out=$(ndctl create-namespace -f -e "$1" -m sector -l "$2" 2>&1) ||
-		fail "ndctl create-namespace -m sector -l $2: $out" || return
-	btt_of "$1" || fail "no btt device claims $1 after: $out"
-}
-
 # DEVICE DRIVER: DRIVER serves the btt device; prints its disk.
 serve()
 {

@@ -40,17 +40,8 @@ MNT=/tmp/virtio
 H=	# the dax_mmap helper
 declare -A FLUSHES	# counts of the last counted command, by driver and step
 
+# flushes_of (lib.sh) counts these: "REQUESTS ASYNC ACKS".
 FLUSH_FUNCS=(async_pmem_flush virtio_pmem_flush_work virtio_pmem_host_ack)
-
-# COMMAND...: run it, print "REQUESTS ASYNC ACKS": the host flushes it caused.
-flushes_of()
-{
-	local hits f
-	hits=$(kprobe_trace "$@") || return
-	for f in "${FLUSH_FUNCS[@]}"; do
-		grep -cx "$f" <<<"$hits"
-	done | xargs
-}
 
 # KEY WANT COMMAND...: COMMAND's host flushes, kept in FLUSHES[KEY], are
 # WANT: none; sync (some, each answered, none asynchronous); async (some,

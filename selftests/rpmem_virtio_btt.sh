@@ -29,28 +29,9 @@
 . "$(dirname "$0")/lib.sh"
 
 A=/tmp/a B=/tmp/b	# 1 MiB of random data each: 256 sectors
+# flushes_of (lib.sh) counts these: "REQUESTS ANSWERS".
 FLUSH_FUNCS=(async_pmem_flush virtio_pmem_host_ack)
 BTT= DISK=
-
-# The btt device claiming NAMESPACE.
-btt_of()
-{
-	local b
-	for b in "$ND"/devices/btt*; do
-		[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && { echo "${b##*/}"; return; }
-	done
-	return 1
-}
-
-# NAMESPACE: ndctl puts it in sector mode, 4096-byte sectors (nd_btt lays
-# the BTT out); sets BTT to the btt device.
-make_sector()
-{
-	local out
-	out=$(ndctl create-namespace -f -e "$1" -m sector -l 4096 2>&1) ||
-		fail "ndctl create-namespace -m sector: $out" || return
-	BTT=$(btt_of "$1") || fail "no btt device claims $1 after: $out"
-}
 
 # DRIVER: DRIVER serves the btt device; sets DISK to its disk node.
 serve()
@@ -59,6 +40,10 @@ serve()
 	DISK=/dev/$(ns_disk "$BTT") || fail "$1 bound $BTT but made no disk"
 }
 
+# NAMESPACE: sector mode, 4096-byte sectors (nd_btt lays the BTT out);
+# BTT is the btt device.
+sector_mode() { BTT=$(make_sector "$1" 4096) || { echo "$BTT"; return 1; }; }
+
 # rpmem serves the btt device with a 4096-byte sector disk rpmemXs.
 rpmem_serves()
 {
@@ -66,16 +51,6 @@ rpmem_serves()
 	[[ $DISK =~ ^/dev/rpmem[0-9.]+s$ ]] || fail "rpmem's disk is $DISK" || return
 	[ "$(cat "/sys/block/${DISK#/dev/}/queue/logical_block_size")" = 4096 ] ||
 		fail "sectors of $(cat "/sys/block/${DISK#/dev/}/queue/logical_block_size") bytes"
-}
-
-# COMMAND...: run it; print "REQUESTS ANSWERS", the host flushes it caused.
-flushes_of()
-{
-	local hits f
-	hits=$(kprobe_trace "$@") || return
-	for f in "${FLUSH_FUNCS[@]}"; do
-		grep -cx "$f" <<<"$hits"
-	done | xargs
 }
 
 # MIN COMMAND...: COMMAND caused at least MIN host flushes (0: none), each
@@ -158,7 +133,7 @@ head -c 1M /dev/urandom >$B
 ns=$(namespace_of virtio-pmem)
 echo "# virtio-pmem namespace $ns"
 check "kprobes on ${FLUSH_FUNCS[*]}" kprobes_on "${FLUSH_FUNCS[@]}"
-check_here "ndctl puts $ns in sector mode, 4096-byte sectors" make_sector "$ns" ||
+check_here "ndctl puts $ns in sector mode, 4096-byte sectors" sector_mode "$ns" ||
 	die "no btt device"
 check_here "rpmem serves $BTT: a sector disk, 4096-byte sectors" rpmem_serves ||
 	die "rpmem does not serve $BTT"
