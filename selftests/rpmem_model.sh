@@ -27,11 +27,14 @@
 #
 # A crash point is taken after every acknowledgement and before one fence in
 # ten that has something to make durable; tools/model/check.py checks the
-# worst-case image and two random images of each. Expected: raw, nd_pmem-raw,
-# ext4 and good lose nothing, ext4's images check clean; each faulty control loses records. The same boot again with
-# the plugin's eadr=on (every store durable at once, what the SIGKILL loops
-# see): nothing lost anywhere, the controls included -- which is why the
-# model is needed. RPMEM_MODEL_ARGS adds plugin arguments (max=, seed=, ...;
+# worst-case image and two random images of each. Expected: raw,
+# nd_pmem-raw, ext4 and good lose nothing, ext4's images check clean; each
+# faulty control loses records. The same boot again with the plugin's
+# eadr=on (every store durable at once, what the SIGKILL loops see):
+# nothing lost anywhere, the controls included -- which is why the model is
+# needed. The checker's own controls: raw records looked for 4 KiB off are
+# lost; ext4 records read from a missing file are lost; an ext4 image
+# looked for 1 MiB off does not check clean. RPMEM_MODEL_ARGS adds plugin arguments (max=, seed=, ...;
 # tools/model/pmem_model.c), e.g. more crash points.
 
 . "$(dirname "$0")/lib.sh"
@@ -161,7 +164,7 @@ crash_points()
 	sed -n "s/^$2: \([0-9]*\) crash points, .*/\1/p" "$work/$1/verdict" 2>/dev/null
 }
 
-ktap_plan 10
+ktap_plan 12
 [ -x "$(build_helper powerfail "$work/bin")" ] || die "cannot build selftests/powerfail.c"
 gcc -O2 -no-pie -Wall -Wextra -Werror -o "$work/bin/pm_faulty" \
 	"$RPMEM_TOP/selftests/faulty/pm_faulty.c" || die "cannot build pm_faulty.c"
@@ -208,4 +211,20 @@ l=$(python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
 	--random 0 | sed -n 's/^raw: .* \([0-9]*\) lost$/\1/p')
 [ "${l:-0}" -gt 0 ] && r=ok || r=fail
 ktap_result $r "control: the checker finds records moved by 4 KiB lost (${l:-no verdict})"
+# The filesystem oracle: a file that is not there loses every record; a
+# filesystem looked for 1 MiB further on does not check clean.
+recheck()	# SED-SCRIPT: check.py's last line on the ADR run, spec edited
+{
+	sed "$1" "$work/adr/vm/spec" >"$work/bad.spec"
+	python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
+		"$work/bad.spec" "$work"/adr/model/init-{0,1,2,3}.img --random 0 \
+		--fs-checks 4 | sed -n 's/^ext4: .* \([0-9]* of [0-9]*\) filesystem images clean, .* \([0-9]*\) lost$/\1, \2 lost/p'
+}
+v=$(recheck 's|ext4:/c1|ext4:/missing|')
+[[ $v =~ ^([0-9]+)\ of\ ([0-9]+),\ ([1-9][0-9]*)\ lost$ ]] &&
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && r=ok || r=fail
+ktap_result $r "control: ext4 records read from a missing file are lost (${v:-no verdict})"
+v=$(recheck "s|^extent 2 0 0 .*|extent 2 0 1048576 $(((EXT4_MIB - 1) << 20))|")
+[[ $v =~ ^0\ of\ [1-9][0-9]*,\ 0\ lost$ ]] && r=ok || r=fail
+ktap_result $r "control: a filesystem image 1 MiB off does not check clean (${v:-no verdict})"
 ktap_finish
