@@ -34,8 +34,9 @@
 # nothing lost anywhere, the controls included -- which is why the model is
 # needed. The checker's own controls: raw records looked for 4 KiB off are
 # lost; ext4 records read from a missing file are lost; an ext4 image
-# looked for 1 MiB off does not check clean. RPMEM_MODEL_ARGS adds plugin arguments (max=, seed=, ...;
-# tools/model/pmem_model.c), e.g. more crash points.
+# looked for 1 MiB off does not check clean. RPMEM_MODEL_ARGS adds plugin
+# arguments (max=, seed=, ...; tools/model/pmem_model.c), e.g. more crash
+# points.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -168,7 +169,7 @@ ktap_plan 12
 [ -x "$(build_helper powerfail "$work/bin")" ] || die "cannot build selftests/powerfail.c"
 gcc -O2 -no-pie -Wall -Wextra -Werror -o "$work/bin/pm_faulty" \
 	"$RPMEM_TOP/selftests/faulty/pm_faulty.c" || die "cannot build pm_faulty.c"
-eval "$("$RPMEM_TOP/tools/model.sh")" || die "tools/model.sh failed"
+"$RPMEM_TOP/tools/model.sh" >/dev/null || die "tools/model.sh failed"
 
 for rules in adr eadr; do
 	model_run $rules && r=ok || r=fail

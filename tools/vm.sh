@@ -462,10 +462,11 @@ memory_args()
 # Under --model: the model's QEMU, with the plugin watching every NVDIMM.
 model_qemu()
 {
-	local f plugin
+	local f plugin built
 	[ -n "$model" ] || return 0
 	[ ${#nv_files[@]} -gt 0 ] || die "--model: no --nvdimm to model"
-	eval "$("$RPMEM_TOP/tools/model.sh")" || die "tools/model.sh failed"
+	built=$("$RPMEM_TOP/tools/model.sh") || die "tools/model.sh failed"
+	eval "$built"
 	mkdir -p "$model"
 	qemu[0]=$MODEL_QEMU
 	plugin=$MODEL_PLUGIN,log=$model/model.log${model_args:+,$model_args}
