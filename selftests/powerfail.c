@@ -21,11 +21,14 @@
  *               clflushopt, else clflush) and an sfence
  *   ext4-nosync the control: like ext4, but acknowledged right after the
  *               write, with no fsync
+ *   raw-nosync  a control: like raw, but every record written with plain
+ *               pwrite (O_DIRECT) and acknowledged with no flush at all
  *
  * A record: magic, target, cycle, sequence number, a payload derived from
  * those, and an FNV-1a checksum of all that (selftests/records.h). "write"
  * runs until killed (or until its space is full: then it sleeps), or until
- * it wrote $POWERFAIL_RECORDS records (then it exits 0); each
+ * it wrote $POWERFAIL_RECORDS records (then it exits 0), starting at
+ * sequence number $POWERFAIL_FIRST (default 0); each
  * acknowledgement also goes to the persistence model, on channel
  * $POWERFAIL_CHANNEL, by default TARGET's number (tools/model/pmem_model.c). "check" reads every record
  * ACKLOG names for CYCLE at its place (with pread, O_DIRECT for the disk)
@@ -66,8 +69,9 @@
 #define MAX_FILE_RECS 65536u	/* 16 MiB of 256-byte records */
 #define CACHELINE 64u
 
-enum target { RAW, EXT4, XFS, EXT4_NOSYNC };
-static const char *const names[] = { "raw", "ext4", "xfs", "ext4-nosync" };
+enum target { RAW, EXT4, XFS, EXT4_NOSYNC, RAW_NOSYNC };
+static const char *const names[] = { "raw", "ext4", "xfs", "ext4-nosync",
+				     "raw-nosync" };
 
 
 static const char *prog = "powerfail";
@@ -78,9 +82,14 @@ static void __attribute__((noreturn)) die(const char *what)
 	exit(1);
 }
 
+static int is_raw(enum target t)
+{
+	return t == RAW || t == RAW_NOSYNC;
+}
+
 static size_t rec_size(enum target t)
 {
-	return t == RAW ? RAW_REC : FILE_REC;
+	return is_raw(t) ? RAW_REC : FILE_REC;
 }
 
 /* --- durability of CPU stores (the MAP_SYNC target) ----------------------- */
@@ -123,7 +132,7 @@ static void persist(void *p, size_t len)
 static int ack_fd;
 static enum target ack_target;
 static unsigned int ack_channel;
-static uint32_t limit = UINT32_MAX;
+static uint32_t first, limit = UINT32_MAX;
 
 /*
  * One line per acknowledged record, in one write(2): on the 9p run
@@ -157,13 +166,13 @@ static void sync_dir(const char *path)
 /* The space is full, or POWERFAIL_RECORDS were written: wait, or end. */
 static void __attribute__((noreturn)) full(uint32_t seq)
 {
-	if (seq == limit)
+	if (seq - first == limit)
 		exit(0);
 	for (;;)
 		pause();
 }
 
-static void write_raw(const char *path, uint32_t cycle)
+static void write_raw(const char *path, enum target t, uint32_t cycle)
 {
 	int fd = open(path, O_RDWR | O_DIRECT);
 	uint64_t size;
@@ -176,12 +185,15 @@ static void write_raw(const char *path, uint32_t cycle)
 		die("BLKGETSIZE64");
 	if (posix_memalign((void **)&buf, RAW_REC, RAW_REC))
 		die("posix_memalign");
-	for (seq = 0; seq < size / RAW_REC && seq < limit; seq++) {
+	for (seq = first; seq < size / RAW_REC && seq - first < limit; seq++) {
 		struct iovec iov = { buf, RAW_REC };
 		off_t off = (off_t)seq * RAW_REC;
 
-		make_rec(buf, RAW_REC, RAW, cycle, seq);
-		if (seq % 2 == 0) {
+		make_rec(buf, RAW_REC, t, cycle, seq);
+		if (t == RAW_NOSYNC) {
+			if (pwrite(fd, buf, RAW_REC, off) != RAW_REC)
+				die("pwrite");
+		} else if (seq % 2 == 0) {
 			if (pwritev2(fd, &iov, 1, off, RWF_DSYNC) != RAW_REC)
 				die("pwritev2 RWF_DSYNC");
 		} else {
@@ -206,7 +218,7 @@ static void write_append(const char *path, enum target t, uint32_t cycle)
 	if (fsync(fd))
 		die("fsync");
 	sync_dir(path);
-	for (seq = 0; seq < MAX_FILE_RECS && seq < limit; seq++) {
+	for (seq = first; seq < MAX_FILE_RECS && seq - first < limit; seq++) {
 		make_rec(buf, FILE_REC, t, cycle, seq);
 		if (write(fd, buf, FILE_REC) != FILE_REC)
 			die("write");
@@ -234,7 +246,7 @@ static void write_map_sync(const char *path, uint32_t cycle)
 	if (p == MAP_FAILED)
 		die("mmap MAP_SYNC");
 	pick_flush();
-	for (seq = 0; seq < MAX_FILE_RECS && seq < limit; seq++) {
+	for (seq = first; seq < MAX_FILE_RECS && seq - first < limit; seq++) {
 		unsigned char *dst = p + (size_t)seq * FILE_REC;
 
 		make_rec(rec, FILE_REC, XFS, cycle, seq);
@@ -252,7 +264,7 @@ static int check(enum target t, uint32_t cycle, const char *path,
 {
 	size_t len = rec_size(t);
 	FILE *acks = fopen(acklog, "r");
-	int fd = open(path, O_RDONLY | (t == RAW ? O_DIRECT : 0));
+	int fd = open(path, O_RDONLY | (is_raw(t) ? O_DIRECT : 0));
 	unsigned char *got, want[RAW_REC];
 	unsigned long acked = 0, lost = 0;
 	char line[128], name[32];
@@ -261,7 +273,7 @@ static int check(enum target t, uint32_t cycle, const char *path,
 	if (!acks)
 		die(acklog);
 	/* A file that is gone lost all its records: they are counted below. */
-	if (fd < 0 && (t == RAW || errno != ENOENT))
+	if (fd < 0 && (is_raw(t) || errno != ENOENT))
 		die(path);
 	if (posix_memalign((void **)&got, RAW_REC, RAW_REC))
 		die("posix_memalign");
@@ -331,11 +343,14 @@ int main(int argc, char **argv)
 		strtoul(getenv("POWERFAIL_CHANNEL"), NULL, 10) : t;
 	if (getenv("POWERFAIL_RECORDS"))
 		limit = strtoul(getenv("POWERFAIL_RECORDS"), NULL, 10);
+	if (getenv("POWERFAIL_FIRST"))
+		first = strtoul(getenv("POWERFAIL_FIRST"), NULL, 10);
 	ack_fd = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (ack_fd < 0)
 		die(argv[5]);
 	switch (t) {
-	case RAW: write_raw(argv[4], cycle); break;
+	case RAW:
+	case RAW_NOSYNC: write_raw(argv[4], t, cycle); break;
 	case XFS: write_map_sync(argv[4], cycle); break;
 	default: write_append(argv[4], t, cycle); break;
 	}

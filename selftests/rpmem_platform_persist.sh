@@ -29,7 +29,8 @@
 # the guest is in the host's page cache at once and a killed QEMU loses
 # nothing the guest stored; what the host flush adds (the host's own fsync,
 # for a host crash) is not observable here. rpmem_virtio counts those
-# flushes instead, rpmem_cxl the region flushes.
+# flushes instead, rpmem_cxl the region flushes, and rpmem_virtio_crash
+# models the host crash.
 
 . "$(dirname "$0")/lib.sh"
 

@@ -99,6 +99,12 @@ echo o >/proc/sysrq-trigger) once it has written its status to
                     (Documentation/persistence-model.rst)
   --model-args ARGS more plugin arguments (ack=P,fence=P,max=N,seed=N,
                     eadr=on; see tools/model/pmem_model.c)
+  --host-crash DIR  model a host crash under every --virtio-pmem: QEMU runs
+                    with tools/model/hostcrash.c preloaded (built into DIR),
+                    which keeps DIR/synced-N.img, the backing file of
+                    --virtio-pmem N as of the host's last fsync of it (at
+                    first: as the boot found it), and logs each fsync to
+                    DIR/hostcrash.log (Documentation/persistence-model.rst)
 
 SIZE: bytes, decimal or 0x hex, with an optional K, M, G or T suffix (binary).
 
@@ -112,7 +118,7 @@ EOF
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
 icount= which_accel=0 slowdown=${RPMEM_VM_SLOWDOWN:-1} boot_timeout=180 mon=
-model= model_args= nv_files=()
+model= model_args= nv_files=() host_crash= vp_files=()
 nvdimms=() vpmems=() cxls=() memmaps=() memmap_args=() append=() scratch=()
 
 # SIZE in bytes.
@@ -146,7 +152,7 @@ parse_args()
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
 		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem|\
-		--boot-timeout|--model|--model-args)
+		--boot-timeout|--model|--model-args|--host-crash)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			n=2 ;;
 		esac
@@ -172,6 +178,7 @@ parse_args()
 			icount=$2 accel=tcg ;;
 		--model) model=$(realpath -m "$2") accel=tcg ;;
 		--model-args) model_args=$2 ;;
+		--host-crash) host_crash=$(realpath -m "$2") ;;
 		--shell) shell=1 ;;
 		--which-accel) which_accel=1 ;;
 		--quiet) quiet=1 ;;
@@ -186,6 +193,8 @@ parse_args()
 	[ $shell -eq 1 ] || [ $which_accel -eq 1 ] || [ ${#cmd[@]} -gt 0 ] ||
 		die "no command (see --help)"
 	[ $shell -eq 0 ] || [ ${#cmd[@]} -eq 0 ] || die "--shell takes no command"
+	[ -z "$host_crash" ] || [ ${#vpmems[@]} -gt 0 ] ||
+		die "--host-crash: no --virtio-pmem to watch"
 	[[ $slowdown =~ ^[1-9][0-9]?$ ]] ||
 		die "RPMEM_VM_SLOWDOWN=$slowdown is not a factor from 1 to 99"
 }
@@ -437,6 +446,7 @@ memory_args()
 	for i in "${!vpmems[@]}"; do
 		parse_spec --virtio-pmem "${vpmems[i]}" 2 file
 		mem_object "vp$i" "${spec_mib}M" "$spec_file" "virtio-pmem$i.img" 2M
+		vp_files+=("${spec_file:-$out/virtio-pmem$i.img}")
 		qemu+=(-device "virtio-pmem-pci,id=vpmem$i,memdev=vp$i")
 		sum=$((sum + spec_mib))
 	done
@@ -484,6 +494,45 @@ model_init()
 	done
 }
 
+# Under --host-crash: QEMU with the shim preloaded (built into DIR unless
+# it is newer than its source), watching every virtio-pmem backing file.
+host_crash_qemu()
+{
+	local i src=$RPMEM_TOP/tools/model/hostcrash.c so=$host_crash/hostcrash.so env
+	[ -n "$host_crash" ] || return 0
+	mkdir -p "$host_crash"
+	if [ ! -f "$so" ] || [ "$src" -nt "$so" ]; then
+		gcc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$so.$$" "$src" -ldl -lpthread &&
+			mv "$so.$$" "$so" || die "cannot build $src"
+	fi
+	env=(env "LD_PRELOAD=$so" "HOSTCRASH_LOG=$host_crash/hostcrash.log")
+	for i in "${!vp_files[@]}"; do
+		env+=("HOSTCRASH_FILE_$i=${vp_files[i]}" "HOSTCRASH_SNAP_$i=$host_crash/synced-$i.img")
+	done
+	qemu=("${env[@]}" "${qemu[@]}")
+}
+
+# Under --host-crash, before each QEMU: each watched file as the boot finds
+# it is what a host crash before its first fsync keeps.
+host_crash_init()
+{
+	local i
+	[ -n "$host_crash" ] || return 0
+	rm -f "$host_crash"/{hostcrash.log,synced-*.img.tmp}
+	for i in "${!vp_files[@]}"; do
+		cp --sparse=always "${vp_files[i]}" "$host_crash/synced-$i.img"
+	done
+}
+
+# Under --host-crash, after a QEMU whose guest reached its init: the shim
+# was loaded (ld.so only warns when a preloaded library fails to load).
+host_crash_loaded()
+{
+	[ -n "$host_crash" ] && [ -e "$out/dmesg.log" ] || return 0
+	grep -q '^# pid ' "$host_crash/hostcrash.log" 2>/dev/null ||
+		{ log "--host-crash: QEMU ran without the shim (see $out/console.log)"; exit 96; }
+}
+
 # The QEMU command line into qemu[].
 build_qemu()
 {
@@ -498,6 +547,7 @@ build_qemu()
 	accel_args
 	memory_args
 	model_qemu
+	host_crash_qemu
 	if [ $shell -eq 1 ]; then
 		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,$con"
 		       -mon chardev=con,mode=readline)
@@ -554,6 +604,7 @@ boot_watch()
 run_qemu()
 {
 	local t=$((${timeout:-600} * slowdown)) watch st=0
+	host_crash_init
 	if [ $shell -eq 1 ]; then
 		[ -n "$timeout" ] || t=0
 		timeout --foreground -k 5 "$t" "${qemu[@]}"
@@ -635,6 +686,7 @@ main()
 	printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
 	[ -z "$pidfile" ] || rm -f "$pidfile"
 	run_guest || st=$?
+	host_crash_loaded
 	if [ -e "$out/boot-hang" ]; then
 		scan_logs 2>/dev/null || true
 		log "the guest did not start its init in" \
