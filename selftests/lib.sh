@@ -231,6 +231,37 @@ make_sector()
 	btt_of "$1" || fail "no btt device claims $1 after: $out"
 }
 
+# NAMESPACE DRIVER: sector mode by hand, as ndctl does it on a namespace
+# without labels: the region's btt seed gets a UUID, 4096-byte sectors and
+# the namespace, and DRIVER (rpmem, or nd_pmem for nd_btt) lays the BTT out
+# when it binds the seed.
+make_btt()
+{
+	local region seed
+	unbind_ns "$1" || return
+	region=$(basename "$(readlink -f "$ND/devices/$1/..")")
+	seed=$(cat "$ND/devices/$region/btt_seed")
+	cat /proc/sys/kernel/random/uuid >"$ND/devices/$seed/uuid" &&
+		echo 4096 >"$ND/devices/$seed/sector_size" &&
+		echo "$1" >"$ND/devices/$seed/namespace" &&
+		bind_ns "$seed" "$2"
+}
+
+# The disk of the btt device on NAMESPACE, once the bus has made it and a
+# driver serves it.
+btt_disk_of()
+{
+	local b i
+	for ((i = 0; i < 100; i++)); do
+		for b in "$ND"/devices/btt*; do
+			[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && [ -e "$b/driver" ] &&
+				ns_disk "${b##*/}" && return
+		done
+		sleep 0.1
+	done
+	fail "no btt disk on $1"
+}
+
 # Stop the bus binding new devices by itself: tests bind explicitly.
 manual_binding()
 {

@@ -47,34 +47,6 @@ ns_sized()
 	fail "no namespace of ${SIZE[$1]} MiB"
 }
 
-# The btt device of NAMESPACE, once the bus has made it and rpmem serves it.
-btt_disk_of()
-{
-	local b i
-	for ((i = 0; i < 100; i++)); do
-		for b in "$ND"/devices/btt*; do
-			[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && [ -e "$b/driver" ] &&
-				ns_disk "${b##*/}" && return
-		done
-		sleep 0.1
-	done
-	fail "no btt disk on $1"
-}
-
-# NAMESPACE: sector mode, by hand (what ndctl does): the region's btt seed
-# gets a UUID, 4096-byte sectors and the namespace, and rpmem lays it out.
-make_btt()
-{
-	local region seed
-	unbind_ns "$1" || return
-	region=$(basename "$(readlink -f "$ND/devices/$1/..")")
-	seed=$(cat "$ND/devices/$region/btt_seed")
-	cat /proc/sys/kernel/random/uuid >"$ND/devices/$seed/uuid" &&
-		echo 4096 >"$ND/devices/$seed/sector_size" &&
-		echo "$1" >"$ND/devices/$seed/namespace" &&
-		bind_ns "$seed" rpmem
-}
-
 # Check cycle PREV (the last whose writers ran, its run directory in
 # WORK/PREV; 0: none yet, lay the BTT out), then, unless LAST, start cycle
 # CYCLE and wait for the kill.
@@ -83,7 +55,7 @@ guest()	# CYCLE PREV WORK LAST
 	local c=$1 prev=$2 h=$3/bin/torn btt raw ns p=$3/$2/progress
 	load_rpmem || die "rpmem does not load"
 	ns=$(ns_sized btt) && raw=$(ns_sized raw) || die "namespaces missing"
-	[ "$prev" -gt 0 ] || make_btt "$ns" || die "cannot put $ns in sector mode"
+	[ "$prev" -gt 0 ] || make_btt "$ns" rpmem || die "cannot put $ns in sector mode"
 	btt=/dev/$(btt_disk_of "$ns") || die "rpmem serves no BTT on $ns"
 	raw=/dev/$(ns_disk "$raw") || die "no raw disk"
 	if [ "$prev" -gt 0 ]; then

@@ -18,6 +18,17 @@ The workloads are described by a spec file (lines, # comments):
       record SEQ (selftests/records.h's make_rec() of TARGET, CYCLE and
       SEQ) at logical offset RECS_AT + SEQ * RECSIZE. ORACLES, comma-separated:
         rec     every acknowledged record is there, whole
+        whole   the record after the acknowledged ones (the one a writer
+                that waits for each acknowledgement may have in flight)
+                reads as zeroes or as itself, whole: the sector is atomic
+                (counted as torn, not lost)
+        btt     the channel's first extent is a namespace holding a BTT
+                (drivers/nvdimm/btt.h's format, info block at 0 or 4096)
+                and logical offsets are its disk's: each image is read
+                through the BTT's map, with the map updates that the
+                newest flog entries name finished, as rpmem and nd_btt do
+                when they open it after a crash; a BTT they would refuse
+                loses every record
         commit  the 8-byte commit count at logical offset 0 names only
                 records that are there, whole (acknowledged or not)
         ext4:PATH
@@ -32,8 +43,8 @@ The workloads are described by a spec file (lines, # comments):
       bytes [LOGICAL, +LENGTH) of channel C are at PHYSICAL of its file
 
 Prints one line per channel, "NAME: N crash points, N images, ... N lost",
-and for the first lost records what was not durable and the guest PC of
-the last store to each such line (symbolized with --kallsyms and
+and for the first lost (and torn) records what was not durable and the
+guest PC of the last store to each such line (symbolized with --kallsyms and
 --binary). The last line is "model: N lost in all, N filesystem images
 not clean". Exits 2 on bad input, else 0: what a loss means is the
 caller's to judge (selftests/rpmem_model.sh expects some for controls).
@@ -126,10 +137,15 @@ class Channel:
         self.lost = {}  # seq -> first report
         self.acked = 0
         self.max_nd = 0
+        self.busy = 0  # crash points with lines of the channel not durable
         self.checked = 0
         self.fs = next((o[5:] for o in oracles if o.startswith("ext4:")), None)
         self.fs_at = set()  # crash points to check the filesystem at
         self.fs_images = self.fs_bad = 0
+        self.btt = "btt" in oracles
+        self.whole = "whole" in oracles
+        self.torn = {}  # seq -> first report, for "whole"
+        self.torn_images = 0
 
     def expected(self, seq):
         r = self.want.get(seq)
@@ -151,17 +167,6 @@ class Channel:
             else:
                 return None
         return out
-
-    def lines_of(self, seq):
-        """The physical lines record SEQ lies in."""
-        parts = self.phys(self.recs_at + seq * self.recsize, self.recsize)
-        lines = set()
-        for ph, ln in parts or []:
-            a = ph - ph % LINE
-            while a < ph + ln:
-                lines.add(a)
-                a += LINE
-        return lines
 
     def seqs_at(self, line):
         """Records that physical line LINE holds part of."""
@@ -198,6 +203,159 @@ class Image:
                     a += LINE
             out += chunk
         return bytes(out)
+
+
+BTT_SIG = b"BTT_ARENA_INFO\0\0"
+BTT_INFO = struct.Struct("<16s16s16sIHHIIIIIIQQQQQ")
+MAP_ZERO, MAP_ERROR = 1 << 31, 1 << 30
+
+
+class BttError(Exception):
+    """A BTT that rpmem and nd_btt would not open as it is."""
+
+
+def fletcher64(block):
+    """nd_sb_checksum(): over little-endian words, the checksum counted as 0."""
+    lo = hi = 0
+    words = struct.unpack_from("<1022I", block)
+    for w in words:
+        lo = (lo + w) & 0xFFFFFFFF
+        hi = (hi + lo) & 0xFFFFFFFFFFFFFFFF
+    for _ in range(2):
+        hi = (hi + lo) & 0xFFFFFFFFFFFFFFFF
+    return ((hi << 32) | lo) & 0xFFFFFFFFFFFFFFFF
+
+
+class Btt:
+    """The disk a BTT in IMAGE at physical BASE (LENGTH bytes) serves, read
+    as rpmem (rust/pmem/btt/) and nd_btt read it when they open it after a
+    crash: each arena's map, where the newest flog entry of a lane names a
+    write whose map update did not happen, finished."""
+
+    def __init__(self, img, base, length):
+        self.img, self.base, self.length = img, base, length
+        self.arenas = []  # (first sector, the arena's fields and "redo")
+        start = next((o for o in (0, 4096) if self.raw(o, 16) == BTT_SIG), None)
+        if start is None:
+            raise BttError("the BTT does not open: no info block at 0 or 4096")
+        first = 0
+        try:
+            while True:
+                a = self.arena(start)
+                self.arenas.append((first, a))
+                first += a["external_nlba"]
+                if not a["nextoff"]:
+                    break
+                start += a["nextoff"]
+        except BttError as e:
+            raise BttError(f"the BTT does not open: {e}") from None
+
+    def raw(self, off, n):
+        if off < 0 or off + n > self.length:
+            raise BttError(f"a read at {off:#x} past the namespace")
+        return self.img.read([(self.base + off, n)])
+
+    def arena(self, start):
+        b = self.raw(start, 4096)
+        if b[:16] != BTT_SIG:
+            raise BttError(f"no info block at {start:#x}")
+        if struct.unpack_from("<Q", b, 4088)[0] != fletcher64(b):
+            raise BttError(f"the info block at {start:#x} fails its checksum")
+        f = BTT_INFO.unpack_from(b)
+        keys = ("flags", "major", "minor", "external_lbasize", "external_nlba",
+                "internal_lbasize", "internal_nlba", "nfree", "infosize",
+                "nextoff", "dataoff", "mapoff", "logoff", "info2off")
+        a = dict(zip(keys, f[3:]))
+        a["start"] = start
+        for k in ("dataoff", "mapoff", "logoff"):
+            a[k] += start
+        if a["nfree"] == 0 or a["external_nlba"] + a["nfree"] > a["internal_nlba"]:
+            raise BttError(f"arena at {start:#x}: impossible geometry")
+        groups = [self.raw(a["logoff"] + lane * 64, 64) for lane in range(a["nfree"])]
+        slots = self.slots(groups)
+        a["redo"] = {}
+        for lane, g in enumerate(groups):
+            lba, old, new = self.newest(g, slots)
+            old, new = old & ~(MAP_ZERO | MAP_ERROR), new & ~(MAP_ZERO | MAP_ERROR)
+            if lba >= a["external_nlba"] or max(old, new) >= a["internal_nlba"]:
+                raise BttError(f"flog lane {lane} names a sector or block past the arena")
+            if old != new:
+                raw = self.entry(a, lba)
+                mapped = raw & ~(MAP_ZERO | MAP_ERROR) if raw & (MAP_ZERO | MAP_ERROR) else lba
+                if mapped != new and mapped == old:
+                    a["redo"][lba] = new
+        return a
+
+    @staticmethod
+    def entries(g):
+        return [struct.unpack_from("<IIII", g, 16 * i) for i in range(4)]
+
+    def slots(self, groups):
+        """log_set_indices(): which two of the four slots are used."""
+        found = None
+        for lane, g in enumerate(groups):
+            used = [i for i, e in enumerate(self.entries(g)) if any(e)]
+            if not used:
+                raise BttError(f"flog lane {lane} has no entry")
+            if used == [0]:
+                continue
+            if len(used) != 2 or (found and used != found):
+                raise BttError(f"flog lane {lane} uses slots {used}")
+            found = used
+        found = found or [0, 1]
+        if found not in ([0, 1], [0, 2]):
+            raise BttError(f"unknown flog slot scheme {found}")
+        return found
+
+    def newest(self, g, slots):
+        """btt_log_get_old()'s other slot: (lba, old_map, new_map)."""
+        e = self.entries(g)
+        a, b = e[slots[0]], e[slots[1]]
+        if a[3] > 3 or b[3] > 3:
+            raise BttError("a flog sequence number above 3")
+        if a[3] == 0:
+            old = 0
+        else:
+            if a[3] == b[3]:
+                raise BttError("two flog slots with the same sequence number")
+            old = int(b[3] - a[3] != 1) if a[3] < b[3] else int(a[3] - b[3] == 1)
+        return (a, b)[1 - old][:3]
+
+    def entry(self, a, lba):
+        return struct.unpack("<I", self.raw(a["mapoff"] + 4 * lba, 4))[0]
+
+    def mapped(self, a, lba):
+        """The block of sector LBA by the map alone; None: reads as zeroes."""
+        raw = self.entry(a, lba)
+        flags = raw & (MAP_ZERO | MAP_ERROR)
+        if flags == 0:
+            return lba
+        if flags == MAP_ERROR:
+            raise BttError(f"sector {lba} reads as an error (its map entry's flag)")
+        return None if flags == MAP_ZERO else raw & ~(MAP_ZERO | MAP_ERROR)
+
+    def parts(self, logical, n):
+        """[(physical, length)] of disk bytes [logical, +n); (None, length)
+        for a trimmed sector."""
+        out = []
+        while n > 0:
+            for first, a in self.arenas:
+                size = a["external_lbasize"]
+                lba = logical // size - first
+                if 0 <= lba < a["external_nlba"]:
+                    break
+            else:
+                raise BttError(f"disk byte {logical} past the BTT")
+            block = a["redo"].get(lba)
+            if block is None:
+                block = self.mapped(a, lba)
+            k = min(n, size - logical % size)
+            at = None if block is None else (self.base + a["dataoff"] +
+                                             block * a["internal_lbasize"] + logical % size)
+            out.append((at, k))
+            logical += k
+            n -= k
+        return out
 
 
 def read_log(path):
@@ -305,12 +463,36 @@ def main():
                 for s in ch.seqs_at(line):
                     ch.verified.discard(s)
 
-    def report(ch, seq, why, cp, img, nd):
-        if seq in ch.lost:
+    def locate(ch, view, seq):
+        """[(physical or None for zeroes, length)] of record SEQ, through
+        VIEW (a Btt, or a BttError) for a BTT."""
+        logical = ch.recs_at + seq * ch.recsize
+        if ch.btt:
+            if isinstance(view, BttError):
+                raise view
+            return view.parts(logical, ch.recsize)
+        parts = ch.phys(logical, ch.recsize)
+        if parts is None:
+            die(f"{ch.name}: record {seq} lies outside its extents")
+        return parts
+
+    def read(img, parts):
+        return b"".join(bytes(ln) if at is None else img.read([(at, ln)]) for at, ln in parts)
+
+    def report(ch, seq, why, cp, img, nd, parts, into=None):
+        into = ch.lost if into is None else into
+        if seq in into:
             return
-        lines = sorted(ch.lines_of(seq))
+        lines = set()
+        for ph, ln in parts:
+            if ph is None:
+                continue
+            a = ph - ph % LINE
+            while a < ph + ln:
+                lines.add(a)
+                a += LINE
         detail = []
-        for a in lines:
+        for a in sorted(lines):
             e = nd.get((ch.file, a))
             if e is None:
                 continue
@@ -319,21 +501,49 @@ def main():
             for off, ln, _, pc in e["queued"]:
                 detail.append(f"line {a:#x} bytes {off}-{off + ln - 1} queued, not fenced, "
                               f"by {syms.name(pc)}")
-        if not detail:
+        if ch.btt:
+            rest = sum(1 for (t, a) in nd if t == ch.file and a not in lines)
+            detail.append(f"{rest} other lines of the namespace (map, flog, other "
+                          "sectors) not durable")
+        elif not detail:
             detail.append("no line of it was stored to and not durable: never written")
-        ch.lost[seq] = (f"{ch.name}: record {seq} {why} at crash point {cp[0]} "
-                        f"({'after an acknowledgement' if cp[1] == 0 else 'before a fence'}, "
-                        f"{cp[2]} instructions in), {img} image", detail)
+        into[seq] = (f"{ch.name}: record {seq} {why} at crash point {cp[0]} "
+                     f"({'after an acknowledgement' if cp[1] == 0 else 'before a fence'}, "
+                     f"{cp[2]} instructions in), {img} image", detail)
 
-    def check_rec(ch, img, seq, cp, name, nd):
-        parts = ch.phys(ch.recs_at + seq * ch.recsize, ch.recsize)
-        if parts is None:
-            die(f"{ch.name}: record {seq} lies outside its extents")
+    def check_rec(ch, img, view, seq, cp, name, nd):
         ch.checked += 1
-        if img.read(parts) == ch.expected(seq):
+        try:
+            parts = locate(ch, view, seq)
+        except BttError as e:
+            report(ch, seq, f"{name} ({e})", cp,
+                   "worst-case" if not img.overlay else "random", nd, [])
+            return False
+        got = read(img, parts)
+        if got == ch.expected(seq):
             return True
-        report(ch, seq, name, cp, "worst-case" if not img.overlay else "random", nd)
+        report(ch, seq, name, cp, "worst-case" if not img.overlay else "random", nd, parts)
         return False
+
+    def check_whole(ch, img, view, cp, nd):
+        """The record after the acknowledged ones: zeroes or itself."""
+        seq = ch.acked
+        try:
+            parts = locate(ch, view, seq)
+        except BttError as e:
+            if not ch.btt or not ch.acked:
+                # Past the channel's extents: never written; or no record
+                # acknowledged yet, the BTT perhaps not laid out.
+                return
+            parts, why = [], f"unreadable ({e})"
+        else:
+            got = read(img, parts)
+            if got in (ch.expected(seq), bytes(len(got))):
+                return
+            why = "torn: neither zeroes nor the whole record"
+        ch.torn_images += 1
+        report(ch, seq, why, cp, "worst-case" if not img.overlay else "random", nd,
+               parts, ch.torn)
 
     def check_all(ch, img, cp, nd, only=None):
         """The channel's oracles on IMG; ONLY: the records to look at."""
@@ -344,13 +554,21 @@ def main():
             parts = ch.phys(0, 8)
             n = struct.unpack("<Q", img.read(parts))[0]
             want.update(range(min(n, 1 << 20)))
+        view = None
+        if ch.btt:
+            try:
+                view = Btt(img, ch.extents[0][1], ch.extents[0][2])
+            except BttError as e:
+                view = e
+        if ch.whole:
+            check_whole(ch, img, view, cp, nd)
         for seq in sorted(want):
             if only is not None and seq not in only:
                 continue
             if not img.overlay and seq in ch.verified:
                 continue
             why = "acknowledged but lost" if seq < ch.acked else "committed but not there"
-            if check_rec(ch, img, seq, cp, why, nd) and not img.overlay:
+            if check_rec(ch, img, view, seq, cp, why, nd) and not img.overlay and not ch.btt:
                 ch.verified.add(seq)
 
     # A filesystem is checked right after some of its acknowledgements,
@@ -428,6 +646,7 @@ def main():
             ch.acked = acked[ch.c]
             mine = [a for (t, a) in nd if t == ch.file and ch.seqs_at(a)]
             ch.max_nd = max(ch.max_nd, len(mine))
+            ch.busy += bool(mine)
             check_all(ch, images[ch.file], cp, nd)
             if idx in ch.fs_at:
                 fs_check(ch, images[ch.file], cp, nd)
@@ -450,8 +669,9 @@ def main():
                 for (t, a) in nd:
                     if t == ch.file:
                         touched_seqs.update(ch.seqs_at(a))
-                if "commit" in ch.oracles:
-                    touched_seqs = None  # the commit count itself may differ
+                if "commit" in ch.oracles or ch.btt:
+                    # The commit count, or a BTT's map, may differ too.
+                    touched_seqs = None
                 check_all(ch, images[ch.file], cp, nd, touched_seqs)
                 if idx in ch.fs_at and r == 0:
                     fs_check(ch, images[ch.file], cp, nd)
@@ -470,15 +690,18 @@ def main():
         st = stores[ch.file] if stores else (0, 0, 0)
         print(f"{ch.name}: {nr_cp} crash points, {nr_img} images, "
               f"{st[0]} stores + {st[1]} non-temporal + {st[2]} flushes tracked "
-              f"(file {ch.file}), at most {ch.max_nd} lines not durable at a crash, "
+              f"(file {ch.file}), at most {ch.max_nd} lines not durable at a crash "
+              f"({ch.busy} with some), "
               + (f"{ch.fs_images - ch.fs_bad} of {ch.fs_images} filesystem images clean, "
                  if ch.fs else "")
+              + (f"{ch.torn_images} images with a torn record, " if ch.whole else "")
               + f"{ch.acked} acknowledged, {len(ch.lost)} lost")
-        for seq in sorted(ch.lost)[: args.report]:
-            head, detail = ch.lost[seq]
-            print(f"  {head}")
-            for d in detail[:8]:
-                print(f"    {d}")
+        for found, shown, lines in ((ch.lost, args.report, 8), (ch.torn, 1, 4)):
+            for seq in sorted(found)[:shown]:
+                head, detail = found[seq]
+                print(f"  {head}")
+                for d in detail[:lines]:
+                    print(f"    {d}")
         total += len(ch.lost)
         unclean += ch.fs_bad
     print(f"model: {total} lost in all, {unclean} filesystem images not clean")
