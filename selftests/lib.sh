@@ -211,15 +211,17 @@ pfn_of()
 	return 1
 }
 
-# The btt device claiming NAMESPACE.
-btt_of()
+# The KIND (btt, pfn or dax) device claiming NAMESPACE, served or not.
+claim_of()	# KIND NAMESPACE
 {
-	local b
-	for b in "$ND"/devices/btt*; do
-		[ "$(cat "$b/namespace" 2>/dev/null)" = "$1" ] && { echo "${b##*/}"; return; }
+	local d
+	for d in "$ND"/devices/"$1"*; do
+		[ "$(cat "$d/namespace" 2>/dev/null)" = "$2" ] && { echo "${d##*/}"; return; }
 	done
 	return 1
 }
+
+btt_of() { claim_of btt "$1"; }
 
 # NAMESPACE LBS: ndctl puts the namespace in sector mode, which nd_pmem
 # (nd_btt) then serves; prints the btt device.

@@ -6,7 +6,7 @@
 # the plain power-fail loops cannot see (TCG has no cache: every store is in
 # the NVDIMM's file at once, so killing QEMU models an eADR machine).
 #
-# One boot under tools/vm.sh --model, six NVDIMMs without labels (raw
+# One boot under tools/vm.sh --model, seven NVDIMMs without labels (raw
 # namespaces at offset 0 of their files):
 #
 #  - raw: selftests/powerfail.c writes RPMEM_MODEL_RECORDS (default 40)
@@ -25,6 +25,8 @@
 #    the worst-case and a random image get their journal replayed on the
 #    host, must pass e2fsck -fn and hold every acknowledged record
 #    (debugfs reads the file);
+#  - nd_pmem-ext4: the same through nd_pmem, on a namespace ndctl put in
+#    fsdax mode (nd_pmem has no DAX on a raw NFIT namespace);
 #  - controls, on ext4 -o dax on the other: selftests/faulty/pm_faulty.c
 #    stores 256-byte records through a MAP_SYNC mapping, "good" with CLWB +
 #    SFENCE and a commit count after the data, the others each with one
@@ -35,24 +37,26 @@
 # A crash point is taken after every acknowledgement and before one fence in
 # ten that has something to make durable; tools/model/check.py checks the
 # worst-case image and two random images of each. Expected: raw,
-# nd_pmem-raw, btt, nd_btt, ext4 and good lose nothing, no BTT sector is
-# torn, ext4's images check clean; each faulty control loses records. The
-# same boot again with the plugin's eadr=on (every store durable at once,
-# what the SIGKILL loops see): nothing lost anywhere, the controls included
-# -- which is why the model is needed. The checker's own controls: raw
-# records looked for 4 KiB off are lost; the BTT's records read without its
-# map are lost; ext4 records read from a missing file are lost; an ext4
-# image looked for 1 MiB off does not check clean. RPMEM_MODEL_ARGS adds
-# plugin arguments (max=, seed=, ...; tools/model/pmem_model.c), e.g. more
-# crash points.
+# nd_pmem-raw, btt, nd_btt, ext4, nd_pmem-ext4 and good lose nothing, no
+# BTT sector is torn, the ext4 images check clean; each faulty control
+# loses records. The same boot again with the plugin's eadr=on (every store
+# durable at once, what the SIGKILL loops see): nothing lost anywhere, the
+# controls included -- which is why the model is needed. The checker's own
+# controls: raw records looked for 4 KiB off are lost; the BTT's records
+# read without its map are lost; ext4 records read from a missing file are
+# lost; an ext4 image looked for 1 MiB off does not check clean.
+# RPMEM_MODEL_ARGS adds plugin arguments (max=, seed=, ...;
+# tools/model/pmem_model.c), e.g. more crash points.
 
 . "$(dirname "$0")/lib.sh"
 
 RECORDS=${RPMEM_MODEL_RECORDS:-40}
 CONTROL_RECORDS=24
 CONTROLS=(good memcpy nt-nofence wrong-line wal)
-# NVDIMM sizes in MiB, which tell the namespaces apart in the guest.
+# NVDIMM sizes in MiB, which tell the namespaces apart in the guest (an
+# fsdax namespace's a multiple of 16 MiB, ndctl's default alignment).
 RAW_MIB=64 CRAW_MIB=48 DAX_MIB=96 EXT4_MIB=80 BTT_MIB=72 NBTT_MIB=56
+NEXT4_MIB=112
 FS_RECORDS=30
 MNT=/tmp/model
 
@@ -78,7 +82,8 @@ disk_of_size()
 
 guest()	# WORK
 {
-	local bin=$1/bin raw craw dax ext4 btt nbtt spec=$RPMEM_OUT/spec i mode c ns
+	local bin=$1/bin raw craw dax ext4 btt nbtt next4 pfn at spec=$RPMEM_OUT/spec
+	local i mode c ns
 	load_rpmem || die "rpmem does not load"
 	raw=$(disk_of_size $RAW_MIB) && dax=$(disk_of_size $DAX_MIB) &&
 		ext4=$(disk_of_size $EXT4_MIB) || die "the NVDIMMs' disks are not there"
@@ -88,6 +93,14 @@ guest()	# WORK
 		die "rpmem serves no BTT on the $BTT_MIB MiB namespace"
 	ns=$(ns_of_size $NBTT_MIB) && make_btt "$ns" nd_pmem && nbtt=/dev/$(btt_disk_of "$ns") ||
 		die "nd_btt serves no BTT on the $NBTT_MIB MiB namespace"
+	# fsdax through nd_pmem (it has no DAX on a raw NFIT namespace); the
+	# filesystem starts where the pfn device's data does.
+	ns=$(ns_of_size $NEXT4_MIB) &&
+		ndctl create-namespace -f -e "$ns" -m fsdax --map=mem >/dev/null &&
+		pfn=$(claim_of pfn "$ns") && rebind_ns "$pfn" nd_pmem &&
+		next4=$(driver_disk "$pfn" nd_pmem) &&
+		at=$(($(cat "$ND/devices/$pfn/resource") - $(cat "$ND/devices/$ns/resource"))) ||
+		die "nd_pmem serves no fsdax disk on the $NEXT4_MIB MiB namespace"
 	cat /proc/kallsyms >"$RPMEM_OUT/kallsyms"
 	# A raw namespace is the whole label-less NVDIMM: disk offset ==
 	# file offset. Channel 0: rpmem, 1: nd_pmem; 3 and 4: BTTs laid out
@@ -103,6 +116,8 @@ guest()	# WORK
 		echo "extent 3 0 0 $((BTT_MIB << 20))"
 		echo "chan 4 nd_btt 5 4096 0 1 0 rec,whole,btt"
 		echo "extent 4 0 0 $((NBTT_MIB << 20))"
+		echo "chan 5 nd_pmem-ext4 6 256 1 1 0 ext4:/c1"
+		echo "extent 5 0 $at $(blockdev --getsize64 "$next4")"
 	} >"$spec"
 	POWERFAIL_RECORDS=$RECORDS "$bin/powerfail" write raw 1 "$raw" \
 		"$RPMEM_OUT/acks.raw" || die "the raw workload failed"
@@ -117,6 +132,11 @@ guest()	# WORK
 	POWERFAIL_RECORDS=$FS_RECORDS POWERFAIL_CHANNEL=2 "$bin/powerfail" write \
 		ext4 1 $MNT.ext4/c1 "$RPMEM_OUT/acks.ext4" || die "the ext4 workload failed"
 	umount $MNT.ext4 || die "umount ext4"
+	mkfs_dax ext4 "$next4" && mount -o dax "$next4" $MNT.ext4 ||
+		die "no ext4 -o dax on $next4"
+	POWERFAIL_RECORDS=$FS_RECORDS POWERFAIL_CHANNEL=5 "$bin/powerfail" write \
+		ext4 1 $MNT.ext4/c1 "$RPMEM_OUT/acks.next4" || die "the nd_pmem ext4 workload failed"
+	umount $MNT.ext4 || die "umount nd_pmem's ext4"
 	mkfs_dax ext4 "$dax" && mkdir -p $MNT && mount -o dax "$dax" $MNT ||
 		die "no ext4 -o dax"
 	for i in "${!CONTROLS[@]}"; do
@@ -160,6 +180,7 @@ model_run()
 		--nvdimm "${EXT4_MIB}M,file=$dir/ext4.img" \
 		--nvdimm "${BTT_MIB}M,file=$dir/btt.img" \
 		--nvdimm "${NBTT_MIB}M,file=$dir/nbtt.img" \
+		--nvdimm "${NEXT4_MIB}M,file=$dir/next4.img" \
 		-- "$RPMEM_TOP/selftests/rpmem_model.sh guest $work" \
 		>"$dir/vm.log" 2>&1 || st=$?
 	if [ $st -ne 0 ]; then
@@ -170,7 +191,7 @@ model_run()
 	fi
 	sed 's/^/# /' "$dir/model/plugin.log"
 	python3 "$RPMEM_TOP/tools/model/check.py" "$dir/model/model.log" \
-		"$dir/vm/spec" "$dir"/model/init-{0..5}.img \
+		"$dir/vm/spec" "$dir"/model/init-{0..6}.img \
 		--kallsyms "$dir/vm/kallsyms" --binary "$work/bin/pm_faulty" \
 		>"$dir/verdict" 2>&1 || { sed 's/^/# /' "$dir/verdict"; return 1; }
 	sed "s/^/# $rules: /" "$dir/verdict"
@@ -195,7 +216,7 @@ crash_points()
 	sed -n "s/^$2: \([0-9]*\) crash points, .*/\1/p" "$work/$1/verdict" 2>/dev/null
 }
 
-ktap_plan 16
+ktap_plan 17
 [ -x "$(build_helper powerfail "$work/bin")" ] || die "cannot build selftests/powerfail.c"
 gcc -O2 -no-pie -Wall -Wextra -Werror -o "$work/bin/pm_faulty" \
 	"$RPMEM_TOP/selftests/faulty/pm_faulty.c" || die "cannot build pm_faulty.c"
@@ -212,12 +233,14 @@ ktap_result $r "adr: raw disk (RWF_DSYNC, write + fsync): no acknowledged record
 l=$(lost adr nd_pmem-raw)
 [ "$l" = 0 ] && r=ok || r=fail
 ktap_result $r "adr: nd_pmem's raw disk, the same: ${l:-no verdict} lost"
-l=$(lost adr ext4)
-c=$(sed -n 's/^ext4: .* \([0-9]*\) of \([0-9]*\) filesystem images clean.*/\1 \2/p' \
-	"$work/adr/verdict" 2>/dev/null)
-[ "$l" = 0 ] && [ -n "$c" ] && [ "${c% *}" = "${c#* }" ] && [ "${c#* }" -ge 30 ] &&
-	r=ok || r=fail
-ktap_result $r "adr: ext4 -o dax (append + fsync): ${l:-no verdict} lost, ${c% *} of ${c#* } images clean after journal replay"
+for name in ext4 nd_pmem-ext4; do
+	l=$(lost adr $name)
+	c=$(sed -n "s/^$name: .* \([0-9]*\) of \([0-9]*\) filesystem images clean.*/\1 \2/p" \
+		"$work/adr/verdict" 2>/dev/null)
+	[ "$l" = 0 ] && [ -n "$c" ] && [ "${c% *}" = "${c#* }" ] && [ "${c#* }" -ge 30 ] &&
+		r=ok || r=fail
+	ktap_result $r "adr: $name -o dax (append + fsync): ${l:-no verdict} lost, ${c% *} of ${c#* } images clean after journal replay"
+done
 for name in btt nd_btt; do
 	l=$(lost adr $name) t=$(torn adr $name)
 	[ "$l" = 0 ] && [ "$t" = 0 ] && r=ok || r=fail
@@ -235,7 +258,7 @@ for mode in memcpy nt-nofence wrong-line wal; do
 done
 ktap_result $r "adr: controls memcpy, nt-nofence, wrong-line and wal lose records"
 r=ok
-for mode in raw nd_pmem-raw ext4 btt nd_btt "${CONTROLS[@]}"; do
+for mode in raw nd_pmem-raw ext4 nd_pmem-ext4 btt nd_btt "${CONTROLS[@]}"; do
 	l=$(lost eadr "$mode")
 	[ "$l" = 0 ] || { echo "# eadr: $mode lost ${l:-(no verdict)}"; r=fail; }
 done
@@ -246,14 +269,14 @@ ktap_result $r "eadr: ${n:-no} crash points"
 # The checker finds a record that is not where the spec says.
 sed 's/^extent 0 0 0 /extent 0 0 4096 /' "$work/adr/vm/spec" >"$work/bad.spec"
 l=$(python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
-	"$work/bad.spec" "$work"/adr/model/init-{0..5}.img \
+	"$work/bad.spec" "$work"/adr/model/init-{0..6}.img \
 	--random 0 | sed -n 's/^raw: .* \([0-9]*\) lost$/\1/p')
 [ "${l:-0}" -gt 0 ] && r=ok || r=fail
 ktap_result $r "control: the checker finds records moved by 4 KiB lost (${l:-no verdict})"
 # The BTT oracle reads through the map: without it, records are lost.
 sed 's/^\(chan 3 .*\),btt$/\1/' "$work/adr/vm/spec" >"$work/bad.spec"
 l=$(python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
-	"$work/bad.spec" "$work"/adr/model/init-{0..5}.img \
+	"$work/bad.spec" "$work"/adr/model/init-{0..6}.img \
 	--random 0 | sed -n 's/^btt: .* \([0-9]*\) lost$/\1/p')
 [ "${l:-0}" -gt 0 ] && r=ok || r=fail
 ktap_result $r "control: the BTT's records read without its map are lost (${l:-no verdict})"
@@ -263,7 +286,7 @@ recheck()	# SED-SCRIPT: check.py's last line on the ADR run, spec edited
 {
 	sed "$1" "$work/adr/vm/spec" >"$work/bad.spec"
 	python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
-		"$work/bad.spec" "$work"/adr/model/init-{0..5}.img --random 0 \
+		"$work/bad.spec" "$work"/adr/model/init-{0..6}.img --random 0 \
 		--fs-checks 4 | sed -n 's/^ext4: .* \([0-9]* of [0-9]*\) filesystem images clean, .* \([0-9]*\) lost$/\1, \2 lost/p'
 }
 v=$(recheck 's|ext4:/c1|ext4:/missing|')
