@@ -214,23 +214,24 @@ impl Drop for Pmem {
 }
 
 impl dax::Operations for Pmem {
-    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access> {
+    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access<'_>> {
         let offset = pgoff << PAGE_SHIFT;
-        let (kaddr, pfn) = this.mapping.direct(offset)?;
-        let left = ((this.mapping.size() - offset) >> PAGE_SHIFT) as i64;
+        // The first page must be there, and have a struct page.
+        this.mapping.access(pgoff, 0)?;
+        let left = (this.mapping.size() - offset) >> PAGE_SHIFT;
         let sector = offset >> SECTOR_SHIFT;
         let sectors = (pages.max(0) as u64) << (PAGE_SHIFT - SECTOR_SHIFT as usize);
         let pages = match this.bb.first_bad(sector, sectors) {
             // Known good up to the end, or at least as far as asked.
             None if this.bb.is_empty() => left,
-            None => pages.min(left),
+            None => (pages.max(0) as u64).min(left),
             Some(_) if mode == Mode::Access => return Err(EHWPOISON),
             // Recovery writes go page by page up to and over bad pages.
-            Some(bad) => {
-                ((((bad - sector) << SECTOR_SHIFT) as usize).div_ceil(PAGE_SIZE)).max(1) as i64
-            }
+            Some(bad) => (((bad - sector) << SECTOR_SHIFT) as usize)
+                .div_ceil(PAGE_SIZE)
+                .max(1) as u64,
         };
-        Ok(Access { kaddr, pfn, pages })
+        this.mapping.access(pgoff, pages)
     }
 
     fn zero_page_range(this: &Self, pgoff: u64, pages: u64) -> Result {

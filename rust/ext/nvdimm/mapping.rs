@@ -9,7 +9,7 @@
 //! machine check on poisoned media into a short copy instead of a crash.
 
 use crate::{
-    ext::block::bio::MappedSegment, ext::dax::IovIter, ext::memregion::MemRegion,
+    ext::block::bio::MappedSegment, ext::dax::Access, ext::dax::IovIter, ext::memregion::MemRegion,
     ext::mm::pagemap::PageMap, sys::bindings,
 };
 use core::ptr::NonNull;
@@ -254,14 +254,29 @@ impl Mapping {
         Ok(unsafe { iter.copy_flushcache(dst, len) })
     }
 
-    /// Kernel address and page frame number of byte `offset`, for handing
-    /// the memory out directly: only where struct pages back it.
-    pub(crate) fn direct(&self, offset: u64) -> Result<(*mut u8, usize)> {
+    /// `pages` pages from page `pgoff` of the mapping, for handing out
+    /// directly through a DAX device: only where struct pages back them
+    /// (else `EOPNOTSUPP`), and only inside the mapping (else `EIO`; the
+    /// first page must be there even when `pages` is 0).
+    pub(crate) fn access(&self, pgoff: u64, pages: u64) -> Result<Access<'_>> {
         if self.pages().is_none() {
             return Err(EOPNOTSUPP);
         }
-        let addr = self.at(offset, PAGE_SIZE)?;
-        Ok((addr, ((self.phys + offset) >> PAGE_SHIFT) as usize))
+        let offset = pgoff.checked_mul(PAGE_SIZE as u64).ok_or(EIO)?;
+        let len = pages.max(1).checked_mul(PAGE_SIZE as u64).ok_or(EIO)?;
+        let len = usize::try_from(len).map_err(|_| EIO)?;
+        let kaddr = self.at(offset, len)?;
+        let phys = self.phys + offset;
+        if phys % PAGE_SIZE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        let pages = i64::try_from(pages).map_err(|_| EIO)?;
+        // SAFETY: `kaddr` maps `phys` (type invariant), page aligned
+        // (checked above), and the `pages` pages from there on are inside
+        // the mapping (bounds checked by `at`), which has struct pages
+        // (checked above) and keeps them, mapped and claimed, as long as
+        // `self` (or for good once kept).
+        Ok(unsafe { Access::new(kaddr, (phys >> PAGE_SHIFT) as usize, pages) })
     }
 
     /// Drops any cached copy of `len` bytes at `offset` after their poison
