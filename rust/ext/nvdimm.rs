@@ -14,6 +14,7 @@ pub(crate) mod region;
 use crate::{
     ext::{
         block::bio_disk::{self, BioDisk},
+        memregion::MemRegion,
         mm::pagemap::PageRange,
         nvdimm::region::NdRegion,
     },
@@ -187,6 +188,15 @@ impl<'a> Namespace<'a> {
         // resource, which is set up before the device is registered.
         let res = unsafe { &*bindings::rpmem_ndns_res(self.as_raw()) };
         (res.start, res.end.wrapping_sub(res.start).wrapping_add(1))
+    }
+
+    /// Claims the namespace's range under its name, for mapping it; fails
+    /// with `EBUSY` when any part of it is claimed already.
+    pub(crate) fn claim(&self) -> Result<MemRegion> {
+        let (start, size) = self.resource();
+        // SAFETY: the range is the namespace's persistent memory, described
+        // by its region, which a driver of the namespace may map and write.
+        unsafe { MemRegion::request(start, size, self.name()) }
     }
 
     /// Logical sector size: 512, or 4096 when a label says so.

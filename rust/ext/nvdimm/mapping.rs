@@ -78,16 +78,18 @@ impl Mapping {
         })
     }
 
-    /// The part of `pages` (within the range `claim` holds) from byte
-    /// `offset` on, which is where the data starts when the page map also
-    /// covers metadata.
+    /// The part of `pages` from byte `offset` on, which is where the data
+    /// starts when the page map also covers metadata. `pages` must lie
+    /// inside the range `claim` holds and `offset` inside `pages`, else
+    /// `EINVAL`.
     pub(crate) fn with_pages(claim: MemRegion, pages: PageMap, offset: u64) -> Result<Self> {
-        if offset >= pages.size() {
+        if offset >= pages.size() || !claim.contains(pages.start(), pages.size()) {
             return Err(EINVAL);
         }
         // SAFETY: `offset` is within the page map's range (checked above).
         let addr = unsafe { pages.addr().add(offset as usize) };
-        // INVARIANT: the direct map covers the page map's range.
+        // INVARIANT: the direct map covers the page map's range, which is
+        // claimed (checked above).
         Ok(Self {
             addr,
             phys: pages.start() + offset,
