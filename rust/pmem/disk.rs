@@ -106,7 +106,8 @@ impl Pmem {
             return Err(Status::IOERR);
         }
         let offset = seg.sector() << SECTOR_SHIFT;
-        self.mapping.read(offset, &seg.map()).map_err(Status::from)
+        seg.with_mapped(|mapped| self.mapping.read(offset, mapped))
+            .map_err(Status::from)
     }
 
     fn write(&self, seg: &Segment<'_>) -> Result<(), Status> {
@@ -114,7 +115,8 @@ impl Pmem {
         if self.bb.is_bad(seg.sector(), seg.len()) {
             self.clear_poison(offset, seg.len())?;
         }
-        self.mapping.write(offset, &seg.map()).map_err(Status::from)
+        seg.with_mapped(|mapped| self.mapping.write(offset, mapped))
+            .map_err(Status::from)
     }
 
     /// Clears media errors under `len` bytes at `offset` before they are
