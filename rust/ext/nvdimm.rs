@@ -147,8 +147,9 @@ pub(crate) enum Kind {
 
 /// Asks the platform to clear media errors in `len` bytes at physical
 /// address `phys` (`nvdimm_clear_poison`), through the nd bus above `dev`;
-/// returns how many bytes were cleared.
-pub(crate) fn clear_poison(dev: &Device, phys: u64, len: u32) -> Result<u64> {
+/// returns how many bytes were cleared. Private: drivers clear poison in
+/// what they mapped ([`mapping::Mapping::clear_poison`]).
+fn clear_poison(dev: &Device, phys: u64, len: u32) -> Result<u64> {
     // `Device` is a transparent wrapper of `struct device`.
     let dev = core::ptr::from_ref(dev).cast_mut().cast::<kb::device>();
     // SAFETY: `dev` is live; a device with no nd bus above it gets `ENXIO`.

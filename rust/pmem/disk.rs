@@ -25,7 +25,6 @@ use kernel::{
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{aref::ARef, Arc},
-    ModuleMetadata,
 };
 
 /// One namespace's memory, as its disk and its DAX device reach it.
@@ -123,8 +122,10 @@ impl Pmem {
     /// overwritten; fails unless all of them are gone.
     fn clear_poison(&self, offset: u64, len: u32) -> Result<(), Status> {
         let phys = self.mapping.phys() + offset;
-        let cleared =
-            crate::ext::nvdimm::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
+        let cleared = self
+            .mapping
+            .clear_poison(&self.dev, offset, len)
+            .map_err(|_| Status::IOERR)?;
         if cleared > 0 {
             if let Some(pages) = self.mapping.pages() {
                 pages.unpoison(phys, cleared);
@@ -187,30 +188,6 @@ impl Pmem {
             Flushed::Done(bio) => drop(bio),
             Flushed::Async => (),
             Flushed::Failed(mut bio, e) => bio.fail(e.into()),
-        }
-    }
-}
-
-impl Drop for Pmem {
-    /// The memory goes, once neither the disk nor the DAX device can reach
-    /// it. Processes may still map pages of a DAX file after the
-    /// filesystem was told the device is going (not every filesystem can
-    /// unmap them), and nothing waits for those mappings: removing the
-    /// struct pages under them would crash the kernel when they are
-    /// unmapped. So busy pages stay, with their mapping and the claim,
-    /// until reboot; and the module with them, whose code their memory
-    /// failures still reach. Otherwise the pages, the mapping and the claim
-    /// go now, then the bad sector list.
-    fn drop(&mut self) {
-        let busy = self.mapping.busy_pages();
-        if let Some(pages) = self.mapping.pages().filter(|_| busy != 0) {
-            pr_warn!(
-                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
-                pages.start(),
-                pages.size()
-            );
-            self.mapping
-                .keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
         }
     }
 }

@@ -321,11 +321,12 @@ impl Drop for RpmemDevice {
             dax.kill();
         }
         // The disk is deleted (`del_gendisk` waits for bios in flight), its
-        // `badblocks` file let go, and the disk put. With it goes the last
-        // reference to the memory, whose `Drop` (in `disk.rs`) undoes the
-        // rest of probe in reverse: the struct pages (kept while processes
-        // map them) and the mapping, the claim, the bad sector list. The
-        // DAX device is put once nothing refers to it.
+        // `badblocks` file removed, and the disk put. With it goes the last
+        // reference to the memory, which undoes the rest of probe in
+        // reverse: the struct pages (kept while processes map them, see
+        // `Mapping`'s `Drop`) and the mapping, the claim, the bad sector
+        // list (with its reference on the `badblocks` file). The DAX
+        // device is put once nothing refers to it.
         drop(self.disk.take());
         // `nd_pmem_remove`: nothing is left to fail; make whatever was
         // written durable.

@@ -14,10 +14,11 @@ use crate::{
 };
 use core::ptr::NonNull;
 use kernel::{
+    device::Device,
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
-    ThisModule,
+    ModuleMetadata, ThisModule,
 };
 
 /// Persistent memory mapped into the kernel: with `memremap` (no struct
@@ -119,7 +120,7 @@ impl Mapping {
     /// mappings, and removing the pages under them would crash the kernel
     /// when they go. `module`, whose code the page map's operations are,
     /// stays loaded as long.
-    pub(crate) fn keep(&mut self, module: &'static ThisModule) {
+    fn keep(&mut self, module: &'static ThisModule) {
         if let Backing::Pages(pages) = core::mem::replace(&mut self.backing, Backing::Kept) {
             pages.keep(module);
             core::mem::forget(self.claim.take());
@@ -281,6 +282,16 @@ impl Mapping {
         Ok(unsafe { Access::new(kaddr, (phys >> PAGE_SHIFT) as usize, pages) })
     }
 
+    /// Asks the platform to clear the media errors under `len` bytes at
+    /// `offset` (inside the mapping, else `EINVAL`), through the nd bus
+    /// above `dev`; returns how many bytes were cleared.
+    pub(crate) fn clear_poison(&self, dev: &Device, offset: u64, len: u32) -> Result<u64> {
+        if self.at(offset, len as usize).is_err() {
+            return Err(EINVAL);
+        }
+        super::clear_poison(dev, self.phys + offset, len)
+    }
+
     /// Drops any cached copy of `len` bytes at `offset` after their poison
     /// was cleared, so that the next access reads the media.
     pub(crate) fn invalidate(&self, offset: u64, len: usize) -> Result {
@@ -303,7 +314,23 @@ fn part(seg: &MappedSegment<'_>, at: usize, len: usize) -> Result<*mut u8> {
 }
 
 impl Drop for Mapping {
+    /// Processes may still map pages of a DAX file after the filesystem
+    /// was told the device is going (not every filesystem can unmap them),
+    /// and nothing waits for those mappings: removing the struct pages
+    /// under them would crash the kernel when they are unmapped. So busy
+    /// pages stay, with the mapping and the claim, until reboot; and the
+    /// module with them, whose code their memory failures still reach.
+    /// Otherwise the pages, the mapping and the claim go now.
     fn drop(&mut self) {
+        let busy = self.busy_pages();
+        if let Some(pages) = self.pages().filter(|_| busy != 0) {
+            pr_warn!(
+                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
+                pages.start(),
+                pages.size()
+            );
+            self.keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
+        }
         if let Backing::Remap = self.backing {
             // SAFETY: mapped by `memremap` (type invariant) and no longer
             // used.
