@@ -95,18 +95,23 @@ pub(crate) trait Operations: Sync + Sized {
 
     /// Copies `bytes` from `iter` to byte `offset` of page `pgoff`, clearing
     /// the media errors under them first; returns the bytes copied.
-    fn recovery_write(this: &Self, pgoff: u64, offset: usize, bytes: usize, iter: IovIter)
-        -> usize;
+    fn recovery_write(
+        this: &Self,
+        pgoff: u64,
+        offset: usize,
+        bytes: usize,
+        iter: IovIter<'_>,
+    ) -> usize;
 }
 
 /// The source of a `recovery_write`.
 ///
 /// # Invariants
 ///
-/// Wraps a live `struct iov_iter` for the duration of the callback.
-pub(crate) struct IovIter(NonNull<kb::iov_iter>);
+/// Wraps a `struct iov_iter` live for `'a`, the duration of the callback.
+pub(crate) struct IovIter<'a>(NonNull<kb::iov_iter>, PhantomData<&'a mut kb::iov_iter>);
 
-impl IovIter {
+impl IovIter<'_> {
     /// Copies `bytes` from the iterator to `addr` with non-temporal stores
     /// (`_copy_from_iter_flushcache`); returns the bytes copied.
     ///
@@ -389,6 +394,12 @@ impl<T: Operations> Adapter<T> {
         // offset of the write in its first page.
         let offset = addr as usize & (PAGE_SIZE - 1);
         // INVARIANT: the iterator is live for the callback.
-        T::recovery_write(this, pgoff as u64, offset, bytes, IovIter(iter))
+        T::recovery_write(
+            this,
+            pgoff as u64,
+            offset,
+            bytes,
+            IovIter(iter, PhantomData),
+        )
     }
 }

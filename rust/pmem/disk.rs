@@ -230,7 +230,7 @@ impl dax::Operations for Pmem {
         pgoff: u64,
         offset: usize,
         bytes: usize,
-        iter: IovIter,
+        iter: IovIter<'_>,
     ) -> usize {
         let start = (pgoff << PAGE_SHIFT) + offset as u64;
         let len = (offset + bytes).next_multiple_of(PAGE_SIZE);

@@ -216,7 +216,7 @@ impl PageMap {
     pub(crate) fn busy_pages(&self, phys: u64, len: u64) -> u64 {
         let range = self.range();
         let first = phys.max(range.start) >> PAGE_SHIFT;
-        let end = (phys + len).min(range.end + 1) >> PAGE_SHIFT;
+        let end = phys.saturating_add(len).min(range.end + 1) >> PAGE_SHIFT;
         let pfns = first..end;
         // SAFETY: the pfns are ours, so their struct pages exist while
         // `self` does.
@@ -242,7 +242,7 @@ impl PageMap {
     pub(crate) fn unpoison(&self, phys: u64, len: u64) {
         let range = self.range();
         let first = phys.max(range.start) >> PAGE_SHIFT;
-        let end = (phys + len).min(range.end + 1) >> PAGE_SHIFT;
+        let end = phys.saturating_add(len).min(range.end + 1) >> PAGE_SHIFT;
         for pfn in first..end {
             // SAFETY: the pfn is one of ours (clamped to the range above), so
             // its struct page exists while `self` does.

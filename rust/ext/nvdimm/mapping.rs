@@ -251,7 +251,7 @@ impl Mapping {
 
     /// Copies `len` bytes from `iter` to `offset` with non-temporal stores;
     /// returns the bytes copied.
-    pub(crate) fn write_iter(&self, offset: u64, len: usize, iter: IovIter) -> Result<usize> {
+    pub(crate) fn write_iter(&self, offset: u64, len: usize, iter: IovIter<'_>) -> Result<usize> {
         let dst = self.at(offset, len)?;
         // SAFETY: `dst` is valid for `len` bytes (bounds checked).
         Ok(unsafe { iter.copy_flushcache(dst, len) })
