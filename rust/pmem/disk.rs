@@ -121,18 +121,11 @@ impl Pmem {
     /// Clears media errors under `len` bytes at `offset` before they are
     /// overwritten; fails unless all of them are gone.
     fn clear_poison(&self, offset: u64, len: u32) -> Result<(), Status> {
-        let phys = self.mapping.phys() + offset;
         let cleared = self
             .mapping
             .clear_poison(&self.dev, offset, len)
             .map_err(|_| Status::IOERR)?;
         if cleared > 0 {
-            if let Some(pages) = self.mapping.pages() {
-                pages.unpoison(phys, cleared);
-            }
-            self.mapping
-                .invalidate(offset, cleared as usize)
-                .map_err(Status::from)?;
             self.bb
                 .clear(offset >> SECTOR_SHIFT, cleared >> SECTOR_SHIFT);
         }

@@ -238,8 +238,15 @@ impl PageMap {
 
     /// Returns the pages of `len` bytes at physical `phys`, whose media
     /// errors were just cleared, to normal use: clears their `HWPoison`
-    /// flag and restores their direct mapping.
-    pub(crate) fn unpoison(&self, phys: u64, len: u64) {
+    /// flag and restores their direct mapping. Pages outside the page map
+    /// are left alone.
+    ///
+    /// # Safety
+    ///
+    /// The media under the pages must be free of errors (the platform
+    /// cleared them): the kernel reads an unpoisoned page with ordinary,
+    /// not machine-check-safe, loads.
+    pub(crate) unsafe fn unpoison(&self, phys: u64, len: u64) {
         let range = self.range();
         let first = phys.max(range.start) >> PAGE_SHIFT;
         let end = phys.saturating_add(len).min(range.end + 1) >> PAGE_SHIFT;

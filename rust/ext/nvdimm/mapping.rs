@@ -284,21 +284,27 @@ impl Mapping {
 
     /// Asks the platform to clear the media errors under `len` bytes at
     /// `offset` (inside the mapping, else `EINVAL`), through the nd bus
-    /// above `dev`; returns how many bytes were cleared.
+    /// above `dev`; returns how many bytes were cleared. Their struct
+    /// pages, if any, are returned to normal use, and cached copies of them
+    /// dropped, so that the next access reads the media.
     pub(crate) fn clear_poison(&self, dev: &Device, offset: u64, len: u32) -> Result<u64> {
         if self.at(offset, len as usize).is_err() {
             return Err(EINVAL);
         }
-        super::clear_poison(dev, self.phys + offset, len)
-    }
-
-    /// Drops any cached copy of `len` bytes at `offset` after their poison
-    /// was cleared, so that the next access reads the media.
-    pub(crate) fn invalidate(&self, offset: u64, len: usize) -> Result {
-        let addr = self.at(offset, len)?;
-        // SAFETY: `addr` is valid for `len` bytes (bounds checked).
-        unsafe { bindings::rpmem_invalidate_pmem(addr.cast(), len) };
-        Ok(())
+        let phys = self.phys + offset;
+        let cleared = super::clear_poison(dev, phys, len)?.min(len.into());
+        if cleared == 0 {
+            return Ok(0);
+        }
+        if let Some(pages) = self.pages() {
+            // SAFETY: the platform just cleared the media errors under
+            // these bytes.
+            unsafe { pages.unpoison(phys, cleared) };
+        }
+        let addr = self.at(offset, cleared as usize)?;
+        // SAFETY: `addr` is valid for `cleared` bytes (bounds checked).
+        unsafe { bindings::rpmem_invalidate_pmem(addr.cast(), cleared as usize) };
+        Ok(cleared)
     }
 }
 

@@ -150,7 +150,6 @@ impl Media {
         if self.is_bad(offset, len as usize) {
             let cleared = self.mapping.clear_poison(&self.dev, at, len)?;
             if cleared > 0 {
-                self.mapping.invalidate(at, cleared as usize)?;
                 self.bb.clear(at / SECTOR, cleared / SECTOR);
             }
             if cleared < u64::from(len) {
