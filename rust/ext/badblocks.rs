@@ -22,9 +22,10 @@ use kernel::{
 /// points to it.
 pub(crate) struct Badblocks {
     bb: KBox<Opaque<bindings::badblocks>>,
-    /// The disk's `badblocks` sysfs file while the disk is live, else null:
-    /// a reference taken by `show_in`, dropped by `hide`, which the disk
-    /// that called `show_in` calls once it is deleted.
+    /// The disk's `badblocks` sysfs file once `show_in` found it, else
+    /// null: a reference on the kernfs node, dropped with `self`. A node
+    /// stays allocated, and may be notified, as long as it is referenced,
+    /// even after the disk and its files are gone.
     file: Atomic<*mut kb::kernfs_node>,
 }
 
@@ -48,26 +49,20 @@ impl Badblocks {
     }
 
     /// Starts notifying pollers of the `badblocks` file of `disk`, whose
-    /// list this is, when the list changes.
+    /// list this is, when the list changes, for as long as `self` lives. A
+    /// list shows in one disk: once it has a file, later calls change
+    /// nothing.
     ///
     /// # Safety
     ///
-    /// `disk` must be a live, added disk, and [`Badblocks::hide`] be called
-    /// before it is freed.
+    /// `disk` must be a live, added disk.
     pub(crate) unsafe fn show_in(&self, disk: *mut kb::gendisk) {
         // SAFETY: by the safety requirements.
         let file = unsafe { bindings::rpmem_disk_sysfs_file(disk, c"badblocks".as_char_ptr()) };
-        self.file.xchg(file, Full);
         if file.is_null() {
             pr_warn!("'badblocks' notification disabled\n");
-        }
-    }
-
-    /// Stops notifying; the disk is going.
-    pub(crate) fn hide(&self) {
-        let file = self.file.xchg(ptr::null_mut(), Full);
-        if !file.is_null() {
-            // SAFETY: the reference taken in `show_in`.
+        } else if self.file.cmpxchg(ptr::null_mut(), file, Full).is_err() {
+            // SAFETY: the reference just taken, which nobody else saw.
             unsafe { kb::kernfs_put(file) };
         }
     }
@@ -76,9 +71,10 @@ impl Badblocks {
     pub(crate) fn notify(&self) {
         let file = self.file.load(Acquire);
         if !file.is_null() {
-            // SAFETY: `hide` runs only once no I/O and no notification can
-            // reach the list any more (the disk is deleted), so the
-            // reference is held here.
+            // SAFETY: `file` is a reference taken by `show_in` and dropped
+            // only when `self` is, which cannot happen while `self` is
+            // borrowed here; `kernfs_notify` may be called from any context
+            // on a referenced node, removed or not.
             unsafe { kb::kernfs_notify(file) };
         }
     }
@@ -128,6 +124,12 @@ impl Badblocks {
 
 impl Drop for Badblocks {
     fn drop(&mut self) {
+        let file = *self.file.get_mut();
+        if !file.is_null() {
+            // SAFETY: the reference taken by `show_in`; no `notify` can run
+            // any more, as `self` is borrowed by nobody.
+            unsafe { kb::kernfs_put(file) };
+        }
         // SAFETY: initialised (type invariant) and no longer referenced: the
         // disk that pointed here holds an `Arc` of `self` until it is gone.
         unsafe { bindings::badblocks_exit(self.as_raw()) };

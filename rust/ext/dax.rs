@@ -30,14 +30,48 @@ use kernel::{
     sync::{Arc, UniqueArc},
 };
 
-/// Where `direct_access` found the memory behind a page offset.
-pub(crate) struct Access {
-    /// Kernel address of the first byte.
-    pub(crate) kaddr: *mut u8,
-    /// Its page frame number.
-    pub(crate) pfn: usize,
-    /// How many pages from there on may be accessed directly.
-    pub(crate) pages: i64,
+/// Where `direct_access` found the memory behind a page offset: what the
+/// dax core maps, into the kernel and into processes.
+///
+/// Only a mapping of persistent memory with struct pages makes one
+/// (`Mapping::access` of `ext::nvdimm::mapping`), so safe code cannot hand
+/// the dax core an address it made up.
+///
+/// # Invariants
+///
+/// `kaddr` is the kernel address of page frame `pfn`; that page and the
+/// `pages - 1` after it are persistent memory with struct pages, mapped
+/// and claimed for at least `'a`.
+pub(crate) struct Access<'a> {
+    kaddr: *mut u8,
+    pfn: usize,
+    pages: i64,
+    _memory: PhantomData<&'a ()>,
+}
+
+impl Access<'_> {
+    /// `pages` pages from page frame `pfn` on, mapped at `kaddr`.
+    ///
+    /// # Safety
+    ///
+    /// `kaddr` must be the kernel address of page frame `pfn`, and that
+    /// page and the `pages - 1` pages after it persistent memory with struct
+    /// pages (`MEMORY_DEVICE_FS_DAX`), mapped and claimed by the caller for
+    /// at least `'a`.
+    pub(crate) unsafe fn new(kaddr: *mut u8, pfn: usize, pages: i64) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self {
+            kaddr,
+            pfn,
+            pages,
+            _memory: PhantomData,
+        }
+    }
+
+    /// How many pages may be accessed directly.
+    pub(crate) fn pages(&self) -> i64 {
+        self.pages
+    }
 }
 
 /// Why `direct_access` is asked.
@@ -52,26 +86,32 @@ pub(crate) enum Mode {
 
 /// What a DAX device does on behalf of its filesystem.
 pub(crate) trait Operations: Sync + Sized {
-    /// Translates `pages` pages at page offset `pgoff` into memory.
-    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access>;
+    /// Translates `pages` pages at page offset `pgoff` into memory, which
+    /// lives at least as long as `this`.
+    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access<'_>>;
 
     /// Zeroes `pages` pages at `pgoff`, clearing media errors there.
     fn zero_page_range(this: &Self, pgoff: u64, pages: u64) -> Result;
 
     /// Copies `bytes` from `iter` to byte `offset` of page `pgoff`, clearing
     /// the media errors under them first; returns the bytes copied.
-    fn recovery_write(this: &Self, pgoff: u64, offset: usize, bytes: usize, iter: IovIter)
-        -> usize;
+    fn recovery_write(
+        this: &Self,
+        pgoff: u64,
+        offset: usize,
+        bytes: usize,
+        iter: IovIter<'_>,
+    ) -> usize;
 }
 
 /// The source of a `recovery_write`.
 ///
 /// # Invariants
 ///
-/// Wraps a live `struct iov_iter` for the duration of the callback.
-pub(crate) struct IovIter(NonNull<kb::iov_iter>);
+/// Wraps a `struct iov_iter` live for `'a`, the duration of the callback.
+pub(crate) struct IovIter<'a>(NonNull<kb::iov_iter>, PhantomData<&'a mut kb::iov_iter>);
 
-impl IovIter {
+impl IovIter<'_> {
     /// Copies `bytes` from the iterator to `addr` with non-temporal stores
     /// (`_copy_from_iter_flushcache`); returns the bytes copied.
     ///
@@ -305,7 +345,12 @@ impl<T: Operations> Adapter<T> {
         let this = unsafe { Self::private(dax) };
         match T::direct_access(this, pgoff as u64, pages as i64, mode) {
             Ok(a) => {
-                // SAFETY: the out pointers are null or valid for writes.
+                // SAFETY: the out pointers are null or valid for writes. The
+                // memory `a` describes is persistent memory with struct
+                // pages, mapped and claimed for as long as `this` (type
+                // invariant of `Access`): the dax core uses `kaddr` only
+                // until `kill_dax`, which the registration calls before it
+                // lets go of `this`.
                 unsafe {
                     if !kaddr.is_null() {
                         *kaddr = a.kaddr.cast();
@@ -314,7 +359,7 @@ impl<T: Operations> Adapter<T> {
                         *pfn = a.pfn;
                     }
                 }
-                a.pages as isize
+                a.pages() as isize
             }
             Err(e) => e.to_errno() as isize,
         }
@@ -349,6 +394,12 @@ impl<T: Operations> Adapter<T> {
         // offset of the write in its first page.
         let offset = addr as usize & (PAGE_SIZE - 1);
         // INVARIANT: the iterator is live for the callback.
-        T::recovery_write(this, pgoff as u64, offset, bytes, IovIter(iter))
+        T::recovery_write(
+            this,
+            pgoff as u64,
+            offset,
+            bytes,
+            IovIter(iter, PhantomData),
+        )
     }
 }

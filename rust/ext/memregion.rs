@@ -29,7 +29,14 @@ impl MemRegion {
     /// `name`.
     ///
     /// Fails with `EBUSY` when any part of the range is already claimed.
-    pub(crate) fn request(start: u64, size: u64, name: &CStr) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// The range must be memory that the caller's device owns and that may
+    /// be mapped and written once claimed (the resource of a namespace the
+    /// caller is bound to): a claim is what the mappings of this crate take
+    /// as proof that they may write there.
+    pub(crate) unsafe fn request(start: u64, size: u64, name: &CStr) -> Result<Self> {
         let name = CString::try_from(name)?;
         // SAFETY: `name` is a valid C string, kept in `self`, so it outlives
         // the claim (and is forgotten with it).
@@ -48,6 +55,16 @@ impl MemRegion {
     /// Physical start address and size in bytes.
     pub(crate) fn range(&self) -> (u64, u64) {
         (self.start, self.size)
+    }
+
+    /// Whether the `size` bytes at physical address `start` are a
+    /// non-empty part of the claim.
+    pub(crate) fn contains(&self, start: u64, size: u64) -> bool {
+        size != 0
+            && start >= self.start
+            && start
+                .checked_add(size)
+                .is_some_and(|end| end <= self.start + self.size)
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) mod region;
 use crate::{
     ext::{
         block::bio_disk::{self, BioDisk},
+        memregion::MemRegion,
         mm::pagemap::PageRange,
         nvdimm::region::NdRegion,
     },
@@ -146,8 +147,9 @@ pub(crate) enum Kind {
 
 /// Asks the platform to clear media errors in `len` bytes at physical
 /// address `phys` (`nvdimm_clear_poison`), through the nd bus above `dev`;
-/// returns how many bytes were cleared.
-pub(crate) fn clear_poison(dev: &Device, phys: u64, len: u32) -> Result<u64> {
+/// returns how many bytes were cleared. Private: drivers clear poison in
+/// what they mapped ([`mapping::Mapping::clear_poison`]).
+fn clear_poison(dev: &Device, phys: u64, len: u32) -> Result<u64> {
     // `Device` is a transparent wrapper of `struct device`.
     let dev = core::ptr::from_ref(dev).cast_mut().cast::<kb::device>();
     // SAFETY: `dev` is live; a device with no nd bus above it gets `ENXIO`.
@@ -187,6 +189,15 @@ impl<'a> Namespace<'a> {
         // resource, which is set up before the device is registered.
         let res = unsafe { &*bindings::rpmem_ndns_res(self.as_raw()) };
         (res.start, res.end.wrapping_sub(res.start).wrapping_add(1))
+    }
+
+    /// Claims the namespace's range under its name, for mapping it; fails
+    /// with `EBUSY` when any part of it is claimed already.
+    pub(crate) fn claim(&self) -> Result<MemRegion> {
+        let (start, size) = self.resource();
+        // SAFETY: the range is the namespace's persistent memory, described
+        // by its region, which a driver of the namespace may map and write.
+        unsafe { MemRegion::request(start, size, self.name()) }
     }
 
     /// Logical sector size: 512, or 4096 when a label says so.

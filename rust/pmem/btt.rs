@@ -266,16 +266,17 @@ impl Btt {
             return Err(Status::IOERR);
         }
         let first = (seg.sector() << SECTOR_SHIFT) / u64::from(self.sector_size);
-        let mapped = seg.map();
-        for (i, at) in (0..len).step_by(lbs).enumerate() {
-            let (arena, lba) = self.locate(first + i as u64)?;
-            if write {
-                arena.write(&self.media, lba, &mapped, at)?;
-            } else {
-                arena.read(&self.media, lba, &mapped, at)?;
+        seg.with_mapped(|mapped| {
+            for (i, at) in (0..len).step_by(lbs).enumerate() {
+                let (arena, lba) = self.locate(first + i as u64)?;
+                if write {
+                    arena.write(&self.media, lba, mapped, at)?;
+                } else {
+                    arena.read(&self.media, lba, mapped, at)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

@@ -25,7 +25,6 @@ use kernel::{
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{aref::ARef, Arc},
-    ModuleMetadata,
 };
 
 /// One namespace's memory, as its disk and its DAX device reach it.
@@ -106,7 +105,8 @@ impl Pmem {
             return Err(Status::IOERR);
         }
         let offset = seg.sector() << SECTOR_SHIFT;
-        self.mapping.read(offset, &seg.map()).map_err(Status::from)
+        seg.with_mapped(|mapped| self.mapping.read(offset, mapped))
+            .map_err(Status::from)
     }
 
     fn write(&self, seg: &Segment<'_>) -> Result<(), Status> {
@@ -114,22 +114,18 @@ impl Pmem {
         if self.bb.is_bad(seg.sector(), seg.len()) {
             self.clear_poison(offset, seg.len())?;
         }
-        self.mapping.write(offset, &seg.map()).map_err(Status::from)
+        seg.with_mapped(|mapped| self.mapping.write(offset, mapped))
+            .map_err(Status::from)
     }
 
     /// Clears media errors under `len` bytes at `offset` before they are
     /// overwritten; fails unless all of them are gone.
     fn clear_poison(&self, offset: u64, len: u32) -> Result<(), Status> {
-        let phys = self.mapping.phys() + offset;
-        let cleared =
-            crate::ext::nvdimm::clear_poison(&self.dev, phys, len).map_err(|_| Status::IOERR)?;
+        let cleared = self
+            .mapping
+            .clear_poison(&self.dev, offset, len)
+            .map_err(|_| Status::IOERR)?;
         if cleared > 0 {
-            if let Some(pages) = self.mapping.pages() {
-                pages.unpoison(phys, cleared);
-            }
-            self.mapping
-                .invalidate(offset, cleared as usize)
-                .map_err(Status::from)?;
             self.bb
                 .clear(offset >> SECTOR_SHIFT, cleared >> SECTOR_SHIFT);
         }
@@ -189,48 +185,25 @@ impl Pmem {
     }
 }
 
-impl Drop for Pmem {
-    /// The memory goes, once neither the disk nor the DAX device can reach
-    /// it. Processes may still map pages of a DAX file after the
-    /// filesystem was told the device is going (not every filesystem can
-    /// unmap them), and nothing waits for those mappings: removing the
-    /// struct pages under them would crash the kernel when they are
-    /// unmapped. So busy pages stay, with their mapping and the claim,
-    /// until reboot; and the module with them, whose code their memory
-    /// failures still reach. Otherwise the pages, the mapping and the claim
-    /// go now, then the bad sector list.
-    fn drop(&mut self) {
-        let busy = self.mapping.busy_pages();
-        if let Some(pages) = self.mapping.pages().filter(|_| busy != 0) {
-            pr_warn!(
-                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
-                pages.start(),
-                pages.size()
-            );
-            self.mapping
-                .keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
-        }
-    }
-}
-
 impl dax::Operations for Pmem {
-    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access> {
+    fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access<'_>> {
         let offset = pgoff << PAGE_SHIFT;
-        let (kaddr, pfn) = this.mapping.direct(offset)?;
-        let left = ((this.mapping.size() - offset) >> PAGE_SHIFT) as i64;
+        // The first page must be there, and have a struct page.
+        this.mapping.access(pgoff, 0)?;
+        let left = (this.mapping.size() - offset) >> PAGE_SHIFT;
         let sector = offset >> SECTOR_SHIFT;
         let sectors = (pages.max(0) as u64) << (PAGE_SHIFT - SECTOR_SHIFT as usize);
         let pages = match this.bb.first_bad(sector, sectors) {
             // Known good up to the end, or at least as far as asked.
             None if this.bb.is_empty() => left,
-            None => pages.min(left),
+            None => (pages.max(0) as u64).min(left),
             Some(_) if mode == Mode::Access => return Err(EHWPOISON),
             // Recovery writes go page by page up to and over bad pages.
-            Some(bad) => {
-                ((((bad - sector) << SECTOR_SHIFT) as usize).div_ceil(PAGE_SIZE)).max(1) as i64
-            }
+            Some(bad) => (((bad - sector) << SECTOR_SHIFT) as usize)
+                .div_ceil(PAGE_SIZE)
+                .max(1) as u64,
         };
-        Ok(Access { kaddr, pfn, pages })
+        this.mapping.access(pgoff, pages)
     }
 
     fn zero_page_range(this: &Self, pgoff: u64, pages: u64) -> Result {
@@ -250,7 +223,7 @@ impl dax::Operations for Pmem {
         pgoff: u64,
         offset: usize,
         bytes: usize,
-        iter: IovIter,
+        iter: IovIter<'_>,
     ) -> usize {
         let start = (pgoff << PAGE_SHIFT) + offset as u64;
         let len = (offset + bytes).next_multiple_of(PAGE_SIZE);

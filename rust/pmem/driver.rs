@@ -84,7 +84,7 @@ impl RpmemDevice {
             dev_warn!(dev.dev(), "unable to guarantee persistence of writes\n");
         }
 
-        let claim = MemRegion::request(start, size, ns.name()).inspect_err(|_| {
+        let claim = ns.claim().inspect_err(|_| {
             dev_warn!(dev.dev(), "could not reserve {start:#x}+{size:#x}\n");
         })?;
         let failure = DaxFailure::new()?;
@@ -174,7 +174,7 @@ impl RpmemDevice {
         };
         let lbasize = u32::try_from(btt.lbasize()).map_err(|_| EINVAL)?;
         let (start, size) = ns.resource();
-        let claim = MemRegion::request(start, size, ns.name()).inspect_err(|_| {
+        let claim = ns.claim().inspect_err(|_| {
             dev_warn!(dev.dev(), "could not reserve {start:#x}+{size:#x}\n");
         })?;
         let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
@@ -235,15 +235,18 @@ fn map(
 ) -> Result<Mapping> {
     let node = dev.numa_node();
     let (start, size) = claim.range();
-    let new_pages = |range| PageMap::new(range, node, Some(failure.clone()));
+    let new_pages = |range| PageMap::new(range, &claim, node, Some(failure.clone()));
     match layout {
-        Layout::Pfn(pfn) => Mapping::with_pages(claim, new_pages(pfn.pages)?, pfn.data_offset),
+        Layout::Pfn(pfn) => {
+            let pages = new_pages(pfn.pages)?;
+            Mapping::with_pages(claim, pages, pfn.data_offset)
+        }
         Layout::Raw if !crate::module_parameters::raw_dax.value() => {
             dev_info!(dev.dev(), "raw_dax=0: no struct pages, no DAX\n");
             Mapping::new(claim)
         }
         Layout::Raw => {
-            let pages = PageRange::in_ram(start, size).and_then(new_pages);
+            let pages = PageRange::in_ram(&claim).and_then(new_pages);
             match pages {
                 Ok(pages) => Mapping::with_pages(claim, pages, 0),
                 Err(e) => {
@@ -318,11 +321,12 @@ impl Drop for RpmemDevice {
             dax.kill();
         }
         // The disk is deleted (`del_gendisk` waits for bios in flight), its
-        // `badblocks` file let go, and the disk put. With it goes the last
-        // reference to the memory, whose `Drop` (in `disk.rs`) undoes the
-        // rest of probe in reverse: the struct pages (kept while processes
-        // map them) and the mapping, the claim, the bad sector list. The
-        // DAX device is put once nothing refers to it.
+        // `badblocks` file removed, and the disk put. With it goes the last
+        // reference to the memory, which undoes the rest of probe in
+        // reverse: the struct pages (kept while processes map them, see
+        // `Mapping`'s `Drop`) and the mapping, the claim, the bad sector
+        // list (with its reference on the `badblocks` file). The DAX
+        // device is put once nothing refers to it.
         drop(self.disk.take());
         // `nd_pmem_remove`: nothing is left to fail; make whatever was
         // written durable.

@@ -241,24 +241,31 @@ impl Segment<'_> {
         self.len
     }
 
-    /// Maps the segment's page (`kmap_local_page`) for a copy.
-    pub(crate) fn map(&self) -> MappedSegment<'_> {
+    /// Runs `f` on the segment's bytes, mapped (`kmap_local_page`) for a
+    /// copy; unmapped when `f` returns. Local mappings must be released in
+    /// the reverse order of mapping: `f` only borrows the mapped segment,
+    /// so mappings nest, and the inner one goes first.
+    pub(crate) fn with_mapped<R>(&self, f: impl FnOnce(&MappedSegment<'_>) -> R) -> R {
         flush_dcache_page(self.page);
         // SAFETY: `page` is a valid page of the bio (type invariant).
         let base = unsafe { kb::kmap_local_page(self.page) };
-        // INVARIANT: `offset + len` stays inside the mapped page.
-        MappedSegment {
+        // INVARIANT: `offset + len` stays inside the mapped page, mapped
+        // until the guard drops below.
+        let mapped = MappedSegment {
             page: self.page,
             base,
             // SAFETY: `offset < PAGE_SIZE` (type invariant of `Segment`).
             ptr: unsafe { base.cast::<u8>().add(self.offset as usize) },
             len: self.len as usize,
             _seg: PhantomData,
-        }
+        };
+        f(&mapped)
     }
 }
 
-/// A segment mapped into the kernel's address space; unmapped on drop.
+/// A segment mapped into the kernel's address space, lent to the closure of
+/// [`Segment::with_mapped`]; unmapped on drop, which only that function
+/// does (nobody else owns one).
 ///
 /// The page's data cache is kept coherent both before the copy (for writes to
 /// the disk) and after it (for reads).
@@ -266,7 +273,8 @@ impl Segment<'_> {
 /// # Invariants
 ///
 /// `ptr` is valid for reads and writes of `len` bytes until drop; `base` is
-/// the address `kmap_local_page` returned.
+/// the address `kmap_local_page` returned, and every local mapping made
+/// after it is released before it.
 pub(crate) struct MappedSegment<'a> {
     page: *mut kb::page,
     base: *mut c_void,
@@ -301,9 +309,9 @@ impl MappedSegment<'_> {
 
 impl Drop for MappedSegment<'_> {
     fn drop(&mut self) {
-        // SAFETY: `base` came from `kmap_local_page` (type invariant); local
-        // mappings are released in reverse order, and segments are mapped one
-        // at a time.
+        // SAFETY: `base` came from `kmap_local_page` and the mappings made
+        // after it are released (type invariant): `with_mapped` owns `self`
+        // and drops it once its closure, which only borrowed it, returned.
         unsafe { kb::kunmap_local(self.base) };
         flush_dcache_page(self.page);
     }

@@ -269,14 +269,14 @@ impl<T: Operations> NewBioDisk<T> {
             )
         };
         if let Some(bb) = &badblocks {
-            // SAFETY: added above; `drop` calls `hide` before the disk goes.
+            // SAFETY: added above.
             unsafe { bb.show_in(disk.as_ptr()) };
         }
         // INVARIANT: added above, `private_data` points into `data`.
         Ok(BioDisk {
             disk,
             data,
-            badblocks,
+            _badblocks: badblocks,
         })
     }
 }
@@ -294,12 +294,13 @@ impl<T: Operations> Drop for NewBioDisk<T> {
 ///
 /// `disk` was added with `device_add_disk` and its `private_data` points to
 /// the `T` in `data`, which lives as long as `self`; its `bb`, when set, to
-/// the list in `badblocks`. Dropping `self` deletes the disk, so `T` is
+/// the list in `_badblocks`. Dropping `self` deletes the disk, so `T` is
 /// never reached through it after that.
 pub(crate) struct BioDisk<T: Operations> {
     disk: NonNull<kb::gendisk>,
     data: Arc<T>,
-    badblocks: Option<Arc<Badblocks>>,
+    /// The list the disk's `bb` points to, kept as long as the disk.
+    _badblocks: Option<Arc<Badblocks>>,
 }
 
 // SAFETY: The gendisk functions used here may be called from any thread.
@@ -350,9 +351,6 @@ impl<T: Operations> Drop for BioDisk<T> {
         // bios in flight and removes the attributes, so `data` is unused
         // once it returns.
         unsafe { kb::del_gendisk(self.disk.as_ptr()) };
-        if let Some(bb) = &self.badblocks {
-            bb.hide();
-        }
         // SAFETY: deleted above; the last use of the disk.
         unsafe { kb::put_disk(self.disk.as_ptr()) };
     }

@@ -9,6 +9,7 @@
 //!
 //! C header: [`include/linux/memremap.h`](srctree/include/linux/memremap.h)
 
+use crate::ext::memregion::MemRegion;
 use core::ptr::NonNull;
 use kernel::{
     bindings as kb,
@@ -72,9 +73,10 @@ struct Pgmap {
 pub(crate) struct PageRange(KBox<Pgmap>);
 
 impl PageRange {
-    /// `start..start + size` (physical, 2 MiB aligned), with the memmap in
-    /// RAM.
-    pub(crate) fn in_ram(start: u64, size: u64) -> Result<Self> {
+    /// The range `claim` holds (2 MiB aligned, else `EINVAL`), with the
+    /// memmap in RAM.
+    pub(crate) fn in_ram(claim: &MemRegion) -> Result<Self> {
+        let (start, size) = claim.range();
         if start % ALIGN != 0 || size % ALIGN != 0 || size == 0 {
             return Err(EINVAL);
         }
@@ -129,25 +131,34 @@ unsafe impl Sync for PageMap {}
 impl PageMap {
     /// Creates the struct pages of `range` on NUMA node `node`, for fsdax;
     /// memory failures under them go to `failure`, if given, and else to
-    /// the kernel's generic handler. The range must be claimed by the
-    /// caller and not be System RAM.
+    /// the kernel's generic handler. `range` must be one range inside
+    /// `claim`, else `EINVAL`; the kernel refuses System RAM and ranges
+    /// that have struct pages already.
     pub(crate) fn new(
         range: PageRange,
+        claim: &MemRegion,
         node: i32,
         failure: Option<Arc<dyn MemoryFailure>>,
     ) -> Result<Self> {
         let mut pgmap = range.0;
-        let has_failure = failure.is_some();
-        pgmap.failure = failure;
         // SAFETY: the page map is ours alone until `memremap_pages`.
         let raw = unsafe { &mut *pgmap.pgmap.get() };
+        if raw.nr_range != 1 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `nr_range == 1`, so the union holds `range`.
+        let kb::range { start, end } = unsafe { *raw.__bindgen_anon_1.range.as_ref() };
+        if !claim.contains(start, end.wrapping_sub(start).wrapping_add(1)) {
+            return Err(EINVAL);
+        }
         raw.type_ = kb::memory_type_MEMORY_DEVICE_FS_DAX;
         raw.owner = pgmap.pgmap.get().cast();
-        if has_failure {
+        if failure.is_some() {
             raw.ops = &FAILURE_OPS;
         }
-        // SAFETY: `pgmap` is described and stays at its address (boxed)
-        // until `memunmap_pages` in `drop`.
+        pgmap.failure = failure;
+        // SAFETY: `pgmap` describes one claimed range (checked above) and
+        // stays at its address (boxed) until `memunmap_pages` in `drop`.
         let addr = from_err_ptr(unsafe { kb::memremap_pages(pgmap.pgmap.get(), node) })?;
         let addr = NonNull::new(addr.cast::<u8>()).ok_or(EINVAL)?;
         // INVARIANT: set up by `memremap_pages` above.
@@ -205,7 +216,7 @@ impl PageMap {
     pub(crate) fn busy_pages(&self, phys: u64, len: u64) -> u64 {
         let range = self.range();
         let first = phys.max(range.start) >> PAGE_SHIFT;
-        let end = (phys + len).min(range.end + 1) >> PAGE_SHIFT;
+        let end = phys.saturating_add(len).min(range.end + 1) >> PAGE_SHIFT;
         let pfns = first..end;
         // SAFETY: the pfns are ours, so their struct pages exist while
         // `self` does.
@@ -227,11 +238,18 @@ impl PageMap {
 
     /// Returns the pages of `len` bytes at physical `phys`, whose media
     /// errors were just cleared, to normal use: clears their `HWPoison`
-    /// flag and restores their direct mapping.
-    pub(crate) fn unpoison(&self, phys: u64, len: u64) {
+    /// flag and restores their direct mapping. Pages outside the page map
+    /// are left alone.
+    ///
+    /// # Safety
+    ///
+    /// The media under the pages must be free of errors (the platform
+    /// cleared them): the kernel reads an unpoisoned page with ordinary,
+    /// not machine-check-safe, loads.
+    pub(crate) unsafe fn unpoison(&self, phys: u64, len: u64) {
         let range = self.range();
         let first = phys.max(range.start) >> PAGE_SHIFT;
-        let end = (phys + len).min(range.end + 1) >> PAGE_SHIFT;
+        let end = phys.saturating_add(len).min(range.end + 1) >> PAGE_SHIFT;
         for pfn in first..end {
             // SAFETY: the pfn is one of ours (clamped to the range above), so
             // its struct page exists while `self` does.

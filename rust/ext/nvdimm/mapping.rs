@@ -9,15 +9,16 @@
 //! machine check on poisoned media into a short copy instead of a crash.
 
 use crate::{
-    ext::block::bio::MappedSegment, ext::dax::IovIter, ext::memregion::MemRegion,
+    ext::block::bio::MappedSegment, ext::dax::Access, ext::dax::IovIter, ext::memregion::MemRegion,
     ext::mm::pagemap::PageMap, sys::bindings,
 };
 use core::ptr::NonNull;
 use kernel::{
+    device::Device,
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
-    ThisModule,
+    ModuleMetadata, ThisModule,
 };
 
 /// Persistent memory mapped into the kernel: with `memremap` (no struct
@@ -78,16 +79,18 @@ impl Mapping {
         })
     }
 
-    /// The part of `pages` (within the range `claim` holds) from byte
-    /// `offset` on, which is where the data starts when the page map also
-    /// covers metadata.
+    /// The part of `pages` from byte `offset` on, which is where the data
+    /// starts when the page map also covers metadata. `pages` must lie
+    /// inside the range `claim` holds and `offset` inside `pages`, else
+    /// `EINVAL`.
     pub(crate) fn with_pages(claim: MemRegion, pages: PageMap, offset: u64) -> Result<Self> {
-        if offset >= pages.size() {
+        if offset >= pages.size() || !claim.contains(pages.start(), pages.size()) {
             return Err(EINVAL);
         }
         // SAFETY: `offset` is within the page map's range (checked above).
         let addr = unsafe { pages.addr().add(offset as usize) };
-        // INVARIANT: the direct map covers the page map's range.
+        // INVARIANT: the direct map covers the page map's range, which is
+        // claimed (checked above).
         Ok(Self {
             addr,
             phys: pages.start() + offset,
@@ -117,7 +120,7 @@ impl Mapping {
     /// mappings, and removing the pages under them would crash the kernel
     /// when they go. `module`, whose code the page map's operations are,
     /// stays loaded as long.
-    pub(crate) fn keep(&mut self, module: &'static ThisModule) {
+    fn keep(&mut self, module: &'static ThisModule) {
         if let Backing::Pages(pages) = core::mem::replace(&mut self.backing, Backing::Kept) {
             pages.keep(module);
             core::mem::forget(self.claim.take());
@@ -248,29 +251,60 @@ impl Mapping {
 
     /// Copies `len` bytes from `iter` to `offset` with non-temporal stores;
     /// returns the bytes copied.
-    pub(crate) fn write_iter(&self, offset: u64, len: usize, iter: IovIter) -> Result<usize> {
+    pub(crate) fn write_iter(&self, offset: u64, len: usize, iter: IovIter<'_>) -> Result<usize> {
         let dst = self.at(offset, len)?;
         // SAFETY: `dst` is valid for `len` bytes (bounds checked).
         Ok(unsafe { iter.copy_flushcache(dst, len) })
     }
 
-    /// Kernel address and page frame number of byte `offset`, for handing
-    /// the memory out directly: only where struct pages back it.
-    pub(crate) fn direct(&self, offset: u64) -> Result<(*mut u8, usize)> {
+    /// `pages` pages from page `pgoff` of the mapping, for handing out
+    /// directly through a DAX device: only where struct pages back them
+    /// (else `EOPNOTSUPP`), and only inside the mapping (else `EIO`; the
+    /// first page must be there even when `pages` is 0).
+    pub(crate) fn access(&self, pgoff: u64, pages: u64) -> Result<Access<'_>> {
         if self.pages().is_none() {
             return Err(EOPNOTSUPP);
         }
-        let addr = self.at(offset, PAGE_SIZE)?;
-        Ok((addr, ((self.phys + offset) >> PAGE_SHIFT) as usize))
+        let offset = pgoff.checked_mul(PAGE_SIZE as u64).ok_or(EIO)?;
+        let len = pages.max(1).checked_mul(PAGE_SIZE as u64).ok_or(EIO)?;
+        let len = usize::try_from(len).map_err(|_| EIO)?;
+        let kaddr = self.at(offset, len)?;
+        let phys = self.phys + offset;
+        if phys % PAGE_SIZE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        let pages = i64::try_from(pages).map_err(|_| EIO)?;
+        // SAFETY: `kaddr` maps `phys` (type invariant), page aligned
+        // (checked above), and the `pages` pages from there on are inside
+        // the mapping (bounds checked by `at`), which has struct pages
+        // (checked above) and keeps them, mapped and claimed, as long as
+        // `self` (or for good once kept).
+        Ok(unsafe { Access::new(kaddr, (phys >> PAGE_SHIFT) as usize, pages) })
     }
 
-    /// Drops any cached copy of `len` bytes at `offset` after their poison
-    /// was cleared, so that the next access reads the media.
-    pub(crate) fn invalidate(&self, offset: u64, len: usize) -> Result {
-        let addr = self.at(offset, len)?;
-        // SAFETY: `addr` is valid for `len` bytes (bounds checked).
-        unsafe { bindings::rpmem_invalidate_pmem(addr.cast(), len) };
-        Ok(())
+    /// Asks the platform to clear the media errors under `len` bytes at
+    /// `offset` (inside the mapping, else `EINVAL`), through the nd bus
+    /// above `dev`; returns how many bytes were cleared. Their struct
+    /// pages, if any, are returned to normal use, and cached copies of them
+    /// dropped, so that the next access reads the media.
+    pub(crate) fn clear_poison(&self, dev: &Device, offset: u64, len: u32) -> Result<u64> {
+        if self.at(offset, len as usize).is_err() {
+            return Err(EINVAL);
+        }
+        let phys = self.phys + offset;
+        let cleared = super::clear_poison(dev, phys, len)?.min(len.into());
+        if cleared == 0 {
+            return Ok(0);
+        }
+        if let Some(pages) = self.pages() {
+            // SAFETY: the platform just cleared the media errors under
+            // these bytes.
+            unsafe { pages.unpoison(phys, cleared) };
+        }
+        let addr = self.at(offset, cleared as usize)?;
+        // SAFETY: `addr` is valid for `cleared` bytes (bounds checked).
+        unsafe { bindings::rpmem_invalidate_pmem(addr.cast(), cleared as usize) };
+        Ok(cleared)
     }
 }
 
@@ -286,7 +320,23 @@ fn part(seg: &MappedSegment<'_>, at: usize, len: usize) -> Result<*mut u8> {
 }
 
 impl Drop for Mapping {
+    /// Processes may still map pages of a DAX file after the filesystem
+    /// was told the device is going (not every filesystem can unmap them),
+    /// and nothing waits for those mappings: removing the struct pages
+    /// under them would crash the kernel when they are unmapped. So busy
+    /// pages stay, with the mapping and the claim, until reboot; and the
+    /// module with them, whose code their memory failures still reach.
+    /// Otherwise the pages, the mapping and the claim go now.
     fn drop(&mut self) {
+        let busy = self.busy_pages();
+        if let Some(pages) = self.pages().filter(|_| busy != 0) {
+            pr_warn!(
+                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
+                pages.start(),
+                pages.size()
+            );
+            self.keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
+        }
         if let Backing::Remap = self.backing {
             // SAFETY: mapped by `memremap` (type invariant) and no longer
             // used.

@@ -9,7 +9,7 @@
 use crate::ext::{
     badblocks::Badblocks,
     block::bio::MappedSegment,
-    nvdimm::{self, mapping::Mapping, region::NdRegion, NdDevice},
+    nvdimm::{mapping::Mapping, region::NdRegion, NdDevice},
 };
 use kernel::{
     block::SECTOR_SHIFT,
@@ -148,10 +148,8 @@ impl Media {
     pub(crate) fn clear(&self, offset: u64, len: u32) -> Result {
         let at = self.base + offset;
         if self.is_bad(offset, len as usize) {
-            let phys = self.mapping.phys() + at;
-            let cleared = nvdimm::clear_poison(&self.dev, phys, len)?;
+            let cleared = self.mapping.clear_poison(&self.dev, at, len)?;
             if cleared > 0 {
-                self.mapping.invalidate(at, cleared as usize)?;
                 self.bb.clear(at / SECTOR, cleared / SECTOR);
             }
             if cleared < u64::from(len) {
