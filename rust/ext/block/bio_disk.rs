@@ -21,7 +21,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     static_lock_class,
-    str::CStr,
+    str::{CStr, NullTerminatedFormatter},
     sync::Arc,
     ModuleMetadata,
 };
@@ -180,7 +180,8 @@ impl BioDiskBuilder {
 
         // SAFETY: the new disk is ours alone until it is added.
         let raw = unsafe { &mut *disk.as_ptr() };
-        NameWriter(&mut raw.disk_name, 0)
+        NullTerminatedFormatter::new(&mut raw.disk_name)
+            .ok_or(EINVAL)?
             .write_fmt(name)
             .map_err(|_| EINVAL)?;
         raw.fops = &NewBioDisk::<T>::FOPS;
@@ -191,23 +192,6 @@ impl BioDiskBuilder {
         // SAFETY: `disk` is valid.
         unsafe { kb::set_capacity(disk.as_ptr(), self.capacity_sectors) };
         Ok(new)
-    }
-}
-
-/// Writes a disk name into `disk_name`, always leaving room for its NUL.
-struct NameWriter<'a>(&'a mut [c_char], usize);
-
-impl Write for NameWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.1 + s.len();
-        if end >= self.0.len() {
-            return Err(core::fmt::Error);
-        }
-        for (d, s) in self.0[self.1..end].iter_mut().zip(s.bytes()) {
-            *d = s as c_char;
-        }
-        self.1 = end;
-        Ok(())
     }
 }
 
