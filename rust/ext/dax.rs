@@ -84,7 +84,10 @@ pub(crate) enum Mode {
     RecoveryWrite,
 }
 
-/// What a DAX device does on behalf of its filesystem.
+/// What a DAX device does on behalf of its filesystem; `recovery_write` is
+/// optional, as in `struct dax_operations` (without it, a write over a
+/// media error fails).
+#[vtable]
 pub(crate) trait Operations: Sync + Sized {
     /// Translates `pages` pages at page offset `pgoff` into memory, which
     /// lives at least as long as `this`.
@@ -96,12 +99,14 @@ pub(crate) trait Operations: Sync + Sized {
     /// Copies `bytes` from `iter` to byte `offset` of page `pgoff`, clearing
     /// the media errors under them first; returns the bytes copied.
     fn recovery_write(
-        this: &Self,
-        pgoff: u64,
-        offset: usize,
-        bytes: usize,
-        iter: IovIter<'_>,
-    ) -> usize;
+        _this: &Self,
+        _pgoff: u64,
+        _offset: usize,
+        _bytes: usize,
+        _iter: IovIter<'_>,
+    ) -> usize {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The source of a `recovery_write`.
@@ -315,7 +320,11 @@ impl<T: Operations> Adapter<T> {
     const OPS: bindings::dax_operations = bindings::dax_operations {
         direct_access: Some(Self::direct_access),
         zero_page_range: Some(Self::zero_page_range),
-        recovery_write: Some(Self::recovery_write),
+        recovery_write: if T::HAS_RECOVERY_WRITE {
+            Some(Self::recovery_write)
+        } else {
+            None
+        },
     };
 
     /// # Safety

@@ -280,7 +280,6 @@ impl Btt {
     }
 }
 
-#[vtable]
 impl bio_disk::Operations for Btt {
     fn submit_bio(this: &Self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {

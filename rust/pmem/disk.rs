@@ -63,7 +63,6 @@ impl PmemDisk {
     }
 }
 
-#[vtable]
 impl bio_disk::Operations for PmemDisk {
     fn submit_bio(this: &Self, bio: Bio<'_>) {
         this.pmem.submit_bio(bio);
@@ -185,6 +184,7 @@ impl Pmem {
     }
 }
 
+#[vtable]
 impl dax::Operations for Pmem {
     fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access<'_>> {
         let offset = pgoff << PAGE_SHIFT;

@@ -27,7 +27,6 @@ use kernel::{
 };
 
 /// What a bio-based disk does with its bios.
-#[vtable]
 pub(crate) trait Operations: Send + Sync + Sized + 'static {
     /// Serves `bio`; dropping it completes it.
     fn submit_bio(this: &Self, bio: Bio<'_>);
