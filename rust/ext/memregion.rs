@@ -7,21 +7,22 @@
 use kernel::{
     bindings,
     error::code::EBUSY,
+    io::resource::{Flags, Region, Resource},
     prelude::*,
     str::{CStr, CString},
 };
 
-/// A busy `iomem_resource` range (`request_mem_region`), released on drop.
+/// A busy `iomem_resource` range (`request_mem_region`), released on drop:
+/// a [`Region`] of `rust/kernel/`, which only this crate's code that owns
+/// the range may make, since the mappings of this crate take it as proof
+/// that they may write there.
 ///
 /// # Invariants
 ///
-/// `start..start + size` was claimed by `request_mem_region` and is released
-/// only on drop.
+/// `region` is a part of `iomem_resource` that `request` claimed for memory
+/// the caller's device owns.
 pub(crate) struct MemRegion {
-    start: u64,
-    size: u64,
-    /// The claim's name, which the resource points to.
-    _name: CString,
+    region: Region,
 }
 
 impl MemRegion {
@@ -37,40 +38,36 @@ impl MemRegion {
     /// caller is bound to): a claim is what the mappings of this crate take
     /// as proof that they may write there.
     pub(crate) unsafe fn request(start: u64, size: u64, name: &CStr) -> Result<Self> {
-        let name = CString::try_from(name)?;
-        // SAFETY: `name` is a valid C string, kept in `self`, so it outlives
-        // the claim (and is forgotten with it).
-        let res = unsafe { bindings::request_mem_region(start, size, name.as_char_ptr()) };
-        if res.is_null() {
-            return Err(EBUSY);
-        }
-        // INVARIANT: claimed above.
-        Ok(Self {
-            start,
-            size,
-            _name: name,
-        })
+        // SAFETY: `iomem_resource` is the root of the physical address
+        // space, a static valid for the kernel's life, and `Resource` is a
+        // `#[repr(transparent)]` wrapper of `struct resource`: the cast is
+        // what `Resource::from_raw` (crate-private) does. Its fields are
+        // only changed under the resource lock, which `request_region`
+        // takes.
+        let iomem = unsafe { &*core::ptr::addr_of!(bindings::iomem_resource).cast::<Resource>() };
+        // Under `iomem_resource` the new region has IORESOURCE_MEM whatever
+        // the flags say, and is released with `release_mem_region`.
+        let region = iomem
+            .request_region(start, size, CString::try_from(name)?, Flags::IORESOURCE_MEM)
+            .ok_or(EBUSY)?;
+        // INVARIANT: claimed above, by the safety requirements memory the
+        // caller's device owns.
+        Ok(Self { region })
     }
 
     /// Physical start address and size in bytes.
     pub(crate) fn range(&self) -> (u64, u64) {
-        (self.start, self.size)
+        (self.region.start(), self.region.size())
     }
 
     /// Whether the `size` bytes at physical address `start` are a
     /// non-empty part of the claim.
     pub(crate) fn contains(&self, start: u64, size: u64) -> bool {
+        let (first, len) = self.range();
         size != 0
-            && start >= self.start
+            && start >= first
             && start
                 .checked_add(size)
-                .is_some_and(|end| end <= self.start + self.size)
-    }
-}
-
-impl Drop for MemRegion {
-    fn drop(&mut self) {
-        // SAFETY: claimed by `request` (type invariant).
-        unsafe { bindings::release_mem_region(self.start, self.size) };
+                .is_some_and(|end| end <= first + len)
     }
 }
