@@ -25,6 +25,7 @@ use kernel::{
         code::{EINVAL, EOPNOTSUPP},
         from_err_ptr, to_result,
     },
+    iov::IovIterSource,
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, UniqueArc},
@@ -103,30 +104,9 @@ pub(crate) trait Operations: Sync + Sized {
         _pgoff: u64,
         _offset: usize,
         _bytes: usize,
-        _iter: IovIter<'_>,
+        _iter: &mut IovIterSource<'_>,
     ) -> usize {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-}
-
-/// The source of a `recovery_write`.
-///
-/// # Invariants
-///
-/// Wraps a `struct iov_iter` live for `'a`, the duration of the callback.
-pub(crate) struct IovIter<'a>(NonNull<kb::iov_iter>, PhantomData<&'a mut kb::iov_iter>);
-
-impl IovIter<'_> {
-    /// Copies `bytes` from the iterator to `addr` with non-temporal stores
-    /// (`_copy_from_iter_flushcache`); returns the bytes copied.
-    ///
-    /// # Safety
-    ///
-    /// `addr` must be valid for writes of `bytes` bytes.
-    pub(crate) unsafe fn copy_flushcache(self, addr: *mut u8, bytes: usize) -> usize {
-        // SAFETY: the iterator is live (type invariant); `addr` by the
-        // caller.
-        unsafe { bindings::_copy_from_iter_flushcache(addr.cast(), bytes, self.0.as_ptr()) }
     }
 }
 
@@ -396,19 +376,16 @@ impl<T: Operations> Adapter<T> {
     ) -> usize {
         // SAFETY: called by the dax core on a live device of ours.
         let this = unsafe { Self::private(dax) };
-        let Some(iter) = NonNull::new(iter) else {
+        if iter.is_null() {
             return 0;
-        };
+        }
         // `addr` is what `direct_access` returned for `pgoff`, plus the
         // offset of the write in its first page.
         let offset = addr as usize & (PAGE_SIZE - 1);
-        // INVARIANT: the iterator is live for the callback.
-        T::recovery_write(
-            this,
-            pgoff as u64,
-            offset,
-            bytes,
-            IovIter(iter, PhantomData),
-        )
+        // SAFETY: the dax core hands the callback the live source of a
+        // write (`ITER_SOURCE`), used by nobody else until it returns, whose
+        // data may be read with the iov_iter functions meanwhile.
+        let iter = unsafe { IovIterSource::from_raw(iter) };
+        T::recovery_write(this, pgoff as u64, offset, bytes, iter)
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     ext::badblocks::Badblocks,
     ext::block::bio::{Bio, Op, Segment, Status},
     ext::block::bio_disk,
-    ext::dax::{self, Access, Dax, IovIter, Mode},
+    ext::dax::{self, Access, Dax, Mode},
     ext::nvdimm::mapping::Mapping,
     ext::nvdimm::region::{Flushed, NdRegion},
     ext::nvdimm::NdDevice,
@@ -22,6 +22,7 @@ use kernel::{
     block::SECTOR_SHIFT,
     device::{Core, Device},
     error::code::{EHWPOISON, EIO},
+    iov::IovIterSource,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{aref::ARef, Arc},
@@ -223,7 +224,7 @@ impl dax::Operations for Pmem {
         pgoff: u64,
         offset: usize,
         bytes: usize,
-        iter: IovIter<'_>,
+        iter: &mut IovIterSource<'_>,
     ) -> usize {
         let start = (pgoff << PAGE_SHIFT) + offset as u64;
         let len = (offset + bytes).next_multiple_of(PAGE_SIZE);

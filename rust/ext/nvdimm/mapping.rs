@@ -9,13 +9,14 @@
 //! machine check on poisoned media into a short copy instead of a crash.
 
 use crate::{
-    ext::block::bio::MappedSegment, ext::dax::Access, ext::dax::IovIter, ext::memregion::MemRegion,
+    ext::block::bio::MappedSegment, ext::dax::Access, ext::memregion::MemRegion,
     ext::mm::pagemap::PageMap, sys::bindings,
 };
 use core::ptr::NonNull;
 use kernel::{
     device::Device,
     error::code::{EINVAL, EIO, ENOMEM, EOPNOTSUPP},
+    iov::IovIterSource,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     ModuleMetadata, ThisModule,
@@ -251,10 +252,17 @@ impl Mapping {
 
     /// Copies `len` bytes from `iter` to `offset` with non-temporal stores;
     /// returns the bytes copied.
-    pub(crate) fn write_iter(&self, offset: u64, len: usize, iter: IovIter<'_>) -> Result<usize> {
+    pub(crate) fn write_iter(
+        &self,
+        offset: u64,
+        len: usize,
+        iter: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
         let dst = self.at(offset, len)?;
-        // SAFETY: `dst` is valid for `len` bytes (bounds checked).
-        Ok(unsafe { iter.copy_flushcache(dst, len) })
+        // SAFETY: `dst` is valid for `len` bytes (bounds checked); `iter` is
+        // a live source iterator that may be read (type invariant of
+        // `IovIterSource`).
+        Ok(unsafe { bindings::_copy_from_iter_flushcache(dst.cast(), len, iter.as_raw()) })
     }
 
     /// `pages` pages from page `pgoff` of the mapping, for handing out
