@@ -25,7 +25,11 @@
  * A record: magic, target, cycle, sequence number, a payload derived from
  * those, and an FNV-1a checksum of all that (selftests/records.h). "write"
  * runs until killed (or until its space is full: then it sleeps), or until
- * it wrote $POWERFAIL_RECORDS records (then it exits 0); each
+ * it wrote $POWERFAIL_RECORDS records (then it exits 0); raw records start
+ * at record $POWERFAIL_FIRST (default 0: records before it are not
+ * touched, so that the disk's start can serve something else), and with
+ * $POWERFAIL_GAP_US set it sleeps that long after each (to leave the CPU
+ * to other work); each
  * acknowledgement also goes to the persistence model, on channel
  * $POWERFAIL_CHANNEL, by default TARGET's number (tools/model/pmem_model.c). "check" reads every record
  * ACKLOG names for CYCLE at its place (with pread, O_DIRECT for the disk)
@@ -124,6 +128,8 @@ static int ack_fd;
 static enum target ack_target;
 static unsigned int ack_channel;
 static uint32_t limit = UINT32_MAX;
+static uint32_t first;
+static useconds_t gap_us;
 
 /*
  * One line per acknowledged record, in one write(2): on the 9p run
@@ -176,7 +182,7 @@ static void write_raw(const char *path, uint32_t cycle)
 		die("BLKGETSIZE64");
 	if (posix_memalign((void **)&buf, RAW_REC, RAW_REC))
 		die("posix_memalign");
-	for (seq = 0; seq < size / RAW_REC && seq < limit; seq++) {
+	for (seq = first; seq < size / RAW_REC && seq < limit; seq++) {
 		struct iovec iov = { buf, RAW_REC };
 		off_t off = (off_t)seq * RAW_REC;
 
@@ -191,6 +197,8 @@ static void write_raw(const char *path, uint32_t cycle)
 				die("fsync");
 		}
 		ack(cycle, seq);
+		if (gap_us)
+			usleep(gap_us);
 	}
 	full(seq);
 }
@@ -331,6 +339,10 @@ int main(int argc, char **argv)
 		strtoul(getenv("POWERFAIL_CHANNEL"), NULL, 10) : t;
 	if (getenv("POWERFAIL_RECORDS"))
 		limit = strtoul(getenv("POWERFAIL_RECORDS"), NULL, 10);
+	if (getenv("POWERFAIL_FIRST"))
+		first = strtoul(getenv("POWERFAIL_FIRST"), NULL, 10);
+	if (getenv("POWERFAIL_GAP_US"))
+		gap_us = strtoul(getenv("POWERFAIL_GAP_US"), NULL, 10);
 	ack_fd = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (ack_fd < 0)
 		die(argv[5]);
