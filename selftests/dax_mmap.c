@@ -39,6 +39,11 @@
  *                                "SIGBUS BUS_MCEERR_AR offset N lsb L" (N:
  *                                si_addr from the mapping's start), or "no
  *                                SIGBUS" (exit 1)
+ *   dax_mmap touch FILE OFFSET   map FILE with MAP_SYNC and read the page
+ *                                at OFFSET (only that one): print the
+ *                                SIGBUS it gets as above (say, on a page
+ *                                the driver knows bad), or "no SIGBUS"
+ *                                (exit 1)
  *   dax_mmap watch FILE OFFSET SECS
  *                                ask for early memory failure signals
  *                                (PR_MCE_KILL_EARLY), map and read FILE like
@@ -115,7 +120,7 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: %s sync FILE | write FILE PATTERN |"
 		" pmd|pte|hold FILE SIZE | faults FILE SIZE SECS [pte] |"
-		" poison FILE OFFSET [GO] |"
+		" poison FILE OFFSET [GO] | touch FILE OFFSET |"
 		" watch FILE OFFSET SECS\n", prog);
 	exit(2);
 }
@@ -484,6 +489,23 @@ static int do_poison(const char *path, size_t offset, const char *go)
 	return 1;
 }
 
+static int do_touch(const char *path, size_t offset)
+{
+	int fd = open_file(path);
+	size_t len = file_size(fd);
+	volatile char *p;
+
+	if (offset % PAGE || offset >= len)
+		usage();
+	p = map_sync(fd, len);
+	catch_sigbus();
+	if (sigsetjmp(sigbus_jmp, 1))
+		return report_sigbus((const char *)p);
+	(void)p[offset];
+	puts("no SIGBUS");
+	return 1;
+}
+
 static int do_hold(const char *path, size_t len)
 {
 	int fd = open_file(path);
@@ -543,6 +565,8 @@ int main(int argc, char **argv)
 		return do_hold(argv[2], parse_size(argv[3]));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "poison"))
 		return do_poison(argv[2], strtoul(argv[3], NULL, 0), argv[4]);
+	if (argc == 4 && !strcmp(argv[1], "touch"))
+		return do_touch(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "watch"))
 		return do_watch(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	usage();

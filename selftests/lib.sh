@@ -516,6 +516,9 @@ kmsg_since()
 	dmesg -r | sed -n "/$kmsg_tag/,\$p" | tail -n +2
 }
 
+# RPMEM NDPMEM: what rpmem did is what nd_pmem did.
+same_as_nd_pmem() { [ "$1" = "$2" ] || fail "rpmem: '$1', nd_pmem: '$2'"; }
+
 # --- I/O statistics ----------------------------------------------------------
 
 # DISK: reads, sectors read, writes, sectors written (fields 1, 3, 5, 7 of

@@ -27,8 +27,11 @@
  * A record: magic, target, cycle, sequence number, a payload derived from
  * those, and an FNV-1a checksum of all that (selftests/records.h). "write"
  * runs until killed (or until its space is full: then it sleeps), or until
- * it wrote $POWERFAIL_RECORDS records (then it exits 0), starting at
- * sequence number $POWERFAIL_FIRST (default 0); each
+ * it wrote $POWERFAIL_RECORDS records (then it exits 0); records start at
+ * sequence number $POWERFAIL_FIRST (default 0: records before it are not
+ * touched, so that the disk's start can serve something else), and with
+ * $POWERFAIL_GAP_US set the raw targets sleep that long after each (to
+ * leave the CPU to other work); each
  * acknowledgement also goes to the persistence model, on channel
  * $POWERFAIL_CHANNEL, by default TARGET's number (tools/model/pmem_model.c). "check" reads every record
  * ACKLOG names for CYCLE at its place (with pread, O_DIRECT for the disk)
@@ -132,7 +135,9 @@ static void persist(void *p, size_t len)
 static int ack_fd;
 static enum target ack_target;
 static unsigned int ack_channel;
-static uint32_t first, limit = UINT32_MAX;
+static uint32_t limit = UINT32_MAX;
+static uint32_t first;
+static useconds_t gap_us;
 
 /*
  * One line per acknowledged record, in one write(2): on the 9p run
@@ -203,6 +208,8 @@ static void write_raw(const char *path, enum target t, uint32_t cycle)
 				die("fsync");
 		}
 		ack(cycle, seq);
+		if (gap_us)
+			usleep(gap_us);
 	}
 	full(seq);
 }
@@ -345,6 +352,8 @@ int main(int argc, char **argv)
 		limit = strtoul(getenv("POWERFAIL_RECORDS"), NULL, 10);
 	if (getenv("POWERFAIL_FIRST"))
 		first = strtoul(getenv("POWERFAIL_FIRST"), NULL, 10);
+	if (getenv("POWERFAIL_GAP_US"))
+		gap_us = strtoul(getenv("POWERFAIL_GAP_US"), NULL, 10);
 	ack_fd = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (ack_fd < 0)
 		die(argv[5]);

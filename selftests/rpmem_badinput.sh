@@ -212,8 +212,6 @@ insmod_refused()
 
 # --- I/O statistics -----------------------------------------------------------
 
-same_as_nd_pmem() { [ "$1" = "$2" ] || fail "rpmem: '$1', nd_pmem: '$2'"; }
-
 # DISK: /proc/diskstats shows what the disk's stat file shows, and no I/O is
 # left in flight (an unbalanced start/end of accounting would leave some).
 stats_agree()

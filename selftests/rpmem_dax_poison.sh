@@ -18,6 +18,14 @@
 #    (PR_MCE_KILL_EARLY) and gets BUS_MCEERR_AO at the same offset; XFS
 #    reports the lost data (FAN_FS_ERROR, EIO) and stays up.
 #
+# The XFS rmapbt case runs twice: on the memmap= region (a raw namespace,
+# where the disk's data starts at byte 0 and rpmem's struct pages are in
+# RAM), and on an NFIT namespace that ndctl put in fsdax mode with its
+# struct pages on the device (--map=dev): there the data starts past the
+# info block and the memmap, so a driver that handed XFS the poisoned
+# page's offset in the namespace instead of in the disk would make it
+# look up the wrong block, and signal nobody or the wrong page.
+#
 # Control: the same on XFS without rmapbt (reflink still on). XFS cannot
 # find the owners and says so; the generic handler cannot either, because
 # the page is shared by two files: nobody is signalled, madvise fails with
@@ -25,8 +33,11 @@
 #
 # After each case the filesystem unmounts, mounts again, its files read back
 # as written and new data can be written; the disk still serves block I/O.
-# Memory failure while the disk goes, or after it went with pages still
-# mapped, is in rpmem_dax_unbind.
+# Under rpmem the --map=dev case runs once more through nd_pmem, on
+# another page of the file (the first stays poisoned), as the reference;
+# DAX_DRIVER=nd_pmem runs every case through nd_pmem. Memory failure
+# while the disk goes, or after it went with pages still mapped, is in
+# rpmem_dax_unbind.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -185,16 +196,17 @@ case_ext4()
 	check "umount, mount, files intact, new writes work" remount_intact ext4
 }
 
-case_xfs_rmap()
+case_xfs_rmap()	# [WHERE]
 {
-	check_here "XFS rmapbt=1,reflink=1 -o dax=always, file a and its reflink b" \
+	local at=${1:+, $1}
+	check_here "XFS rmapbt=1,reflink=1 -o dax=always$at, file a and its reflink b" \
 		make_fs xfs -m rmapbt=1,reflink=1 || return
-	check_here "a second process maps b (PR_MCE_KILL_EARLY)" start_watchers
-	check "MADV_HWPOISON on a's MAP_SYNC mapping: SIGBUS BUS_MCEERR_AR at the page" poison_a
-	check "the process mapping b: SIGBUS BUS_MCEERR_AO at the same page" watcher_signalled
-	check "XFS reports the lost data: FAN_FS_ERROR, EIO" fs_reported
-	check "memory failure recovered, no shutdown, still writable" fs_up
-	check "umount, mount, files intact, new writes work" remount_intact xfs
+	check_here "a second process maps b (PR_MCE_KILL_EARLY)$at" start_watchers
+	check "MADV_HWPOISON on a's MAP_SYNC mapping$at: SIGBUS BUS_MCEERR_AR at the page" poison_a
+	check "the process mapping b$at: SIGBUS BUS_MCEERR_AO at the same page" watcher_signalled
+	check "XFS reports the lost data$at: FAN_FS_ERROR, EIO" fs_reported
+	check "memory failure recovered$at, no shutdown, still writable" fs_up
+	check "umount, mount, files intact, new writes work$at" remount_intact xfs
 }
 
 case_xfs_control()
@@ -208,12 +220,37 @@ case_xfs_control()
 	check "control: umount, mount, files intact, new writes work" remount_intact xfs
 }
 
-ktap_plan 20
+# NAMESPACE DRIVER: ndctl puts NAMESPACE in fsdax mode with the struct
+# pages on the device (through nd_pmem), unless it is already, and DRIVER
+# gets its pfn device; the disk's data starts past the start of the
+# namespace.
+devmap_disk()
+{
+	local out= pfn ns_start data_start
+	load_nd_pmem || return
+	if ! pfn=$(pfn_of "$1"); then
+		out=$(ndctl create-namespace -f -e "$1" -m fsdax --map=dev 2>&1) ||
+			fail "ndctl: $out" || return
+		pfn=$(pfn_of "$1") || fail "no pfn device for $1: $out" || return
+	fi
+	disk=$(dax_attach "$pfn" "$2") || fail "no $2 disk on $pfn: $disk" || return
+	ns_start=$(cat "$ND/devices/$1/resource")
+	data_start=$(cat "$ND/devices/$pfn/resource")
+	echo "# $disk on $pfn of $1: data at $data_start, $((data_start - ns_start))" \
+	     "bytes into the namespace at $ns_start" >&9
+	[ $((data_start - ns_start)) -gt 0 ] || fail "the data starts at the namespace's start"
+}
+
+plan=36
+[ "$DAX_DRIVER" != nd_pmem ] || plan=28
+ktap_plan $plan
+exec 9>&1
 manual_binding
 mkdir -p "$MNT"
 H=$(build_helper dax_mmap) || die "no dax_mmap helper"
 E=$(build_helper fs_errors) || die "no fs_errors helper"
 ns=$(namespace_of e820)
+nfit=$(namespace_of ACPI.NFIT)
 disk=$(dax_attach "$ns" "$DAX_DRIVER") || die "no $DAX_DRIVER disk on $ns: $disk"
 echo "# driver under test: $DAX_DRIVER, $disk on $ns"
 
@@ -224,4 +261,15 @@ case_xfs_rmap
 kmsg_mark
 case_xfs_control
 check "the disk still serves block I/O" block_io
+check_here "$DAX_DRIVER on an ndctl fsdax --map=dev namespace ($nfit): data past its start" \
+	devmap_disk "$nfit" "$DAX_DRIVER" || die "no fsdax --map=dev disk"
+kmsg_mark
+case_xfs_rmap "fsdax --map=dev"
+if [ "$DAX_DRIVER" != nd_pmem ]; then
+	OFF=$((32 << 12))
+	check_here "nd_pmem on the same --map=dev namespace, the reference" \
+		devmap_disk "$nfit" nd_pmem || die "no nd_pmem disk on the --map=dev namespace"
+	kmsg_mark
+	case_xfs_rmap "fsdax --map=dev, nd_pmem"
+fi
 ktap_finish

@@ -11,7 +11,10 @@
 #    three on files of ext4 -o dax on the memmap= region (psync, mmap:
 #    DAX page faults, and fsync), which must run clean to the end;
 #  - "victim": two jobs on the raw disk of a second NFIT namespace (B),
-#    which is unbound under them again and again.
+#    which is unbound under them again and again, and beside them a writer
+#    of self-checking 4 KiB records (selftests/powerfail.c, "raw": O_DIRECT,
+#    RWF_DSYNC or fsync) on B's second half, which logs each record once
+#    its write returned.
 #
 # Meanwhile, every STEP seconds: rmmod rpmem, which must be refused
 # ("Module rpmem is in use": open disks, a mounted filesystem), umount of
@@ -21,6 +24,9 @@
 # documented outcome (Documentation/rpmem.rst, Teardown): unbind returns,
 # the jobs on the old disk die of an I/O error (never a verify failure),
 # the namespace binds again and a new victim round starts on its new disk.
+# Before it starts, every record the last round's writer saw complete is
+# read back from the new disk: it must be there, whole, and of that round
+# (a record of an earlier round is stale data, and fails).
 # An unbind or bind that does not return within BOUND seconds stops the
 # guest (red), and the kernel's hung task detector (60 s here) fails the
 # run through the kernel log scan of tools/vm.sh, as any oops, WARNING or
@@ -41,7 +47,9 @@
 #
 # Controls: a fio pass that finds a block zeroed behind its back fails with
 # a verify error (84, EILSEQ), and the check that passes the steady jobs
-# rejects it; that check also rejects a job that verifies nothing.
+# rejects it; that check also rejects a job that verifies nothing; the
+# read-back of the last round's records finds one record zeroed and one
+# overwritten by a record of an earlier round.
 #
 # The VM may run 1500 s (selftests/vm-settings): RPMEM_SOAK_SECS up to 900
 # fits; for more, run tools/vm.sh --timeout with the test's other options.
@@ -63,11 +71,15 @@ KMEMLEAK=/sys/kernel/debug/kmemleak
 DIE_OK=" 2 4 5 6 19 28 "
 STEADY_JOBS=6
 DAX_MIB=48		# size of each DAX file (f1, f2, f3)
+REC_FIRST=32768		# the victim's records: from 128 MiB (record 32768) on,
+REC_GAP_US=5000		# at most 200 a second (the steady jobs need the CPU)
 
 rmmod_n=0 umount_n=0 cycle_n=0 round=0
-rmmod_bad=() umount_bad=() cycle_bad=() victim_bad=()
+rmmod_bad=() umount_bad=() cycle_bad=() victim_bad=() rec_bad=()
+recs_acked=0 recs_lost=0 recs_rounds=0
 declare -A died_of	# victim jobs per error number
-vpid= steady= round_start=0
+vpid= wpid= steady= round_start=0
+PF=		# the powerfail helper: the victim's records
 
 # --- fio --------------------------------------------------------------------
 
@@ -214,6 +226,41 @@ victim_start()
 	fio --output-format=terse "$OUT/victim.fio" >"$OUT/victim.$round.out" \
 		2>"$OUT/victim.$round.err" &
 	vpid=$! round_start=$SECONDS
+	POWERFAIL_FIRST=$REC_FIRST POWERFAIL_GAP_US=$REC_GAP_US "$PF" write raw $round "/dev/$d" "$OUT/acks.$round" \
+		2>"$OUT/records.$round.err" &
+	wpid=$!
+}
+
+# The records writer of the round ends of its disk going too; one that
+# filled its area waits, and is stopped.
+writer_end()
+{
+	local i
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$wpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill "$wpid" 2>/dev/null
+	wait "$wpid"
+	wpid=
+}
+
+# After the bind: every record the last round's writer logged as written
+# is on the new disk, whole and of that round.
+records_back()
+{
+	local d out acked lost
+	recs_rounds=$((recs_rounds + 1))
+	d=$(ns_disk "$nsb") ||
+		{ rec_bad+=("round $round: no disk for $nsb to read back"); return; }
+	if ! out=$("$PF" check raw $round "/dev/$d" "$OUT/acks.$round" 2>&1); then
+		rec_bad+=("round $round: check failed: $out")
+		return
+	fi
+	read -r _ acked lost < <(tail -n 1 <<<"$out")
+	recs_acked=$((recs_acked + acked)) recs_lost=$((recs_lost + lost))
+	[ "$acked" -gt 0 ] || rec_bad+=("round $round: no record written")
+	[ "$lost" -eq 0 ] || rec_bad+=("round $round: $lost of $acked records lost:" "$out")
 }
 
 # The round's jobs died of their disk going: one at least of an I/O error,
@@ -307,13 +354,17 @@ cycle_victim()
 	done
 	kill -0 "$vpid" 2>/dev/null ||
 		victim_bad+=("round $round: fio gone before the unbind: $(tail -n 3 "$OUT/victim.$round.err")")
+	kill -0 "$wpid" 2>/dev/null ||
+		victim_bad+=("round $round: records writer gone before the unbind: $(cat "$OUT/records.$round.err")")
 	bounded $BOUND "unbind of $nsb" unbind_ns "$nsb" ||
 		cycle_bad+=("cycle $cycle_n: unbind failed")
 	[ -z "$(ns_driver "$nsb")" ] || cycle_bad+=("cycle $cycle_n: $nsb still bound")
 	victim_end
+	writer_end
 	[ "${1:-}" = last ] && return
 	bounded $BOUND "bind of $nsb" bind_ns "$nsb" rpmem && udev_settle "$nsb" ||
 		cycle_bad+=("cycle $cycle_n: no disk for $nsb after the bind")
+	records_back
 	victim_start
 }
 
@@ -342,6 +393,7 @@ soak()
 	cycle_victim last
 	bounded $BOUND "bind of $nsb" bind_ns "$nsb" rpmem && udev_settle "$nsb" ||
 		cycle_bad+=("no disk for $nsb after the last bind")
+	records_back
 }
 
 # --- checks -------------------------------------------------------------------
@@ -360,6 +412,12 @@ victim_rounds()
 	for e in "${!died_of[@]}"; do summary+=" error $e: ${died_of[$e]} job(s);"; done
 	echo "victim jobs ended by:${summary:- nothing}"
 	none_bad "victim rounds" "$round" "${victim_bad[@]}"
+}
+
+victim_records()
+{
+	echo "$recs_rounds rounds read back: $recs_acked records written, $recs_lost lost"
+	none_bad "read-backs" "$recs_rounds" "${rec_bad[@]}"
 }
 
 # Wait for the steady fio (within BOUND after its runtime), its status in
@@ -426,6 +484,28 @@ no_verify_control()
 		fail "fio_clean passed it: read $r KiB for $w KiB written"
 }
 
+# The control for the read-back: of the last round's records, one is
+# zeroed and one overwritten by the same record of an earlier round (0);
+# the read-back must find exactly those two.
+records_control()
+{
+	local d acks=$OUT/acks.$round n s1 s2 out
+	d=$(ns_disk "$nsb") || fail "no disk for $nsb" || return
+	n=$(wc -l <"$acks")
+	[ "$n" -ge 2 ] || fail "round $round wrote $n records" || return
+	s1=$(sed -n "$((n / 2))p" "$acks" | awk '{ print $3 }')
+	s2=$(sed -n "${n}p" "$acks" | awk '{ print $3 }')
+	dd if=/dev/zero of="/dev/$d" bs=4k seek="$s1" count=1 oflag=direct \
+		conv=nocreat,notrunc status=none || return
+	POWERFAIL_FIRST=$s2 POWERFAIL_RECORDS=1 "$PF" write raw 0 "/dev/$d" \
+		"$OUT/acks.stale" || fail "cannot write the stale record" || return
+	out=$("$PF" check raw $round "/dev/$d" "$acks" 2>&1) || fail "$out" || return
+	grep -qx "lost raw cycle $round seq $s1: another record (bad checksum)" <<<"$out" &&
+		grep -qx "lost raw cycle $round seq $s2: a valid record, but another one" <<<"$out" &&
+		[ "$(tail -n 1 <<<"$out")" = "raw $n 2" ] ||
+		fail "want seq $s1 zeroed and $s2 stale found, of $n: $out"
+}
+
 fs_clean() { umount "$MNT" && e2fsck -fn "$fsdisk"; }
 
 # All three namespaces unbind, rpmem unloads.
@@ -485,7 +565,7 @@ if [ -n "${RPMEM_VM_TIMEOUT:-}" ] && [ $((SOAK + 600)) -gt "$RPMEM_VM_TIMEOUT" ]
 fi
 leakcheck=0
 [ -w "$KMEMLEAK" ] && leakcheck=1
-ktap_plan $((13 + leakcheck))
+ktap_plan $((15 + leakcheck))
 mkdir -p "$MNT" "$OUT"
 manual_binding
 load_rpmem || die "cannot load rpmem"
@@ -493,6 +573,7 @@ read -r nsa nsb < <(namespaces_of ACPI.NFIT | xargs)
 e820=$(namespace_of e820)
 [ -n "$nsb" ] || die "want two NFIT namespaces, have: $nsa"
 [ $leakcheck -eq 0 ] || echo clear >"$KMEMLEAK"
+PF=$(build_helper powerfail) || die "no powerfail helper"
 
 setup()
 {
@@ -539,6 +620,10 @@ check "umount of the busy DAX filesystem refused each time: target is busy ($umo
 check "$nsb unbound under its fio jobs and bound again ($cycle_n cycles)" \
 	none_bad "unbind/bind cycles" "$cycle_n" "${cycle_bad[@]}"
 check "each victim round ($round) ended at its unbind, of I/O errors only" victim_rounds
+check "each victim round's completed records read back after the bind ($recs_acked in $recs_rounds rounds), whole, of that round" \
+	victim_records
+check "control: a record zeroed and one of an earlier round fail the read-back" \
+	records_control
 check "$nsb after $cycle_n cycles: fio write and verify pass clean" victim_clean
 check "control: a zeroed block fails fio's verify (84), and the steady check with it" \
 	verify_control
