@@ -328,8 +328,10 @@ impl Drop for RpmemDevice {
         // list (with its reference on the `badblocks` file). The DAX
         // device is put once nothing refers to it.
         drop(self.disk.take());
-        // `nd_pmem_remove`: nothing is left to fail; make whatever was
-        // written durable.
+        // `nd_pmem_remove`'s flush, but after the disk is gone rather than
+        // before (nd_pmem's disk goes in the devres teardown that follows
+        // its remove): every write the disk completed is before this
+        // flush, none can come after it. Nothing is left to fail.
         let _ = self.region.flush();
     }
 }
