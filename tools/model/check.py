@@ -143,7 +143,7 @@ def xfs_read(image, path, tmp):
     if r.returncode != 0:
         die(f"losetup: {output(r)}")
     dev = r.stdout.decode().strip()
-    got = b""
+    got, bad = b"", None
     try:
         r = run("mount", "-t", "xfs", "-o", "nouuid", dev, mnt)
         if r.returncode != 0:
@@ -153,6 +153,8 @@ def xfs_read(image, path, tmp):
                 got = f.read()
         except FileNotFoundError:
             pass
+        except OSError as e:  # the kernel found it corrupt, say
+            bad = f"reading {path}: {e.strerror}"
         finally:
             r = run("umount", mnt)
             if r.returncode != 0:
@@ -160,6 +162,8 @@ def xfs_read(image, path, tmp):
                 die(f"umount {mnt}: {output(r)}")
     finally:
         run("losetup", "-d", dev)
+    if bad:
+        return bad, b""
     r = run("xfs_repair", "-n", image)
     if r.returncode != 0:
         # Its warnings about an image in a file are no verdict.
