@@ -199,6 +199,17 @@ ns_disk()
 	return 1
 }
 
+# The namespace of SIZE MiB.
+ns_of_size()
+{
+	local ns size
+	for ns in "$ND"/devices/namespace*; do
+		read -r size <"$ns/size"
+		[ "$size" = $(($1 << 20)) ] && { echo "${ns##*/}"; return; }
+	done
+	fail "no namespace of $1 MiB"
+}
+
 # The pfn device of NAMESPACE that a driver serves (once ndctl put the
 # namespace in fsdax mode); fails if there is none.
 pfn_of()
@@ -331,6 +342,22 @@ dax_file()
 	local out
 	out=$(statx_dax "$1") || fail "$out" || return
 	[ "$out" = dax ] || fail "$1: not DAX"
+}
+
+# FILE: where its data is on the disk, from FIEMAP: one line per extent,
+# "OFFSET-IN-FILE OFFSET-ON-DISK LENGTH" in bytes. xfs_io prints an extent
+# as "N: [FIRST..LAST]: DISK-FIRST..DISK-LAST", in 512-byte units.
+extents_of()
+{
+	local map line n=0
+	map=$(xfs_io -c 'fiemap' "$1") || return
+	while IFS= read -r line; do
+		[[ $line =~ ^[[:space:]]*[0-9]+:\ \[([0-9]+)\.\.([0-9]+)\]:\ ([0-9]+)\.\. ]] || continue
+		echo "$((BASH_REMATCH[1] * 512)) $((BASH_REMATCH[3] * 512))" \
+			"$(((BASH_REMATCH[2] - BASH_REMATCH[1] + 1) * 512))"
+		n=$((n + 1))
+	done <<<"$map"
+	[ $n -gt 0 ] || fail "no extents for $1: $map"
 }
 
 # OUT CODE OFFSET: the output OUT of "dax_mmap poison|watch" reports a
@@ -654,4 +681,28 @@ powerfail_loop()
 	[ $st -eq 0 ] || { show_boot $last "vm.sh ended with $st"; boots_bad=$((boots_bad + 1)); }
 	tally $last || boots_bad=$((boots_bad + 1))
 	echo "# $((SECONDS - start)) s for $cycles cycles" >&2
+}
+
+# --- the persistence model ---------------------------------------------------
+
+# DIR PLUGIN-ARGS COMMAND VM-OPTION...: COMMAND in a guest under the
+# persistence model (tools/vm.sh --model; RPMEM_MODEL_ARGS adds plugin
+# arguments): the guest's run directory is DIR/vm, the model's DIR/model.
+# Prints the plugin's summary, or, if the boot failed, the tails of its
+# logs (and fails).
+model_boot()
+{
+	local dir=$1 args=$2 cmd=$3 st=0
+	shift 3
+	mkdir -p "$dir"
+	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$dir/vm" --model "$dir/model" \
+		--model-args "$args${RPMEM_MODEL_ARGS:+,$RPMEM_MODEL_ARGS}" "$@" -- "$cmd" \
+		>"$dir/vm.log" 2>&1 || st=$?
+	if [ $st -ne 0 ]; then
+		echo "# the boot under the model failed ($st):"
+		tail -n 30 "$dir/vm.log" | sed 's/^/#   /'
+		tail -n 20 "$dir/vm/console.log" 2>/dev/null | sed 's/^/#   /'
+		return 1
+	fi
+	sed 's/^/# /' "$dir/model/plugin.log"
 }

@@ -62,17 +62,6 @@ MNT=/tmp/model
 
 # --- the guest ---------------------------------------------------------------
 
-# The namespace of SIZE MiB.
-ns_of_size()
-{
-	local ns size
-	for ns in "$ND"/devices/namespace*; do
-		read -r size <"$ns/size"
-		[ "$size" = $(($1 << 20)) ] && { echo "${ns##*/}"; return; }
-	done
-	fail "no namespace of $1 MiB"
-}
-
 # The disk of the namespace of SIZE MiB.
 disk_of_size()
 {
@@ -169,27 +158,16 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 # $work/RULES/verdict.
 model_run()
 {
-	local rules=$1 dir=$work/$1 args=ack=1,fence=0.1,max=3000 st=0
+	local rules=$1 dir=$work/$1 args=ack=1,fence=0.1,max=3000
 	[ "$rules" = adr ] || args+=,eadr=on
-	args+=${RPMEM_MODEL_ARGS:+,$RPMEM_MODEL_ARGS}
-	mkdir -p "$dir"
-	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$dir/vm" --model "$dir/model" \
-		--model-args "$args" --nvdimm "${RAW_MIB}M,file=$dir/raw.img" \
+	model_boot "$dir" "$args" "$RPMEM_TOP/selftests/rpmem_model.sh guest $work" \
+		--nvdimm "${RAW_MIB}M,file=$dir/raw.img" \
 		--nvdimm "${CRAW_MIB}M,file=$dir/craw.img" \
 		--nvdimm "${DAX_MIB}M,file=$dir/dax.img" \
 		--nvdimm "${EXT4_MIB}M,file=$dir/ext4.img" \
 		--nvdimm "${BTT_MIB}M,file=$dir/btt.img" \
 		--nvdimm "${NBTT_MIB}M,file=$dir/nbtt.img" \
-		--nvdimm "${NEXT4_MIB}M,file=$dir/next4.img" \
-		-- "$RPMEM_TOP/selftests/rpmem_model.sh guest $work" \
-		>"$dir/vm.log" 2>&1 || st=$?
-	if [ $st -ne 0 ]; then
-		echo "# $rules: the boot under the model failed ($st):"
-		tail -n 30 "$dir/vm.log" | sed 's/^/#   /'
-		tail -n 20 "$dir/vm/console.log" 2>/dev/null | sed 's/^/#   /'
-		return 1
-	fi
-	sed 's/^/# /' "$dir/model/plugin.log"
+		--nvdimm "${NEXT4_MIB}M,file=$dir/next4.img" || return
 	python3 "$RPMEM_TOP/tools/model/check.py" "$dir/model/model.log" \
 		"$dir/vm/spec" "$dir"/model/init-{0..6}.img \
 		--kallsyms "$dir/vm/kallsyms" --binary "$work/bin/pm_faulty" \

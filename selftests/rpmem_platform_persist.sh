@@ -111,22 +111,6 @@ find_disks()
 	[ ${#DISK[@]} -eq 4 ] || fail "want 4 rpmem disks, have: $(cat /tmp/layout)"
 }
 
-# FILE: where its data is on the disk, from FIEMAP: one line per extent,
-# "OFFSET-IN-FILE OFFSET-ON-DISK LENGTH" in bytes. xfs_io prints an extent
-# as "N: [FIRST..LAST]: DISK-FIRST..DISK-LAST", in 512-byte units.
-extents_of()
-{
-	local map line n=0
-	map=$(xfs_io -c 'fiemap' "$1") || return
-	while IFS= read -r line; do
-		[[ $line =~ ^[[:space:]]*[0-9]+:\ \[([0-9]+)\.\.([0-9]+)\]:\ ([0-9]+)\.\. ]] || continue
-		echo "$((BASH_REMATCH[1] * 512)) $((BASH_REMATCH[3] * 512))" \
-			"$(((BASH_REMATCH[2] - BASH_REMATCH[1] + 1) * 512))"
-		n=$((n + 1))
-	done <<<"$map"
-	[ $n -gt 0 ] || fail "no extents for $1: $map"
-}
-
 # PLATFORM: write to its disks; keep the extents of the DAX file.
 write_platform()
 {

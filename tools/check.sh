@@ -72,7 +72,7 @@ wanted()
 
 # The persistence model's QEMU, from Debian's source (about 16 minutes
 # the first time), before the first result too.
-if wanted rpmem_model; then
+if wanted rpmem_model || wanted rpmem_model_xfs; then
 	tools/model.sh >/dev/null || die "building the persistence model failed"
 fi
 

@@ -8,7 +8,8 @@ rebuilds those images from the files as they were at boot and checks each
 workload's records in them: the worst-case image (every store not yet
 durable lost) and --random images per crash point in which each 8-byte word
 of a line not yet durable was or was not written back (what a cache may
-have evicted, in any order).
+have evicted, in any order), once any record was acknowledged or a commit
+oracle is there to check.
 
 The workloads are described by a spec file (lines, # comments):
 
@@ -32,19 +33,28 @@ The workloads are described by a spec file (lines, # comments):
         commit  the 8-byte commit count at logical offset 0 names only
                 records that are there, whole (acknowledged or not)
         ext4:PATH
-                the channel's extent is an ext4 filesystem (logical 0 at
-                its start) and record SEQ is at RECS_AT + SEQ * RECSIZE of
-                its file PATH: at up to --fs-checks crash points after an
-                acknowledgement of the channel, the worst-case and one
-                random image get their journal replayed (e2fsck -E
-                journal_only), must check clean (e2fsck -fn) and hold
-                every acknowledged record (debugfs cat PATH)
+                the channel's filesystem (its fs line, else its first
+                extent) is ext4 and record SEQ is at RECS_AT + SEQ *
+                RECSIZE of its file PATH: at the crash points after every
+                ceil(N / --fs-checks)-th of its N acknowledgements and the
+                last, the worst-case and one random image (if --random)
+                are written out, get their journal
+                replayed (e2fsck -E journal_only), must check clean
+                (e2fsck -fn) and hold every acknowledged record (debugfs
+                cat PATH)
+        xfs:PATH
+                the same for XFS: the image is mounted through a loop
+                device (the kernel replays the log; root only), PATH read,
+                unmounted, and then it must check clean (xfs_repair -n)
   extent C LOGICAL PHYSICAL LENGTH
       bytes [LOGICAL, +LENGTH) of channel C are at PHYSICAL of its file
+  fs C PHYSICAL LENGTH
+      channel C's filesystem is bytes [PHYSICAL, +LENGTH) of its file
 
-Prints one line per channel, "NAME: N crash points, N images, ... N lost",
-and for the first lost (and torn) records what was not durable and the
-guest PC of the last store to each such line (symbolized with --kallsyms and
+Prints one line per channel, "NAME: N crash points, N after its
+acknowledgements, N images, ... N lost", and for the first lost (and
+torn) records what was not durable and the guest PC of the last store to
+each such line (symbolized with --kallsyms and
 --binary). The last line is "model: N lost in all, N filesystem images
 not clean". Exits 2 on bad input, else 0: what a loss means is the
 caller's to judge (selftests/rpmem_model.sh expects some for controls).
@@ -89,6 +99,91 @@ def make_rec(length, target, cycle, seq):
         body[i] = x & 0xFF
     rec = head + bytes(body)
     return rec + struct.pack("<I", fnv1a(rec))
+
+
+def run(*cmd):
+    return subprocess.run(cmd, capture_output=True)
+
+
+def output(r, first=0, n=3, skip=()):
+    """Lines FIRST to FIRST + N of a command's output, on one line, less
+    those that hold a string of SKIP."""
+    out = (r.stdout + r.stderr).decode(errors="replace").splitlines()
+    out = [x for x in out if not any(k in x for k in skip)]
+    return " / ".join(out[first : first + n])
+
+
+def write_sparse(path, img, ph, ln):
+    """Bytes [PH, +LN) of Image IMG into a new file PATH, a MiB at a time,
+    the all-zero ones left as holes."""
+    chunk = 1 << 20
+    zero = bytes(chunk)
+    near = {}  # overlay lines by the chunks they touch
+    for a in img.overlay:
+        for k in {(a - ph) // chunk, (a + LINE - 1 - ph) // chunk}:
+            near.setdefault(k, []).append(a)
+    with open(path, "wb") as f:
+        for at in range(0, ln, chunk):
+            part = img.read([(ph + at, min(chunk, ln - at))], near.get(at // chunk, ()))
+            if part != zero[: len(part)]:
+                f.seek(at)
+                f.write(part)
+        f.truncate(ln)
+
+
+def ext4_read(image, path, tmp):
+    """(why IMAGE is not clean or None, file PATH's bytes) for ext4: its
+    journal replayed, e2fsck -fn clean, then PATH as debugfs reads it."""
+    r = run("e2fsck", "-E", "journal_only", "-y", image)
+    if r.returncode not in (0, 1):
+        return f"journal replay failed ({r.returncode})", b""
+    r = run("e2fsck", "-fn", image)
+    if r.returncode != 0:
+        return f"e2fsck -fn status {r.returncode}: {output(r, 1)}", b""
+    return None, run("debugfs", "-R", f"cat {path}", image).stdout
+
+
+def xfs_read(image, path, tmp):
+    """The same for XFS. xfs_repair -n refuses a dirty log and cannot
+    replay it (-L would throw it away): IMAGE is mounted through a loop
+    device, which replays the log, PATH read (a missing file reads as
+    empty), unmounted, and then xfs_repair -n must find it clean."""
+    mnt = os.path.join(tmp, "mnt")
+    os.makedirs(mnt, exist_ok=True)
+    r = run("losetup", "--find", "--show", image)
+    if r.returncode != 0:
+        die(f"losetup: {output(r)}")
+    dev = r.stdout.decode().strip()
+    got, bad = b"", None
+    try:
+        r = run("mount", "-t", "xfs", "-o", "nouuid", dev, mnt)
+        if r.returncode != 0:
+            return f"mount (log replay) failed ({r.returncode}): {output(r)}", b""
+        try:
+            with open(os.path.join(mnt, path.lstrip("/")), "rb") as f:
+                got = f.read()
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # the kernel found it corrupt, say
+            bad = f"reading {path}: {e.strerror}"
+        finally:
+            r = run("umount", mnt)
+            if r.returncode != 0:
+                run("umount", "-l", mnt)
+                die(f"umount {mnt}: {output(r)}")
+    finally:
+        run("losetup", "-d", dev)
+    if bad:
+        return bad, b""
+    r = run("xfs_repair", "-n", image)
+    if r.returncode != 0:
+        # Its warnings about an image in a file are no verdict.
+        why = output(r, 0, 4, ("host filesystem geometry", "sector size mismatch"))
+        return f"xfs_repair -n status {r.returncode}: {why}", got
+    return None, got
+
+
+FS_READERS = {"ext4": ext4_read, "xfs": xfs_read}
 
 
 class Symbols:
@@ -139,7 +234,16 @@ class Channel:
         self.max_nd = 0
         self.busy = 0  # crash points with lines of the channel not durable
         self.checked = 0
-        self.fs = next((o[5:] for o in oracles if o.startswith("ext4:")), None)
+        self.ack_points = 0  # crash points right after its acknowledgements
+        self.fs = None  # (kind, path) of an ext4: or xfs: oracle
+        for o in oracles:
+            kind, _, path = o.partition(":")
+            if o in ("rec", "commit", "whole", "btt"):
+                continue
+            if kind not in FS_READERS or not path.startswith("/") or self.fs:
+                raise ValueError(f"bad oracle {o}")
+            self.fs = (kind, path)
+        self.fs_region = None  # (physical, length)
         self.fs_at = set()  # crash points to check the filesystem at
         self.fs_images = self.fs_bad = 0
         self.btt = "btt" in oracles
@@ -189,20 +293,27 @@ class Image:
         self.data = data
         self.overlay = {}
 
-    def read(self, parts):
+    def read(self, parts, lines=None):
+        """The bytes of PARTS [(physical, length)]; LINES: the overlay's
+        lines that may lie in them, if the caller knows."""
         out = bytearray()
         for ph, ln in parts:
-            chunk = bytearray(self.data[ph : ph + ln])
-            if self.overlay:
-                a = ph - ph % LINE
-                while a < ph + ln:
-                    o = self.overlay.get(a)
-                    if o is not None:
-                        lo, hi = max(a, ph), min(a + LINE, ph + ln)
-                        chunk[lo - ph : hi - ph] = o[lo - a : hi - a]
-                    a += LINE
+            chunk = self.data[ph : ph + ln]
+            first = ph - ph % LINE
+            near = self.overlay if lines is None else lines
+            if not self.overlay:
+                near = ()
+            elif lines is None and ln // LINE + 2 < len(self.overlay):
+                near = range(first, ph + ln, LINE)
+            for a in near:
+                o = self.overlay.get(a)
+                if o is not None and first <= a < ph + ln:
+                    lo, hi = max(a, ph), min(a + LINE, ph + ln)
+                    chunk[lo - ph : hi - ph] = o[lo - a : hi - a]
+            if len(parts) == 1:
+                return chunk
             out += chunk
-        return bytes(out)
+        return out
 
 
 BTT_SIG = b"BTT_ARENA_INFO\0\0"
@@ -410,13 +521,19 @@ def load_spec(path):
                     chans[c] = Channel(c, w[2], *map(int, w[3:8]), w[8].split(","))
                 elif w[0] == "extent" and len(w) == 5:
                     chans[int(w[1])].extents.append(tuple(map(int, w[2:])))
+                elif w[0] == "fs" and len(w) == 4:
+                    chans[int(w[1])].fs_region = tuple(map(int, w[2:]))
                 else:
                     raise ValueError
-            except (ValueError, KeyError):
+            except ValueError as e:
+                die(f"{path}:{n}: {e.args[0] if e.args else 'bad line'}: {line.strip()}")
+            except KeyError:
                 die(f"{path}:{n}: bad line: {line.strip()}")
     for ch in chans.values():
         if not ch.extents:
             die(f"{path}: channel {ch.c} ({ch.name}) has no extent")
+        if ch.fs and ch.fs_region is None:
+            ch.fs_region = ch.extents[0][1:]
     return chans
 
 
@@ -447,6 +564,11 @@ def main():
     for ch in chans.values():
         if ch.file >= len(images):
             die(f"channel {ch.c}: no modelled file {ch.file}")
+        ph, ln = ch.fs_region or (0, 1)
+        if ph < 0 or ln <= 0 or ph + ln > len(images[ch.file].data):
+            die(f"channel {ch.c}: its filesystem {ch.fs_region} is not inside file {ch.file}")
+        if ch.fs and ch.fs[0] == "xfs" and os.geteuid() != 0:
+            die(f"channel {ch.c}: the xfs: oracle mounts images: run as root")
     syms = Symbols()
     if args.kallsyms:
         with open(args.kallsyms) as f:
@@ -590,29 +712,16 @@ def main():
 
     def fs_check(ch, img, cp, nd):
         """The filesystem of CH in IMG: replayed, clean, records there."""
-        lo, ph, ln = ch.extents[0]
         path = os.path.join(tmpdir.name, "fs.img")
-        with open(path, "wb") as f:
-            f.write(img.read([(ph, ln)]))
+        write_sparse(path, img, *ch.fs_region)
         kind = "random" if img.overlay else "worst-case"
         ch.fs_images += 1
-        run = lambda *a: subprocess.run(a, capture_output=True)
-        r = run("e2fsck", "-E", "journal_only", "-y", path)
-        bad = None
-        if r.returncode not in (0, 1):
-            bad = f"journal replay failed ({r.returncode})"
-        else:
-            r = run("e2fsck", "-fn", path)
-            if r.returncode != 0:
-                bad = f"e2fsck -fn status {r.returncode}: " + " / ".join(
-                    r.stdout.decode(errors="replace").splitlines()[1:4])
+        bad, got = FS_READERS[ch.fs[0]](path, ch.fs[1], tmpdir.name)
         if bad:
             ch.fs_bad += 1
             if ch.fs_bad <= args.report:
                 print(f"  {ch.name}: crash point {cp[0]}, {kind} image: {bad}")
             return
-        r = run("debugfs", "-R", f"cat {ch.fs}", path)
-        got = r.stdout
         for seq in range(ch.acked):
             at = ch.recs_at + seq * ch.recsize
             if got[at : at + ch.recsize] == ch.expected(seq) or seq in ch.lost:
@@ -643,6 +752,8 @@ def main():
                     e["queued"].append((off, len(payload), payload, pc))
         nr_cp += 1
         for ch in chans.values():
+            if reason == 0 and acked[ch.c] > ch.acked:
+                ch.ack_points += 1
             ch.acked = acked[ch.c]
             mine = [a for (t, a) in nd if t == ch.file and ch.seqs_at(a)]
             ch.max_nd = max(ch.max_nd, len(mine))
@@ -651,7 +762,10 @@ def main():
             if idx in ch.fs_at:
                 fs_check(ch, images[ch.file], cp, nd)
         nr_img += 1
-        for r in range(args.random):
+        # Before the first acknowledgement a random image has nothing to
+        # hold (mkfs's writes, say): none is made.
+        wanted = any(ch.acked or "commit" in ch.oracles for ch in chans.values())
+        for r in range(args.random if wanted else 0):
             for (t, a), e in nd.items():
                 line = bytearray(images[t].data[a : a + LINE])
                 for off, ln, payload, _ in e["queued"]:
@@ -688,7 +802,8 @@ def main():
     total = unclean = 0
     for ch in sorted(chans.values(), key=lambda c: c.c):
         st = stores[ch.file] if stores else (0, 0, 0)
-        print(f"{ch.name}: {nr_cp} crash points, {nr_img} images, "
+        print(f"{ch.name}: {nr_cp} crash points, {ch.ack_points} after its "
+              f"acknowledgements, {nr_img} images, "
               f"{st[0]} stores + {st[1]} non-temporal + {st[2]} flushes tracked "
               f"(file {ch.file}), at most {ch.max_nd} lines not durable at a crash "
               f"({ch.busy} with some), "
