@@ -76,11 +76,15 @@ if wanted rpmem_model || wanted rpmem_model_xfs; then
 	tools/model.sh >/dev/null || die "building the persistence model failed"
 fi
 
-# NAME STATUS [OUTPUT-FILE]
+# SECONDS as "M min S s".
+duration() { echo "$(($1 / 60)) min $(($1 % 60)) s"; }
+
+# NAME STATUS [OUTPUT-FILE [SECONDS]]
 result()
 {
 	nr=$((nr + 1))
 	[ -n "${3:-}" ] && sed 's/^/    /' "$3"
+	[ -n "${4:-}" ] && echo "# $1: $(duration "$4")"
 	if [ "$2" -eq 0 ]; then
 		echo "ok $nr $1"
 		passed=$((passed + 1))
@@ -190,7 +194,7 @@ trap 'stop_selftests; exit 143' TERM
 run_selftests()
 {
 	local prefix=$1 t name n next=0 shown=0 pid st i
-	local -a scripts=() names=() rcs=()
+	local -a scripts=() names=() rcs=() began=() took=()
 	shift
 	for t; do
 		name=$(basename "$t" .sh)
@@ -204,7 +208,7 @@ run_selftests()
 		while [ $next -lt $n ] && [ ${#running[@]} -lt "$jobs" ]; do
 			set -m	# the job's own process group (stop_selftests)
 			run_selftest "${scripts[next]}" "${names[next]}" </dev/null &
-			running[next]=$!
+			running[next]=$! began[next]=$SECONDS
 			set +m
 			next=$((next + 1))
 		done
@@ -214,11 +218,12 @@ run_selftests()
 		[ -n "$pid" ] || die "lost track of the running tests (wait: $st)"
 		for i in "${!running[@]}"; do
 			[ "${running[i]}" = "$pid" ] || continue
-			rcs[i]=$st
+			rcs[i]=$st took[i]=$((SECONDS - began[i]))
 			unset 'running[i]'
 		done
 		while [ $shown -lt $n ] && [ -n "${rcs[shown]:-}" ]; do
-			result "${names[shown]}" "${rcs[shown]}" "$runs/${names[shown]//\//-}/output"
+			result "${names[shown]}" "${rcs[shown]}" \
+				"$runs/${names[shown]//\//-}/output" "${took[shown]}"
 			shown=$((shown + 1))
 		done
 	done
@@ -266,6 +271,7 @@ kasan_tests()
 	run_selftests kasan/ "${scripts[@]}"
 }
 kasan_tests
+echo "# make check: $(duration $SECONDS)"
 echo "1..$nr"
 [ $nr -gt 0 ] || { echo "no test matched: ${want[*]}"; failed=1; }
 echo "$passed passed, $failed failed"
