@@ -685,6 +685,20 @@ powerfail_loop()
 
 # --- the persistence model ---------------------------------------------------
 
+# DIR EDIT NAME FS-CHECKS INIT...: "CLEAN of IMAGES, LOST lost" for
+# workload NAME from tools/model/check.py on the model run in DIR (its
+# modelled files as at boot: INIT...), the run's spec edited by the sed
+# script EDIT; worst-case images only. The checker's own controls.
+model_recheck()
+{
+	local dir=$1 edit=$2 name=$3 checks=$4
+	shift 4
+	sed "$edit" "$dir/vm/spec" >"$dir/bad.spec"
+	python3 "$RPMEM_TOP/tools/model/check.py" "$dir/model/model.log" \
+		"$dir/bad.spec" "$@" --random 0 --fs-checks "$checks" |
+		sed -n "s/^$name: .* \([0-9]* of [0-9]*\) filesystem images clean, .* \([0-9]*\) lost$/\1, \2 lost/p"
+}
+
 # DIR PLUGIN-ARGS COMMAND VM-OPTION...: COMMAND in a guest under the
 # persistence model (tools/vm.sh --model; RPMEM_MODEL_ARGS adds plugin
 # arguments): the guest's run directory is DIR/vm, the model's DIR/model.

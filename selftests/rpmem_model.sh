@@ -263,13 +263,7 @@ l=$(lost_if 's/^\(chan 3 .*\),btt$/\1/' btt)
 ktap_result $r "control: the BTT's records read without its map are lost (${l:-no verdict})"
 # The filesystem oracle: a file that is not there loses every record; a
 # filesystem looked for 1 MiB further on does not check clean.
-recheck()	# SED-SCRIPT: check.py's last line on the ADR run, spec edited
-{
-	sed "$1" "$work/adr/vm/spec" >"$work/bad.spec"
-	python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
-		"$work/bad.spec" "$work"/adr/model/init-{0..6}.img --random 0 \
-		--fs-checks 4 | sed -n 's/^ext4: .* \([0-9]* of [0-9]*\) filesystem images clean, .* \([0-9]*\) lost$/\1, \2 lost/p'
-}
+recheck() { model_recheck "$work/adr" "$1" ext4 4 "$work"/adr/model/init-{0..6}.img; }
 v=$(recheck 's|ext4:/c1|ext4:/missing|')
 [[ $v =~ ^([0-9]+)\ of\ ([0-9]+),\ ([1-9][0-9]*)\ lost$ ]] &&
 	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && r=ok || r=fail

@@ -171,12 +171,9 @@ done
 # The filesystem oracle, on the first workload alone: a file that is not
 # there loses every record; a filesystem looked for 1 MiB further on does
 # not check clean.
-recheck()	# SED-SCRIPT: "CLEAN IMAGES LOST" of check.py on the ADR run, spec edited
+recheck()	# SED-SCRIPT: of the first workload's lines only
 {
-	sed -n '/^[a-z]* 0 /p' "$work/adr/vm/spec" | sed "$1" >"$work/bad.spec"
-	python3 "$RPMEM_TOP/tools/model/check.py" "$work/adr/model/model.log" \
-		"$work/bad.spec" "$work"/adr/model/init-{0,1}.img --random 0 \
-		--fs-checks 2 | sed -n 's/^xfs-map: .* \([0-9]* of [0-9]*\) filesystem images clean, .* \([0-9]*\) lost$/\1, \2 lost/p'
+	model_recheck "$work/adr" "/^[a-z]* 0 /!d;$1" xfs-map 2 "$work"/adr/model/init-{0,1}.img
 }
 v=$(recheck 's|xfs:/map|xfs:/missing|')
 [[ $v =~ ^([0-9]+)\ of\ ([0-9]+),\ ([1-9][0-9]*)\ lost$ ]] &&
