@@ -279,7 +279,10 @@ check_options()
 		die "the guest cannot boot from $RPMEM_TOP: no spaces or ',' please"
 }
 
-# kernel (the bzImage) and kdir (its build directory, if known).
+# kernel (the image QEMU boots) and kdir (its build directory, if known).
+# Of a build directory whose kernel has the PVH entry point, the
+# uncompressed vmlinux: QEMU enters it directly, and TCG does not spend a
+# second of every boot on the bzImage's decompressor.
 find_kernel()
 {
 	[ -n "$kernel" ] || kernel=${RPMEM_KDIR:-$("$RPMEM_TOP/tools/kernel.sh")}
@@ -287,6 +290,9 @@ find_kernel()
 	[ -f "$kernel" ] || die "no kernel image $kernel"
 	kernel=$(realpath "$kernel") kdir=
 	[[ $kernel != */arch/x86/boot/bzImage ]] || kdir=${kernel%/arch/x86/boot/bzImage}
+	[ -n "$kdir" ] && [ -f "$kdir/vmlinux" ] && grep -qx CONFIG_PVH=y "$kdir/.config" &&
+		kernel=$kdir/vmlinux
+	return 0
 }
 
 # For --accel auto: kvm if KVM runs our guests here. /dev/kvm is not
@@ -397,16 +403,17 @@ accel_args()
 	# max offers, reports a wild-memory-access in do_raw_spin_lock from
 	# the first interrupt, 4 ms into every boot (7.3.4, TCG): a kernel
 	# problem, not rpmem's, that would fail every test. Such kernels run
-	# with 4 levels. On the pc machine, interpreting its _PRT method (a
-	# 128-pass AML loop) for each virtio device takes KASAN's ACPI more
-	# than ACPI's 30 s loop limit: a minute of every boot, for nothing
-	# (the loop times out, the IRQ is guessed). acpi=noirq routes PCI
-	# IRQs by the BIOS's $PIR table instead: init after 37 s, not 90.
-	# (q35, for CXL, has no $PIR; its _PRT is no loop.)
+	# with 4 levels.
 	if [ -n "$kdir" ] && grep -qx CONFIG_KASAN=y "$kdir/.config" 2>/dev/null; then
 		kargs+=(no5lvl)
-		[ ${#cxls[@]} -gt 0 ] || kargs+=(acpi=noirq)
 	fi
+	# On the pc machine, ACPI's interpreter runs its _PRT method (a
+	# 128-pass AML loop) for each virtio device: about a second of every
+	# boot under TCG, and on the KASAN kernel more than ACPI's 30 s loop
+	# limit, a minute for nothing (the loop times out, the IRQ is
+	# guessed). acpi=noirq routes PCI IRQs by the BIOS's $PIR table
+	# instead. (q35, for CXL, has no $PIR; its _PRT is no loop.)
+	[ ${#cxls[@]} -gt 0 ] || kargs+=(acpi=noirq)
 }
 
 # A memory-backend-file object ID of SIZE on FILE, or if FILE is empty on
