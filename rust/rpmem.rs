@@ -13,6 +13,10 @@
 //! driver owns a namespace is chosen with the nd bus's `bind`/`unbind` and
 //! `drivers_autoprobe` (see `Documentation/rpmem.rst`).
 
+// The test modules register no driver: what only the driver reaches is
+// unused there.
+#![cfg_attr(rpmem_kunit, allow(dead_code))]
+
 /// The C side: generated bindings and the shim for static inline helpers.
 mod sys {
     pub(crate) mod bindings;
@@ -46,29 +50,55 @@ mod pmem {
     pub(crate) mod failure;
 }
 
+/// KUnit suites of the driver's pure logic. Only the test modules
+/// (`rpmem_kunit.ko`, `rpmem_kunit_broken.ko`: this crate built with
+/// `--cfg rpmem_kunit`, see `Kbuild`) have them, and run them when loaded;
+/// `rpmem.ko` has none and registers no suite.
+#[cfg(rpmem_kunit)]
+mod kunit;
+
 use kernel::prelude::*;
 
-module! {
-    type: Rpmem,
-    name: "rpmem",
-    authors: ["The rpmem developers"],
-    description: "Persistent memory block driver in Rust",
-    license: "GPL",
-    params: {
-        raw_dax: bool {
-            default: true,
-            description: "Give raw namespaces struct pages (in RAM: 64 bytes per 4 KiB) for DAX without ndctl",
-        },
-    },
+/// `module!` for rpmem, or for a test module of the same code: the same
+/// parameters, which the driver's code reads, under another name.
+macro_rules! rpmem_module {
+    ($type:ty, $name:tt, $description:tt) => {
+        module! {
+            type: $type,
+            name: $name,
+            authors: ["The rpmem developers"],
+            description: $description,
+            license: "GPL",
+            params: {
+                raw_dax: bool {
+                    default: true,
+                    description: "Give raw namespaces struct pages (in RAM: 64 bytes per 4 KiB) for DAX without ndctl",
+                },
+            },
+        }
+    };
 }
 
+#[cfg(not(rpmem_kunit))]
+rpmem_module!(Rpmem, "rpmem", "Persistent memory block driver in Rust");
+#[cfg(all(rpmem_kunit, not(rpmem_kunit_broken)))]
+rpmem_module!(kunit::RpmemKunit, "rpmem_kunit", "KUnit tests of rpmem");
+#[cfg(rpmem_kunit_broken)]
+rpmem_module!(
+    kunit::RpmemKunit,
+    "rpmem_kunit_broken",
+    "KUnit tests of rpmem, one broken on purpose (the control)"
+);
+
 /// The module: the nd driver registration, for as long as it is loaded.
+#[cfg(not(rpmem_kunit))]
 #[pin_data]
 struct Rpmem {
     #[pin]
     driver: ext::nvdimm::Registration<pmem::driver::RpmemDevice>,
 }
 
+#[cfg(not(rpmem_kunit))]
 impl kernel::InPlaceModule for Rpmem {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

@@ -12,10 +12,11 @@
 //! never overwritten (see `Documentation/rpmem.rst`).
 
 mod arena;
-mod flog;
-mod info;
-mod layout;
-mod map;
+// The on-media formats are the crate's for its KUnit suites (`crate::kunit`).
+pub(crate) mod flog;
+pub(crate) mod info;
+pub(crate) mod layout;
+pub(crate) mod map;
 mod media;
 
 pub(crate) use media::Media;
