@@ -57,13 +57,13 @@ mod pmem {
 #[cfg(rpmem_kunit)]
 mod kunit;
 
-use kernel::prelude::*;
-
-/// `module!` for rpmem, or for a test module of the same code: the same
-/// parameters, which the driver's code reads, under another name.
+/// The module: rpmem's nd driver, registered while it is loaded
+/// ([`ext::nvdimm::module_nd_driver`]), or for a test module of the same
+/// code, no driver (`module!`); both with the parameters the driver's code
+/// reads.
 macro_rules! rpmem_module {
-    ($type:ty, $name:tt, $description:tt) => {
-        module! {
+    ($module:ident, $type:ty, $name:tt, $description:tt) => {
+        $module! {
             type: $type,
             name: $name,
             authors: ["The rpmem developers"],
@@ -80,29 +80,28 @@ macro_rules! rpmem_module {
 }
 
 #[cfg(not(rpmem_kunit))]
-rpmem_module!(Rpmem, "rpmem", "Persistent memory block driver in Rust");
+use ext::nvdimm::module_nd_driver;
+#[cfg(rpmem_kunit)]
+use kernel::prelude::module;
+
+#[cfg(not(rpmem_kunit))]
+rpmem_module!(
+    module_nd_driver,
+    pmem::driver::RpmemDriver,
+    "rpmem",
+    "Persistent memory block driver in Rust"
+);
 #[cfg(all(rpmem_kunit, not(rpmem_kunit_broken)))]
-rpmem_module!(kunit::RpmemKunit, "rpmem_kunit", "KUnit tests of rpmem");
+rpmem_module!(
+    module,
+    kunit::RpmemKunit,
+    "rpmem_kunit",
+    "KUnit tests of rpmem"
+);
 #[cfg(rpmem_kunit_broken)]
 rpmem_module!(
+    module,
     kunit::RpmemKunit,
     "rpmem_kunit_broken",
     "KUnit tests of rpmem, one broken on purpose (the control)"
 );
-
-/// The module: the nd driver registration, for as long as it is loaded.
-#[cfg(not(rpmem_kunit))]
-#[pin_data]
-struct Rpmem {
-    #[pin]
-    driver: ext::nvdimm::Registration<pmem::driver::RpmemDevice>,
-}
-
-#[cfg(not(rpmem_kunit))]
-impl kernel::InPlaceModule for Rpmem {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            driver <- ext::nvdimm::Registration::new(c"rpmem", module),
-        })
-    }
-}
