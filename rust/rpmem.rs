@@ -13,6 +13,10 @@
 //! driver owns a namespace is chosen with the nd bus's `bind`/`unbind` and
 //! `drivers_autoprobe` (see `Documentation/rpmem.rst`).
 
+// The test modules register no driver: what only the driver reaches is
+// unused there.
+#![cfg_attr(rpmem_kunit, allow(dead_code))]
+
 /// The C side: generated bindings and the shim for static inline helpers.
 mod sys {
     pub(crate) mod bindings;
@@ -46,33 +50,58 @@ mod pmem {
     pub(crate) mod failure;
 }
 
-use kernel::prelude::*;
+/// KUnit suites of the driver's pure logic. Only the test modules
+/// (`rpmem_kunit.ko`, `rpmem_kunit_broken.ko`: this crate built with
+/// `--cfg rpmem_kunit`, see `Kbuild`) have them, and run them when loaded;
+/// `rpmem.ko` has none and registers no suite.
+#[cfg(rpmem_kunit)]
+mod kunit;
 
-module! {
-    type: Rpmem,
-    name: "rpmem",
-    authors: ["The rpmem developers"],
-    description: "Persistent memory block driver in Rust",
-    license: "GPL",
-    params: {
-        raw_dax: bool {
-            default: true,
-            description: "Give raw namespaces struct pages (in RAM: 64 bytes per 4 KiB) for DAX without ndctl",
-        },
-    },
+/// The module: rpmem's nd driver, registered while it is loaded
+/// ([`ext::nvdimm::module_nd_driver`]), or for a test module of the same
+/// code, no driver (`module!`); both with the parameters the driver's code
+/// reads.
+macro_rules! rpmem_module {
+    ($module:ident, $type:ty, $name:tt, $description:tt) => {
+        $module! {
+            type: $type,
+            name: $name,
+            authors: ["The rpmem developers"],
+            description: $description,
+            license: "GPL",
+            params: {
+                raw_dax: bool {
+                    default: true,
+                    description: "Give raw namespaces struct pages (in RAM: 64 bytes per 4 KiB) for DAX without ndctl",
+                },
+            },
+        }
+    };
 }
 
-/// The module: the nd driver registration, for as long as it is loaded.
-#[pin_data]
-struct Rpmem {
-    #[pin]
-    driver: ext::nvdimm::Registration<pmem::driver::RpmemDevice>,
-}
+#[cfg(not(rpmem_kunit))]
+use ext::nvdimm::module_nd_driver;
+#[cfg(rpmem_kunit)]
+use kernel::prelude::module;
 
-impl kernel::InPlaceModule for Rpmem {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            driver <- ext::nvdimm::Registration::new(c"rpmem", module),
-        })
-    }
-}
+#[cfg(not(rpmem_kunit))]
+rpmem_module!(
+    module_nd_driver,
+    pmem::driver::RpmemDriver,
+    "rpmem",
+    "Persistent memory block driver in Rust"
+);
+#[cfg(all(rpmem_kunit, not(rpmem_kunit_broken)))]
+rpmem_module!(
+    module,
+    kunit::RpmemKunit,
+    "rpmem_kunit",
+    "KUnit tests of rpmem"
+);
+#[cfg(rpmem_kunit_broken)]
+rpmem_module!(
+    module,
+    kunit::RpmemKunit,
+    "rpmem_kunit_broken",
+    "KUnit tests of rpmem, one broken on purpose (the control)"
+);

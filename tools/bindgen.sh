@@ -41,6 +41,7 @@ items='
 	function:badblocks_exit
 	function:badblocks_check
 	function:badblocks_clear
+	function:badblocks_set
 	function:devm_namespace_enable
 	function:devm_namespace_disable
 	function:nd_btt_probe

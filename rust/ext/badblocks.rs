@@ -114,6 +114,22 @@ impl Badblocks {
             .is_some()
     }
 
+    /// Marks `sectors` sectors at `sector` bad, acknowledged, as the
+    /// region's error list does (`nvdimm_badblocks_populate`); only the
+    /// KUnit suites need it. Fails (`ENOSPC`) unless the list took the
+    /// range (it is full, or the range is empty).
+    #[cfg(rpmem_kunit)]
+    pub(crate) fn set(&self, sector: u64, sectors: u64) -> Result {
+        // SAFETY: initialised (type invariant); `badblocks_set` takes the
+        // list's own lock and checks its arguments.
+        if unsafe { bindings::badblocks_set(self.as_raw(), sector, sectors, 1) } {
+            self.notify();
+            Ok(())
+        } else {
+            Err(ENOSPC)
+        }
+    }
+
     /// Forgets `sectors` bad sectors at `sector`.
     pub(crate) fn clear(&self, sector: u64, sectors: u64) {
         // SAFETY: initialised (type invariant).

@@ -64,6 +64,12 @@ impl<Ctx: DeviceContext> NdDevice<Ctx> {
     }
 }
 
+impl<Ctx: DeviceContext> AsRef<Device<Ctx>> for NdDevice<Ctx> {
+    fn as_ref(&self) -> &Device<Ctx> {
+        self.dev()
+    }
+}
+
 impl NdDevice {
     /// Makes `disk`, a disk added below this device, read-only if and only
     /// if the region is (`nvdimm_check_and_set_ro`); a disk added below
@@ -343,39 +349,65 @@ pub(crate) enum Event {
     RevalidateRegion,
 }
 
-/// A namespace driver. `Self` is the state of one bound device, the
-/// driver data: dropped by the driver core once the device is unbound
-/// (after [`Driver::unbind`]), so its `Drop` is the driver's teardown.
-pub(crate) trait Driver: Send + Sync + Sized + 'static {
+/// A namespace driver, in the shape of 7.3's bus drivers (auxiliary,
+/// platform): `Self` names the driver, [`Driver::Data`] is the state of one
+/// bound device (the driver data), which [`Driver::probe`] initialises in
+/// place and the driver core drops once the device is unbound (after
+/// [`Driver::unbind`]), so its `Drop` is the driver's teardown.
+///
+/// libnvdimm matches by device type, not by an id table: every raw pmem
+/// or io namespace, and every btt/pfn/dax personality of one, is offered
+/// (`ND_DRIVER_NAMESPACE_IO | ND_DRIVER_NAMESPACE_PMEM`). Unlike the
+/// auxiliary and platform drivers, an nd driver also has `shutdown` and
+/// `notify`.
+pub(crate) trait Driver {
+    /// The state of one bound device.
+    type Data<'bound>: Send + Sync + 'bound;
+
     /// Binds to `dev`, or fails with the reason it cannot.
-    fn probe(dev: &NdDevice<Core<'_>>) -> Result<Self>;
+    fn probe<'bound>(
+        dev: &'bound NdDevice<Core<'_>>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound;
 
     /// `dev` is being unbound; `this` is dropped after this returns.
-    fn unbind(dev: &NdDevice<Core<'_>>, this: Pin<&Self>) {
+    fn unbind<'bound>(dev: &'bound NdDevice<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
         let _ = (dev, this);
     }
 
     /// The system is going down.
-    fn shutdown(dev: &NdDevice<Core<'_>>, this: Pin<&Self>);
+    fn shutdown<'bound>(dev: &'bound NdDevice<Core<'_>>, this: Pin<&Self::Data<'bound>>);
 
     /// Something changed in the region of `dev`.
-    fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: Event);
+    fn notify<'bound>(
+        dev: &'bound NdDevice<Core<'_>>,
+        this: Pin<&Self::Data<'bound>>,
+        event: Event,
+    );
 }
 
-/// The registration of `T` as a driver for raw pmem and io namespaces, with
-/// the driver core's [`driver::Registration`].
-pub(crate) type Registration<T> = driver::Registration<Adapter<T>>;
+/// Declares a kernel module that registers one nd namespace driver, as
+/// `module_auxiliary_driver!` does for an auxiliary one: the fields of
+/// `module!`, `type` naming the [`Driver`]; the driver takes the module's
+/// name. (The test modules register no driver: unused there.)
+#[cfg_attr(rpmem_kunit, allow(unused_macros))]
+macro_rules! module_nd_driver {
+    ($($f:tt)*) => {
+        kernel::module_driver!(<T>, $crate::ext::nvdimm::Adapter<T>, { $($f)* });
+    };
+}
+#[cfg_attr(rpmem_kunit, allow(unused_imports))]
+pub(crate) use module_nd_driver;
 
 /// The nd bus side of [`driver::Registration`] for a [`Driver`] `T`.
 pub(crate) struct Adapter<T: Driver>(PhantomData<T>);
 
 // SAFETY:
 // - `nd_device_driver` is a C type (`repr(C)`).
-// - `T` is the driver data: `probe_callback` stores it.
+// - `T::Data` is the driver data: `probe_callback` stores it.
 // - `struct nd_device_driver` embeds its `struct device_driver` at `drv`.
 unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
     type DriverType = bindings::nd_device_driver;
-    type DriverData<'bound> = T;
+    type DriverData<'bound> = T::Data<'bound>;
     const DEVICE_DRIVER_OFFSET: usize = core::mem::offset_of!(Self::DriverType, drv);
 }
 
@@ -427,9 +459,9 @@ impl<T: Driver> Adapter<T> {
     ///
     /// `dev` must be bound to this driver: `probe_callback` stored its
     /// driver data, which the driver core has not dropped yet.
-    unsafe fn data<'a>(dev: &'a NdDevice<CoreInternal<'_>>) -> Pin<&'a T> {
+    unsafe fn data<'a>(dev: &'a NdDevice<CoreInternal<'_>>) -> Pin<&'a T::Data<'a>> {
         // SAFETY: by the safety requirements.
-        unsafe { dev.dev().drvdata_borrow::<T>() }
+        unsafe { dev.dev().drvdata_borrow::<T::Data<'a>>() }
     }
 
     extern "C" fn probe_callback(dev: *mut kb::device) -> c_int {

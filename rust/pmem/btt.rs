@@ -12,10 +12,11 @@
 //! never overwritten (see `Documentation/rpmem.rst`).
 
 mod arena;
-mod flog;
-mod info;
-mod layout;
-mod map;
+// The on-media formats are the crate's for its KUnit suites (`crate::kunit`).
+pub(crate) mod flog;
+pub(crate) mod info;
+pub(crate) mod layout;
+pub(crate) mod map;
 mod media;
 
 pub(crate) use media::Media;
@@ -249,10 +250,7 @@ impl Btt {
         self.arenas
             .iter()
             .find_map(|arena| {
-                let lba = lba.checked_sub(arena.first())?;
-                let lba = u32::try_from(lba)
-                    .ok()
-                    .filter(|&lba| u64::from(lba) < arena.sectors())?;
+                let lba = arena_sector(lba, arena.first(), arena.sectors())?;
                 Some((&**arena, lba))
             })
             .ok_or(Status::IOERR)
@@ -265,7 +263,7 @@ impl Btt {
         if len % lbs != 0 {
             return Err(Status::IOERR);
         }
-        let first = (seg.sector() << SECTOR_SHIFT) / u64::from(self.sector_size);
+        let first = disk_sector(seg.sector(), self.sector_size);
         seg.with_mapped(|mapped| {
             for (i, at) in (0..len).step_by(lbs).enumerate() {
                 let (arena, lba) = self.locate(first + i as u64)?;
@@ -278,6 +276,21 @@ impl Btt {
             Ok(())
         })
     }
+}
+
+/// The disk sector of `sector_size` bytes that holds 512-byte sector
+/// `sector` (a bio's `bi_sector`).
+pub(crate) fn disk_sector(sector: u64, sector_size: u32) -> u64 {
+    (sector << SECTOR_SHIFT) / u64::from(sector_size)
+}
+
+/// Disk sector `lba`'s number in the arena whose `sectors` sectors start
+/// at disk sector `first`, if it is one of them.
+pub(crate) fn arena_sector(lba: u64, first: u64, sectors: u64) -> Option<u32> {
+    let lba = lba.checked_sub(first)?;
+    u32::try_from(lba)
+        .ok()
+        .filter(|&lba| u64::from(lba) < sectors)
 }
 
 impl bio_disk::Operations for Btt {

@@ -185,6 +185,24 @@ impl Pmem {
     }
 }
 
+/// Disk sectors in `pages` pages; none for a negative count, which the
+/// dax core may pass.
+pub(crate) fn page_sectors(pages: i64) -> u64 {
+    (pages.max(0) as u64) << (PAGE_SHIFT - SECTOR_SHIFT as usize)
+}
+
+/// The pages a recovery write at the page whose first sector is `sector`
+/// may reach when `bad` is the first bad sector `badblocks_check` found
+/// for it (`pmem_dax_direct_access`): the bytes before `bad` rounded up to
+/// whole pages, at least one. `badblocks_check` gives the start of a bad
+/// range that overlaps the page's first sector, which may lie before it:
+/// then the page itself is bad, and one page is the answer (C's
+/// subtraction wraps there).
+pub(crate) fn pages_to_bad(sector: u64, bad: u64) -> u64 {
+    let bytes = bad.saturating_sub(sector) << SECTOR_SHIFT;
+    bytes.div_ceil(PAGE_SIZE as u64).max(1)
+}
+
 #[vtable]
 impl dax::Operations for Pmem {
     fn direct_access(this: &Self, pgoff: u64, pages: i64, mode: Mode) -> Result<Access<'_>> {
@@ -193,16 +211,13 @@ impl dax::Operations for Pmem {
         this.mapping.access(pgoff, 0)?;
         let left = (this.mapping.size() - offset) >> PAGE_SHIFT;
         let sector = offset >> SECTOR_SHIFT;
-        let sectors = (pages.max(0) as u64) << (PAGE_SHIFT - SECTOR_SHIFT as usize);
-        let pages = match this.bb.first_bad(sector, sectors) {
+        let pages = match this.bb.first_bad(sector, page_sectors(pages)) {
             // Known good up to the end, or at least as far as asked.
             None if this.bb.is_empty() => left,
             None => (pages.max(0) as u64).min(left),
             Some(_) if mode == Mode::Access => return Err(EHWPOISON),
             // Recovery writes go page by page up to and over bad pages.
-            Some(bad) => (((bad - sector) << SECTOR_SHIFT) as usize)
-                .div_ceil(PAGE_SIZE)
-                .max(1) as u64,
+            Some(bad) => pages_to_bad(sector, bad),
         };
         this.mapping.access(pgoff, pages)
     }

@@ -261,7 +261,39 @@ fn map(
     }
 }
 
-impl nvdimm::Driver for RpmemDevice {
+/// rpmem's nd driver; the state of a bound namespace is an
+/// [`RpmemDevice`].
+pub(crate) struct RpmemDriver;
+
+impl nvdimm::Driver for RpmemDriver {
+    type Data<'bound> = RpmemDevice;
+
+    fn probe<'bound>(dev: &'bound NdDevice<Core<'_>>) -> impl PinInit<RpmemDevice, Error> + 'bound {
+        RpmemDevice::probe(dev)
+    }
+
+    fn shutdown(dev: &NdDevice<Core<'_>>, _this: Pin<&RpmemDevice>) {
+        let _ = dev.region().flush();
+    }
+
+    fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&RpmemDevice>, event: nvdimm::Event) {
+        match (&this.disk, event) {
+            (Some(Disk::Pmem(disk)), nvdimm::Event::RevalidatePoison) => {
+                disk.data().pmem().populate_badblocks()
+            }
+            (Some(Disk::Btt(disk)), nvdimm::Event::RevalidatePoison) => {
+                disk.data().media().populate_badblocks()
+            }
+            (Some(Disk::Pmem(disk)), nvdimm::Event::RevalidateRegion) => dev.check_and_set_ro(disk),
+            (Some(Disk::Btt(disk)), nvdimm::Event::RevalidateRegion) => dev.check_and_set_ro(disk),
+            (None, _) => (),
+        }
+    }
+}
+
+impl RpmemDevice {
+    /// Binds to `dev`: the namespace, or its fsdax or sector personality,
+    /// becomes a disk.
     fn probe(dev: &NdDevice<Core<'_>>) -> Result<Self> {
         // Seeds (unconfigured personalities) fail here, quietly.
         let ns = dev.namespace()?;
@@ -287,24 +319,6 @@ impl nvdimm::Driver for RpmemDevice {
         }
         drop(enabled);
         Self::attach(dev, &ns, Layout::Raw)
-    }
-
-    fn shutdown(dev: &NdDevice<Core<'_>>, _this: Pin<&Self>) {
-        let _ = dev.region().flush();
-    }
-
-    fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Self>, event: nvdimm::Event) {
-        match (&this.disk, event) {
-            (Some(Disk::Pmem(disk)), nvdimm::Event::RevalidatePoison) => {
-                disk.data().pmem().populate_badblocks()
-            }
-            (Some(Disk::Btt(disk)), nvdimm::Event::RevalidatePoison) => {
-                disk.data().media().populate_badblocks()
-            }
-            (Some(Disk::Pmem(disk)), nvdimm::Event::RevalidateRegion) => dev.check_and_set_ro(disk),
-            (Some(Disk::Btt(disk)), nvdimm::Event::RevalidateRegion) => dev.check_and_set_ro(disk),
-            (None, _) => (),
-        }
     }
 }
 
