@@ -135,7 +135,7 @@ short_of_plan()
 rust_instrumented()
 {
 	local syms
-	syms=$(nm -u "$RPMEM_TOP/rust/rpmem.o") || return
+	syms=$(nm -u "$(dirname "$RPMEM_KO")/rust/rpmem.o") || return
 	grep -q '__asan_report_' <<<"$syms" ||
 		fail "rust/rpmem.o has no __asan_report_* calls: Rust code not instrumented"
 }

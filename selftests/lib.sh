@@ -7,7 +7,8 @@
 
 set -u
 RPMEM_TOP=${RPMEM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-RPMEM_KO=$RPMEM_TOP/rpmem.ko
+# The module under test: tools/check.sh's KASAN tests build one of their own.
+RPMEM_KO=${RPMEM_KO:-$RPMEM_TOP/rpmem.ko}
 ND=/sys/bus/nd
 
 ktap_nr=0

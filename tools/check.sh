@@ -20,10 +20,14 @@
 # printed in the order of vm-settings all the same, each as soon as it and
 # every test before it have ended. RPMEM_JOBS=1 runs one at a time.
 #
-# RPMEM_KASAN_TESTS="rpmem_fio rpmem_dax ..." (off unless set): after the
-# tests on the default kernel, build the debug kernel (if not cached) and
-# rpmem.ko for it and run those tests again there, reported as
-# "kasan/NAME". Test names are selftests/NAME.sh or selftests/debug/NAME.sh.
+# The KASAN tests: a line "kasan/NAME kasan [ARGS]" of vm-settings runs
+# selftest NAME (selftests/NAME.sh or selftests/debug/NAME.sh, where its own
+# line says) once more on the debug kernel, reported as kasan/NAME among
+# the others, every guest booted with kernel arguments ARGS, by default
+# $KASAN_ARGS. "check.sh kasan/NAME" runs any selftest so, listed or not.
+# The debug kernel is built first if it is not cached, and rpmem.ko for it
+# in a directory of its own ($runs-kasan/src), so that it runs beside the
+# default one.
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +54,12 @@ debug_defaults()
 }
 [ "$VARIANT" = default ] || debug_defaults
 
+# A KASAN test's guests keep KASAN, KFENCE, lockdep, UBSAN and the atomic
+# sleep checks of the debug kernel, but boot without its page allocator
+# and SLUB debugging, whose use-after-free and overflow checks KASAN's own
+# cover, and without kmemleak (its own test keeps it): half the time.
+KASAN_ARGS="debug_pagealloc=off slab_debug=- kmemleak=off"
+
 # Each test's output, by name, under a directory of its own for this tree
 # and variant: two trees (or variants) checked at once do not share them.
 runs=$RPMEM_CACHE/runs/check-$VARIANT-$(printf %s "$RPMEM_TOP" | md5sum | cut -c1-8)
@@ -63,7 +73,7 @@ wanted()
 {
 	# The selftests load rpmem.ko: it is always built for the kernel under
 	# test, whichever tests are asked for.
-	[ "$1" = build ] || [ "$1" = kasan/build ] && return 0
+	[ "$1" = build ] && return 0
 	[ ${#want[@]} -eq 0 ] && return 0
 	local w
 	for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done
@@ -129,27 +139,83 @@ test_setting()	# DIR NAME
 		END { exit !found }' "$1/vm-settings"
 }
 
-# The selftests of DIR: those DIR/vm-settings names, in its order, then
-# any DIR/*.sh it does not name (run_selftest fails those).
+# kasan/NAME: the script of selftest NAME, in selftests or selftests/debug.
+kasan_script()
+{
+	local s=selftests/${1#kasan/}.sh
+	[ -f "$s" ] || [ ! -f "selftests/debug/${1#kasan/}.sh" ] || s=selftests/debug/${1#kasan/}.sh
+	echo "$s"
+}
+
+# The selftests of DIR, "SCRIPT NAME" each: those DIR/vm-settings names,
+# in its order, then any DIR/*.sh it does not name (run_selftest fails
+# those). A KASAN test's script is the selftest it names, in DIR or in
+# selftests/debug; none on the debug kernel, where every test is one.
 selftests_of()	# DIR
 {
 	local t listed
 	listed=$(awk '$1 ~ /^[[:alnum:]_]/ { print $1 }' "$1/vm-settings")
-	for t in $listed; do echo "$1/$t.sh"; done
+	for t in $listed; do
+		case $t in
+		kasan/*) [ "$VARIANT" != default ] || echo "$(kasan_script "$t") $t" ;;
+		*) echo "$1/$t.sh $t" ;;
+		esac
+	done
 	for t in "$1"/*.sh; do
 		[ "$t" != selftests/lib.sh ] && [ -e "$t" ] || continue
-		grep -qx "$(basename "$t" .sh)" <<<"$listed" || echo "$t"
+		grep -qx "$(basename "$t" .sh)" <<<"$listed" || echo "$t $(basename "$t" .sh)"
 	done
+}
+
+# The debug kernel, and rpmem.ko for it built in a copy of the sources
+# (the tree's own rpmem.ko is the default kernel's, in use by the tests
+# beside): the kasan/ tests' environment into kasan_env, or a failed
+# result "kasan/build".
+kasan_env=()
+kasan_prepare()
+{
+	local src=$runs-kasan/src kdir log llvm
+	log=$(mktemp)
+	mkdir -p "$src" &&
+	tar -C "$RPMEM_TOP" -c --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude=bindings_generated.rs \
+		Makefile Kbuild rust tools selftests/config selftests/config.debug |
+		tar -C "$src" -x &&
+	llvm=$(tools/toolchain.sh debug | sed -n 's/^LLVM=//p') &&
+	kdir=$(tools/kernel.sh debug) &&
+	make -s -C "$src" VARIANT=debug KDIR="$kdir" modules >"$log" 2>&1
+	if [ $? -ne 0 ]; then
+		result kasan/build 1 "$log"
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
+	result kasan/build 0
+	kasan_env=(VARIANT=debug RPMEM_KDIR="$kdir" RPMEM_KO="$src/rpmem.ko" LLVM="$llvm"
+		   RPMEM_BUILT=debug)
 }
 
 # SCRIPT NAME: the selftest, its output into its run directory's file
 # output; returns its status. No output on stdout: several run at once.
+# A kasan/ test runs in the debug kernel's environment (kasan_prepare),
+# its guests booted with its line's kernel arguments.
 run_selftest()
 {
-	local t=$1 name=$2 where out rc
-	where=$(test_setting "$(dirname "$t")" "$(basename "$t" .sh)")
+	local t=$1 name=$2 where out rc args
 	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
+	if [[ $name == kasan/* ]]; then
+		if [ ${#kasan_env[@]} -eq 0 ]; then
+			echo "# no debug kernel or no rpmem.ko for it (kasan/build)" >"$out/output"
+			return 1
+		fi
+		export "${kasan_env[@]}"
+		args=$(test_setting selftests "$name") || args=kasan
+		args=${args#kasan} && args=${args# }
+		export RPMEM_VM_APPEND=${args:-$KASAN_ARGS}
+		debug_defaults
+	fi
+	where=$(test_setting "$(dirname "$t")" "$(basename "$t" .sh)")
 	[ -f "$t" ] || where=missing
 	case $where in
 	missing)
@@ -187,19 +253,17 @@ trap stop_selftests EXIT
 trap 'stop_selftests; exit 130' INT
 trap 'stop_selftests; exit 143' TERM
 
-# PREFIX SCRIPT...: the selftests asked for, up to $jobs at a time, each
+# "SCRIPT NAME"...: the selftests asked for, up to $jobs at a time, each
 # in a process group of its own; their results in the order given, each
-# printed once it and all before it have ended. Test NAME is reported as
-# PREFIXNAME.
+# printed once it and all before it have ended.
 run_selftests()
 {
-	local prefix=$1 t name n next=0 shown=0 pid st i
+	local t name n next=0 shown=0 pid st i
 	local -a scripts=() names=() rcs=() began=() took=()
-	shift
 	for t; do
-		name=$(basename "$t" .sh)
+		name=${t#* }
 		wanted "$name" || continue
-		scripts+=("$t") names+=("$prefix$name")
+		scripts+=("${t%% *}") names+=("$name")
 	done
 	n=${#scripts[@]}
 	# The KVM probe of tools/vm.sh once, not in each test at the same time.
@@ -239,38 +303,15 @@ host_check clippy make -s clippy
 export RPMEM_BUILT=$VARIANT
 mapfile -t tests < <(selftests_of selftests)
 [ "$VARIANT" = debug ] && mapfile -t -O ${#tests[@]} tests < <(selftests_of selftests/debug)
-run_selftests "" "${tests[@]}"
-
-# RPMEM_KASAN_TESTS: the named tests again, on the debug (KASAN) kernel,
-# once all the others have ended (its build rewrites rpmem.ko).
-kasan_tests()
-{
-	local t s any=0 scripts=()
-	[ -n "${RPMEM_KASAN_TESTS:-}" ] && [ "$VARIANT" = default ] || return 0
-	for t in $RPMEM_KASAN_TESTS; do wanted "$t" && any=1; done
-	[ $any -eq 1 ] || return 0
-	log "RPMEM_KASAN_TESTS: $RPMEM_KASAN_TESTS on the debug kernel" \
-		"(its first build takes about 20 minutes)"
-	VARIANT=debug
-	debug_defaults
-	eval "$(tools/toolchain.sh debug)" || die "toolchain setup failed (debug)"
-	export LLVM
-	if ! RPMEM_KDIR=$(tools/kernel.sh debug); then
-		result kasan/kernel 1
-		return
-	fi
-	host_check kasan/build make -s modules
-	RPMEM_BUILT=$VARIANT
-	# A name with no script in either directory fails ("no test script").
-	for t in $RPMEM_KASAN_TESTS; do
-		s=selftests/$t.sh
-		[ -f "$s" ] || s=selftests/debug/$t.sh
-		[ -f "$s" ] || s=selftests/$t.sh
-		scripts+=("$s")
-	done
-	run_selftests kasan/ "${scripts[@]}"
-}
-kasan_tests
+# kasan/NAME asked for and not listed: NAME's script, where it is.
+for t in "${want[@]}"; do
+	[[ $t == kasan/* ]] && [ "$VARIANT" = default ] || continue
+	printf '%s\n' "${tests[@]}" | grep -q " $t\$" || tests+=("$(kasan_script "$t") $t")
+done
+for t in "${tests[@]}"; do
+	[[ $t == *" kasan/"* ]] && wanted "${t#* }" && { kasan_prepare; break; }
+done
+run_selftests "${tests[@]}"
 echo "# make check: $(duration $SECONDS)"
 echo "1..$nr"
 [ $nr -gt 0 ] || { echo "no test matched: ${want[*]}"; failed=1; }

@@ -39,7 +39,9 @@ Boot the test kernel in QEMU and run command (one argument: a shell command
 line; several: a program and its arguments, passed as they are) with bash
 in the guest, in the current directory, with RPMEM_TOP, RPMEM_KDIR (kernel
 build directory), RPMEM_OUT (the run directory, as the guest sees it),
-RPMEM_VM_TIMEOUT, and DAX_DRIVER and RPMEM_SOAK_SECS if set here, exported.
+RPMEM_VM_TIMEOUT, and DAX_DRIVER, RPMEM_SOAK_SECS and RPMEM_KO (the module
+the tests load) if set here, exported. RPMEM_VM_APPEND, if set, is added to
+every guest's kernel command line (before --append's).
 The host's / is the guest's root, read-only; /tmp, /var/tmp and /run are
 guest tmpfs. A command may end the VM itself (say, an un-clean power-off:
 echo o >/proc/sysrq-trigger) once it has written its status to
@@ -365,7 +367,7 @@ write_guest_files()
 			CACHE "$RPMEM_CACHE" \
 			MODE "$( ((shell)) && echo shell || echo cmd)" \
 			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
-		for v in DAX_DRIVER RPMEM_SOAK_SECS; do
+		for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_KO; do
 			[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 		done
 		[ $shell -eq 1 ] ||
@@ -573,7 +575,8 @@ build_qemu()
 		kargs+=(unknown_nmi_panic panic_sys_info=tasks,all_bt,locks
 			panic_console_replay=1)
 	fi
-	kargs+=("${append[@]}")
+	# shellcheck disable=SC2206 # words, as --append's
+	kargs+=(${RPMEM_VM_APPEND:-} "${append[@]}")
 	qemu+=(-serial chardev:con -append "${kargs[*]}")
 	[ -z "$pidfile" ] || qemu+=(-pidfile "$pidfile")
 }
