@@ -20,16 +20,19 @@
 //!
 //! Both locks are mutexes because a write holds them across region
 //! flushes, which may sleep: virtio-pmem's waits for the host (7.3's own
-//! lanes, `nd_region_acquire_lane`, are mutexes too). A bio that must not
-//! sleep (`REQ_NOWAIT`, [`Wait::Not`]) only tries them, and fails with
-//! `EAGAIN` where one is held, where its write would flush a region whose
-//! flush sleeps, or where a free block's poison is to be cleared; it is
-//! then submitted again by a task that may wait. Each sector is still
-//! written atomically: a write given up leaves its free block free. The CPU only spreads
+//! lanes, `nd_region_acquire_lane`, are mutexes too). The CPU only spreads
 //! tasks over the lanes: a task may move to another CPU while it holds
 //! one, and another task then waits for that lane's mutex; what a lane
 //! keeps (free block, flog position, read tracking slot) belongs to whoever
 //! holds its mutex, wherever it runs.
+//!
+//! A bio that must not sleep (`REQ_NOWAIT`, [`Wait::Not`]) only tries the
+//! locks: it takes any free lane, from its CPU's on, and fails with
+//! `EAGAIN` where every lane or its map lock is held, where its write would
+//! flush a region whose flush sleeps, or where a free block's poison is to
+//! be cleared; it is then submitted again by a task that may wait. Each
+//! sector is still written atomically: a write given up leaves its free
+//! block free.
 //!
 //! Only a sector's data moves: the integrity metadata after it in a block
 //! of a 520- or 4104-byte (...) sector is neither read nor written, as
@@ -213,6 +216,20 @@ impl Arena {
         CpuId::current().as_u32() as usize % self.nlanes
     }
 
+    /// Takes a lane: the CPU's. A task that must not sleep takes the first
+    /// free one from there on, and fails with `EAGAIN` only if every lane
+    /// is held: any lane serves any sector.
+    fn take_lane(&self, wait: Wait) -> Result<(usize, MutexGuard<'_, Lane>)> {
+        let first = self.lane();
+        if wait == Wait::May {
+            return Ok((first, self.lanes[first].lock()));
+        }
+        (0..self.nlanes)
+            .map(|i| (first + i) % self.nlanes)
+            .find_map(|lane| Some((lane, self.lanes[lane].try_lock()?)))
+            .ok_or(EAGAIN)
+    }
+
     /// Reads sector `lba` of the arena into the segment at `at`.
     pub(crate) fn read(
         &self,
@@ -223,9 +240,8 @@ impl Arena {
         wait: Wait,
     ) -> Result {
         let len = self.geo.data_size() as usize;
-        let lane = self.lane();
         // The lane's read tracking slot is ours while the lane is.
-        let _lane = wait.lock(&self.lanes[lane])?;
+        let (lane, _lane) = self.take_lane(wait)?;
         let tracking = Tracking(&self.rtt[lane]);
         let mut entry = map_read(media, &self.geo, lba)?;
         // Announce the block, then make sure the map still names it: from
@@ -291,9 +307,8 @@ impl Arena {
             return Err(EAGAIN);
         }
         let len = self.geo.data_size() as usize;
-        let lane_no = self.lane();
         loop {
-            let mut lane = wait.lock(&self.lanes[lane_no])?;
+            let (lane_no, mut lane) = self.take_lane(wait)?;
             let new = lane.block;
             if lane.has_err || media.is_bad(self.geo.block(new), len) {
                 lane.has_err = true;
