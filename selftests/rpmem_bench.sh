@@ -24,8 +24,8 @@ complete()
 {
 	local rows
 	rows=$(wc -l <"$work/vm/bench/rows.tsv")
-	# 9 block rows, 8 probe rows, 6 on each filesystem, 6 in sector mode.
-	[ "$rows" -eq 35 ] || fail "$rows rows declared, not 35" || return
+	# 11 block rows, 8 probe rows, 6 on each filesystem, 6 in sector mode.
+	[ "$rows" -eq 37 ] || fail "$rows rows declared, not 37" || return
 	python3 - "$work/report.json" "$rows" <<-'EOF'
 	import json, sys
 	report = json.load(open(sys.argv[1]))

@@ -158,6 +158,11 @@ block_rows()
 	local io=(--direct=1 --size="${DATA_MIB}M")
 	local qd1=(--ioengine=psync --iodepth=1 --numjobs=1)
 	local qd32=(--ioengine=io_uring --iodepth=32 --numjobs=4)
+	# io_uring one I/O at a time: the cost of each I/O's trip through
+	# io_uring, with no queue to hide it, where io_uring hands every I/O
+	# to an io-wq worker (a disk without BLK_FEAT_NOWAIT: nd_pmem) or
+	# issues it itself (rpmem, brd).
+	local uring1=(--ioengine=io_uring --iodepth=1 --numjobs=1)
 	while IFS='|' read -r name what metric unit args; do
 		row "$name" block "$what" "$metric" "$unit" $d || continue
 		# shellcheck disable=SC2086
@@ -167,6 +172,8 @@ block_rows()
 	rand-write-4k-qd1|4 KiB random write, psync QD1|iops|IOPS|--rw=randwrite --bs=4k ${qd1[*]}
 	rand-read-4k-qd32x4|4 KiB random read, io_uring QD32 x 4 jobs|iops|IOPS|--rw=randread --bs=4k ${qd32[*]}
 	rand-write-4k-qd32x4|4 KiB random write, io_uring QD32 x 4 jobs|iops|IOPS|--rw=randwrite --bs=4k ${qd32[*]}
+	rand-read-4k-uring-qd1|4 KiB random read, io_uring QD1|iops|IOPS|--rw=randread --bs=4k ${uring1[*]}
+	rand-write-4k-uring-qd1|4 KiB random write, io_uring QD1|iops|IOPS|--rw=randwrite --bs=4k ${uring1[*]}
 	rand-read-512-qd1|512 B random read, psync QD1|iops|IOPS|--rw=randread --bs=512 ${qd1[*]}
 	rand-write-512-qd1|512 B random write, psync QD1|iops|IOPS|--rw=randwrite --bs=512 ${qd1[*]}
 	seq-read-1m|1 MiB sequential read|bw|MiB/s|--rw=read --bs=1M ${qd1[*]}

@@ -56,12 +56,12 @@ out=${out:-$RPMEM_CACHE/bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# Time the run takes under TCG: a fio or page fault run (9 block rows on
+# Time the run takes under TCG: a fio or page fault run (11 block rows on
 # three disks, 12 file rows and 6 sector mode rows on two) about RUNTIME + 5 s,
 # each of the 7 binds of a probe repetition 2 s and a quarter second per
 # GiB, set-up and boot 2 minutes. The VM may take four times that.
 gib=${probe%G}
-runs=$((reps * (9 * 3 + 12 * 2 + 6 * 2)))
+runs=$((reps * (11 * 3 + 12 * 2 + 6 * 2)))
 secs=$((runs * (runtime + 5) + reps * 7 * (8 + gib) / 4 + 120))
 limit=$((secs * 4))
 

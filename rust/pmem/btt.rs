@@ -26,7 +26,7 @@ use crate::ext::{
     block::bio_disk,
     nvdimm::btt::BttVersion,
 };
-use arena::{Arena, Checked};
+use arena::{Arena, Checked, Wait};
 use info::{Found, Info, INFO_SIZE};
 use kernel::{
     block::SECTOR_SHIFT,
@@ -256,8 +256,9 @@ impl Btt {
             .ok_or(Status::IOERR)
     }
 
-    /// Reads or writes the sectors of one segment.
-    fn transfer(&self, seg: &Segment<'_>, write: bool) -> Result<(), Status> {
+    /// Reads or writes the sectors of one segment; `EAGAIN` (as
+    /// `BLK_STS_AGAIN`) where that would sleep and `wait` does not allow it.
+    fn transfer(&self, seg: &Segment<'_>, write: bool, wait: Wait) -> Result<(), Status> {
         let lbs = self.sector_size as usize;
         let len = seg.len() as usize;
         if len % lbs != 0 {
@@ -268,9 +269,9 @@ impl Btt {
             for (i, at) in (0..len).step_by(lbs).enumerate() {
                 let (arena, lba) = self.locate(first + i as u64)?;
                 if write {
-                    arena.write(&self.media, lba, mapped, at)?;
+                    arena.write(&self.media, lba, mapped, at, wait)?;
                 } else {
-                    arena.read(&self.media, lba, mapped, at)?;
+                    arena.read(&self.media, lba, mapped, at, wait)?;
                 }
             }
             Ok(())
@@ -304,10 +305,15 @@ impl bio_disk::Operations for Btt {
             return;
         }
         let write = bio.op() == Op::Write;
+        let wait = if bio.is_nowait() {
+            Wait::Not
+        } else {
+            Wait::May
+        };
         bio.accounted(|bio| {
             let status = bio
                 .segments()
-                .try_for_each(|seg| this.transfer(&seg, write));
+                .try_for_each(|seg| this.transfer(&seg, write, wait));
             if let Err(status) = status {
                 bio.fail(status);
             }

@@ -8,6 +8,16 @@
 //! fail reads and are cleared by writes, and `REQ_FUA` flushes again once the
 //! data is in place. Unlike nd_pmem, an empty `REQ_PREFLUSH` bio is handed
 //! to a region with an asynchronous flush, like a `REQ_FUA` one.
+//!
+//! Also unlike nd_pmem, the disk takes `REQ_NOWAIT` bios (`BLK_FEAT_NOWAIT`,
+//! as brd): copies to and from the memory never sleep, so io_uring submits
+//! on the caller's own task instead of handing each I/O to a worker. The
+//! two places that may sleep send such a bio back with `BLK_STS_AGAIN`, to
+//! be submitted again by a task that may wait: a flush on a region whose
+//! flush sleeps (virtio-pmem's, a request to the host), and a write over
+//! known bad sectors, whose poison is cleared through the nd bus (a
+//! firmware call on an NFIT bus) and whose struct pages are made cacheable
+//! again.
 
 use crate::{
     ext::badblocks::Badblocks,
@@ -109,9 +119,15 @@ impl Pmem {
             .map_err(Status::from)
     }
 
-    fn write(&self, seg: &Segment<'_>) -> Result<(), Status> {
+    fn write(&self, seg: &Segment<'_>, nowait: bool) -> Result<(), Status> {
         let offset = seg.sector() << SECTOR_SHIFT;
         if self.bb.is_bad(seg.sector(), seg.len()) {
+            // Clearing poison sleeps. The segments before this one are
+            // written already, and will be again: as under brd, whose
+            // `REQ_NOWAIT` writes stop at the first page it cannot allocate.
+            if nowait {
+                return Err(Status::AGAIN);
+            }
             self.clear_poison(offset, seg.len())?;
         }
         seg.with_mapped(|mapped| self.mapping.write(offset, mapped))
@@ -137,9 +153,10 @@ impl Pmem {
 
     fn transfer(&self, bio: &mut Bio<'_>) {
         let write = bio.op() == Op::Write;
+        let nowait = bio.is_nowait();
         let status = bio.segments().try_for_each(|seg| {
             if write {
-                self.write(&seg)
+                self.write(&seg, nowait)
             } else {
                 self.read(&seg)
             }
@@ -153,6 +170,13 @@ impl Pmem {
     fn submit_bio(&self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {
             return bio.fail(Status::NOTSUPP);
+        }
+        // A flush that may sleep is no place for a bio that must not: it
+        // goes back whole, before any data is written. (Even an empty
+        // flush, which the region completes later: virtio-pmem allocates
+        // its work item with GFP_NOIO first.)
+        if bio.is_nowait() && (bio.is_preflush() || bio.is_fua()) && self.region.flush_may_sleep() {
+            return bio.fail(Status::AGAIN);
         }
         if bio.is_preflush() {
             // An empty flush orders nothing after it: a region with an

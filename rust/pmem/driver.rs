@@ -111,6 +111,7 @@ impl RpmemDevice {
             .capacity_sectors((data_size & !(u64::from(lbs) - 1)) >> SECTOR_SHIFT)
             .write_cache(true)
             .synchronous(true)
+            .nowait(true)
             .fua(flush == FlushSupport::Hints)
             .dax(dax.is_some())
             .node(dev.numa_node())
@@ -195,6 +196,7 @@ impl RpmemDevice {
             .logical_block_size(sector_size)?
             .capacity_sectors(bytes >> SECTOR_SHIFT)
             .synchronous(true)
+            .nowait(true)
             .dma_alignment(sector_size - 1)
             .node(dev.numa_node())
             .build(fmt!("r{}", &*name), table)?

@@ -48,6 +48,11 @@ bool rpmem_region_ro(struct nd_region *nd_region)
 	return nd_region->ro;
 }
 
+bool rpmem_region_own_flush(struct nd_region *nd_region)
+{
+	return nd_region->flush != NULL;
+}
+
 u32 rpmem_info_block_reserve(void)
 {
 	return nd_info_block_reserve();

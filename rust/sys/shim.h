@@ -24,6 +24,7 @@ void rpmem_flush_dcache_page(struct page *page);
 struct gendisk *rpmem_dev_to_disk(struct device *dev);
 u32 rpmem_info_block_reserve(void);
 bool rpmem_region_ro(struct nd_region *nd_region);
+bool rpmem_region_own_flush(struct nd_region *nd_region);
 void rpmem_unpoison_page(unsigned long pfn);
 int rpmem_page_refcount(unsigned long pfn);
 struct kernfs_node *rpmem_disk_sysfs_file(struct gendisk *disk, const char *name);

@@ -17,6 +17,10 @@ impl Status {
     pub(crate) const IOERR: Self = Self(bindings::RPMEM_BLK_STS_IOERR);
     /// `BLK_STS_NOTSUPP`.
     pub(crate) const NOTSUPP: Self = Self(bindings::RPMEM_BLK_STS_NOTSUPP);
+    /// `BLK_STS_AGAIN`: the bio would have had to wait, and its submitter
+    /// said it must not (`REQ_NOWAIT`); it is to be submitted again from a
+    /// context that may.
+    pub(crate) const AGAIN: Self = Self(bindings::RPMEM_BLK_STS_AGAIN);
 }
 
 impl From<Error> for Status {
@@ -102,6 +106,14 @@ impl Bio<'_> {
     #[inline]
     pub(crate) fn is_fua(&self) -> bool {
         self.opf() & bindings::RPMEM_REQ_FUA != 0
+    }
+
+    /// Whether the submitter must not be put to sleep (`REQ_NOWAIT`, only
+    /// sent to a disk with `BLK_FEAT_NOWAIT`): where serving the bio would
+    /// wait, the driver completes it with [`Status::AGAIN`] instead.
+    #[inline]
+    pub(crate) fn is_nowait(&self) -> bool {
+        self.opf() & bindings::RPMEM_REQ_NOWAIT != 0
     }
 
     /// Bytes of data left to transfer.

@@ -35,7 +35,7 @@ pub(crate) trait Operations: Send + Sync + Sized + 'static {
 /// `BLK_FEAT_*` values, which bindgen cannot evaluate (they are casts).
 mod feat {
     pub(super) use crate::sys::bindings::{
-        RPMEM_BLK_FEAT_DAX as DAX, RPMEM_BLK_FEAT_FUA as FUA,
+        RPMEM_BLK_FEAT_DAX as DAX, RPMEM_BLK_FEAT_FUA as FUA, RPMEM_BLK_FEAT_NOWAIT as NOWAIT,
         RPMEM_BLK_FEAT_SYNCHRONOUS as SYNCHRONOUS, RPMEM_BLK_FEAT_WRITE_CACHE as WRITE_CACHE,
     };
 }
@@ -123,6 +123,15 @@ impl BioDiskBuilder {
     /// (`BLK_FEAT_SYNCHRONOUS`).
     pub(crate) fn synchronous(self, on: bool) -> Self {
         self.feature(feat::SYNCHRONOUS, on)
+    }
+
+    /// Whether the disk takes bios whose submitter must not sleep
+    /// (`BLK_FEAT_NOWAIT`): the driver then completes a `REQ_NOWAIT` bio
+    /// with `BLK_STS_AGAIN` wherever serving it would sleep. Without it,
+    /// the block layer fails such bios with `EOPNOTSUPP`, and io_uring
+    /// hands every I/O on the disk to a worker thread.
+    pub(crate) fn nowait(self, on: bool) -> Self {
+        self.feature(feat::NOWAIT, on)
     }
 
     /// Whether the disk has a DAX device (`BLK_FEAT_DAX`).

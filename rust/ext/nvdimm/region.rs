@@ -116,6 +116,16 @@ impl NdRegion {
         }
     }
 
+    /// Whether [`Self::flush`] and [`Self::flush_bio`] may sleep: the
+    /// region has a flush of its own (virtio-pmem's, a request to the
+    /// host), not the generic one (a fence and stores to flush hints,
+    /// which never sleeps). A bio that must not wait (`REQ_NOWAIT`) cannot
+    /// be flushed here.
+    pub(crate) fn flush_may_sleep(&self) -> bool {
+        // SAFETY: the region is live (type invariant).
+        unsafe { bindings::rpmem_region_own_flush(self.as_raw()) }
+    }
+
     /// What a flush means on this region (`nvdimm_has_flush`).
     pub(crate) fn flush_support(&self) -> FlushSupport {
         // SAFETY: the region is live (type invariant).

@@ -26,6 +26,14 @@
 //! keeps (free block, flog position, read tracking slot) belongs to whoever
 //! holds its mutex, wherever it runs.
 //!
+//! A bio that must not sleep (`REQ_NOWAIT`, [`Wait::Not`]) only tries the
+//! locks: it takes any free lane, from its CPU's on, and fails with
+//! `EAGAIN` where every lane or its map lock is held, where its write would
+//! flush a region whose flush sleeps, or where a free block's poison is to
+//! be cleared; it is then submitted again by a task that may wait. Each
+//! sector is still written atomically: a write given up leaves its free
+//! block free.
+//!
 //! Only a sector's data moves: the integrity metadata after it in a block
 //! of a 520- or 4104-byte (...) sector is neither read nor written, as
 //! nd_btt leaves it on a kernel without `CONFIG_BLK_DEV_INTEGRITY`.
@@ -40,16 +48,37 @@ use super::{
 use crate::ext::block::bio::MappedSegment;
 use kernel::{
     cpu::CpuId,
-    error::code::EIO,
+    error::code::{EAGAIN, EIO},
     new_mutex,
     prelude::*,
     processor::cpu_relax,
     sync::{
         atomic::{Atomic, Relaxed, Release},
         barrier::{smp_mb, Full},
-        Mutex,
+        Mutex, MutexGuard,
     },
 };
+
+/// Whether a sector's reader or writer may sleep: not for a `REQ_NOWAIT`
+/// bio.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// It may: locks are waited for.
+    May,
+    /// It must not: where it would sleep, it fails with `EAGAIN`.
+    Not,
+}
+
+impl Wait {
+    /// Takes `lock`; if another task holds it, waits for it, or fails with
+    /// `EAGAIN` if that is not allowed.
+    fn lock<T>(self, lock: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+        match self {
+            Wait::May => Ok(lock.lock()),
+            Wait::Not => lock.try_lock().ok_or(EAGAIN),
+        }
+    }
+}
 
 /// Lanes in use at most: one per possible CPU up to this many, each with
 /// its own free block; an arena with fewer free blocks uses fewer.
@@ -187,6 +216,20 @@ impl Arena {
         CpuId::current().as_u32() as usize % self.nlanes
     }
 
+    /// Takes a lane: the CPU's. A task that must not sleep takes the first
+    /// free one from there on, and fails with `EAGAIN` only if every lane
+    /// is held: any lane serves any sector.
+    fn take_lane(&self, wait: Wait) -> Result<(usize, MutexGuard<'_, Lane>)> {
+        let first = self.lane();
+        if wait == Wait::May {
+            return Ok((first, self.lanes[first].lock()));
+        }
+        (0..self.nlanes)
+            .map(|i| (first + i) % self.nlanes)
+            .find_map(|lane| Some((lane, self.lanes[lane].try_lock()?)))
+            .ok_or(EAGAIN)
+    }
+
     /// Reads sector `lba` of the arena into the segment at `at`.
     pub(crate) fn read(
         &self,
@@ -194,11 +237,11 @@ impl Arena {
         lba: u32,
         seg: &MappedSegment<'_>,
         at: usize,
+        wait: Wait,
     ) -> Result {
         let len = self.geo.data_size() as usize;
-        let lane = self.lane();
         // The lane's read tracking slot is ours while the lane is.
-        let _lane = self.lanes[lane].lock();
+        let (lane, _lane) = self.take_lane(wait)?;
         let tracking = Tracking(&self.rtt[lane]);
         let mut entry = map_read(media, &self.geo, lba)?;
         // Announce the block, then make sure the map still names it: from
@@ -233,8 +276,12 @@ impl Arena {
             // A media error: remember it in the map, as nd_btt does, so
             // that the sector reads as an error until it is written; unless
             // a writer moved the sector meanwhile (the map lock orders the
-            // two).
-            let _map = self.map_locks[map_lock(lba)].lock();
+            // two). A reader that must not sleep leaves that to its retry,
+            // where the map write's flush would sleep.
+            if wait == Wait::Not && media.flush_may_sleep() {
+                return Err(EAGAIN);
+            }
+            let _map = wait.lock(&self.map_locks[map_lock(lba)])?;
             if map_read(media, &self.geo, lba) == Ok(entry) {
                 let _ = map_write(media, &self.geo, lba, Entry::Error(block));
             }
@@ -250,18 +297,26 @@ impl Arena {
         lba: u32,
         seg: &MappedSegment<'_>,
         at: usize,
+        wait: Wait,
     ) -> Result {
         if self.read_only {
             return Err(EIO);
         }
+        // Every step below is made durable by a region flush.
+        if wait == Wait::Not && media.flush_may_sleep() {
+            return Err(EAGAIN);
+        }
         let len = self.geo.data_size() as usize;
-        let lane_no = self.lane();
         loop {
-            let mut lane = self.lanes[lane_no].lock();
+            let (lane_no, mut lane) = self.take_lane(wait)?;
             let new = lane.block;
             if lane.has_err || media.is_bad(self.geo.block(new), len) {
                 lane.has_err = true;
                 drop(lane);
+                // Clearing poison sleeps.
+                if wait == Wait::Not {
+                    return Err(EAGAIN);
+                }
                 self.clear_free(media, lane_no)?;
                 continue;
             }
@@ -274,7 +329,7 @@ impl Arena {
             }
             media.write_from(self.geo.block(new), seg, at, len)?;
 
-            let _map = self.map_locks[map_lock(lba)].lock();
+            let _map = wait.lock(&self.map_locks[map_lock(lba)])?;
             let (old, error) = match map_read(media, &self.geo, lba)? {
                 Entry::Block(block) | Entry::Zero(block) => (block, false),
                 Entry::Error(block) => (block, true),

@@ -97,6 +97,12 @@ impl Media {
         self.region.flush()
     }
 
+    /// Whether [`Self::flush`] may sleep (virtio-pmem's does): then no
+    /// write can serve a bio that must not wait.
+    pub(crate) fn flush_may_sleep(&self) -> bool {
+        self.region.flush_may_sleep()
+    }
+
     /// Reads `buf.len()` bytes at `offset`.
     pub(crate) fn read(&self, offset: u64, buf: &mut [u8]) -> Result {
         self.check(offset, buf.len())?;
