@@ -9,9 +9,8 @@
 # cached under $RPMEM_CACHE/series/base-SOURCE (made once, in a minute or
 # two; keyed by the source package's directory, that is its version).
 #
-# series.sh --check [OUTDIR]: the series applies, in order, to the cached
-# base, and scripts/checkpatch.pl --strict of that tree passes on every
-# patch and the cover letter's absence of code (see selftests/series_check.sh).
+# That it applies and passes checkpatch: selftests/series_check.sh; that
+# it builds and works in-tree: tools/check-series.sh.
 #
 # Prints OUTDIR's patches, one a line.
 
@@ -38,6 +37,8 @@ if [ ! -f "$base/.done" ]; then
 	git init -q --bare "$base.tmp"
 	git --git-dir="$base.tmp" config core.bare false
 	GIT_DIR=$base.tmp GIT_WORK_TREE=$ksrc git add -f -A
+	# tools/toolchain.sh's mark that the source is unpacked is no source.
+	GIT_DIR=$base.tmp git rm -q --cached --ignore-unmatch .done
 	GIT_DIR=$base.tmp GIT_WORK_TREE=$ksrc git -c user.name=rpmem \
 		-c user.email=rpmem@localhost commit -q -m "Linux $(basename "$ksrc")"
 	git --git-dir="$base.tmp" config core.bare true
@@ -46,8 +47,9 @@ if [ ! -f "$base/.done" ]; then
 fi
 export GIT_DIR=$base
 
-rm -rf "$out"
+# Only the patches of OUT are replaced: OUT may be any directory.
 mkdir -p "$out"
+rm -f "$out"/*.patch
 head=$(RPMEM_RUSTFMT_TOML=$ksrc/.rustfmt.toml python3 "$RPMEM_TOP/tools/series.py" \
 	"$RPMEM_TOP" "$base" HEAD "$out") || die "tools/series.py failed"
 git format-patch -q --cover-letter --no-signature -o "$out" HEAD.."$head"
