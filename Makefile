@@ -8,6 +8,8 @@
 #                   (VARIANT=debug: on the debug kernel, plus selftests/debug)
 #   make shell      an interactive shell in the test VM, rpmem built
 #   make kernel     just build the test kernel (VARIANT=debug for the debug one)
+#   make series     the kernel patch series (tools/series.sh; OUT=DIR)
+#   make check-series  build it in-tree patch by patch, boot it, run the tests
 #
 # VARIANT=debug builds against the debug (KASAN) kernel, which is built with
 # clang: the toolchain then includes its LLVM=-NN, so rpmem.ko is too.
@@ -24,7 +26,7 @@ TOOLCHAIN = $(eval TOOLCHAIN := $$(shell $(TOP)/tools/toolchain.sh $(VARIANT) | 
 KDIR ?= $(eval KDIR := $$(shell $(TOP)/tools/kernel.sh $(VARIANT)))$(KDIR)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(TOOLCHAIN)
 
-.PHONY: all modules clippy fmt fmtcheck run check bench shell kernel clean
+.PHONY: all modules clippy fmt fmtcheck run check bench shell kernel series check-series clean
 all: modules
 
 modules:
@@ -52,6 +54,14 @@ run: modules
 # (RPMEM_JOBS; default: the number of CPUs).
 check:
 	VARIANT=$(VARIANT) $(if $(J),RPMEM_JOBS=$(J)) $(TOP)/tools/check.sh $(T)
+
+# The patch series against the Linux 7.3 tree, written to OUT (default
+# $(RPMEM_CACHE)/series/out); see "The patch series" in README.md.
+series:
+	$(TOP)/tools/series.sh $(OUT)
+
+check-series:
+	$(TOP)/tools/check-series.sh $(OUT)
 
 # BENCH="--reps 7 --rows seq" passes options to tools/bench.sh (see --help).
 bench:

@@ -72,7 +72,7 @@ macro_rules! rpmem_module {
             params: {
                 raw_dax: bool {
                     default: true,
-                    description: "Give raw namespaces struct pages (in RAM: 64 bytes per 4 KiB) for DAX without ndctl",
+                    description: "Struct pages in RAM (64 bytes per 4 KiB) for DAX on raw namespaces",
                 },
             },
         }

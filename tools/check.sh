@@ -40,7 +40,9 @@ export RPMEM_KDIR VARIANT=${VARIANT:-default}
 unset LLVM
 eval "$(tools/toolchain.sh "$VARIANT")" || die "toolchain setup failed"
 [ -z "${LLVM:-}" ] || export LLVM
-RPMEM_KDIR=$(tools/kernel.sh "$VARIANT") || die "test kernel build failed"
+# RPMEM_CHECK_KDIR: another kernel to boot (tools/check-series.sh: the
+# series built in-tree, with RPMEM_KO its rpmem.ko).
+RPMEM_KDIR=${RPMEM_CHECK_KDIR:-$(tools/kernel.sh "$VARIANT")} || die "test kernel build failed"
 
 # The debug kernel's checks (KASAN, page poisoning, lockdep) make a guest
 # several times slower under TCG: its VMs get four times the time limit,

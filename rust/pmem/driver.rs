@@ -254,7 +254,7 @@ fn map(
                 Err(e) => {
                     dev_info!(
                         dev.dev(),
-                        "no struct pages for {start:#x}+{size:#x} ({e:?}; needs 2 MiB alignment): no DAX\n"
+                        "{start:#x}+{size:#x}: no struct pages ({e:?}; DAX needs 2 MiB alignment)\n"
                     );
                     Mapping::new(claim)
                 }

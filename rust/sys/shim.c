@@ -50,7 +50,7 @@ bool rpmem_region_ro(struct nd_region *nd_region)
 
 bool rpmem_region_own_flush(struct nd_region *nd_region)
 {
-	return nd_region->flush != NULL;
+	return nd_region->flush;
 }
 
 u32 rpmem_info_block_reserve(void)

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The kernel patch series (make series) applies to the Linux 7.3 tree it
+# is made for, patch after patch, and scripts/checkpatch.pl --strict of
+# that tree finds nothing in any patch. Controls: a patch applied out of
+# order (the driver, alone on the base) must not apply, and a line over
+# 100 columns written into a copy of the driver's sources must come out in
+# the series and make checkpatch fail on that patch, for that reason.
+# Runs on the host, from the cached base (tools/series.sh makes it once).
+
+. "$(dirname "$0")/lib.sh"
+
+export PATH=$HOME/.cargo/bin:$PATH
+eval "$("$RPMEM_TOP/tools/toolchain.sh" default)" >/dev/null || die "toolchain setup failed"
+checkpatch=$KSRC/scripts/checkpatch.pl
+base=${RPMEM_CACHE:=$HOME/.cache/rpmem}/series/base-$(basename "$KSRC")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$RPMEM_TOP/tools/series.sh" "$tmp/out" >"$tmp/gen.log" 2>&1 ||
+	{ tail -n 20 "$tmp/gen.log" | sed 's/^/# /'; die "make series failed"; }
+patches=()
+for p in "$tmp"/out/0*.patch; do
+	[[ $p == */0000-cover-letter.patch ]] || patches+=("$p")
+done
+[ ${#patches[@]} -gt 0 ] || die "make series wrote no patches"
+
+ktap_plan $((2 * ${#patches[@]} + 3))
+
+# The cover letter carries the benchmark table and the test summary.
+cover_complete()
+{
+	local c=$tmp/out/0000-cover-letter.patch
+	grep -q '^btt-seq-write-1m ' "$c" || fail "no benchmark table"
+	grep -q '^- rpmem_fio: ' "$c" || fail "no test summary"
+	! grep -q '\*\*\*' "$c" || fail "a template line is left: $(grep '\*\*\*' "$c")"
+}
+check "cover letter has the benchmark table and the test summary" cover_complete
+
+# The patches are applied to the base's tree in an index of our own (no
+# checkout of the kernel is needed), one after the other.
+# INDEX GIT-ARGS...: git on the base, with that index.
+base_git() { GIT_DIR=$base GIT_INDEX_FILE=$1 git "${@:2}"; }
+base_git "$tmp/index" read-tree HEAD || die "no base tree in $base"
+for p in "${patches[@]}"; do
+	check "applies in order: $(basename "$p")" base_git "$tmp/index" apply --cached "$p"
+done
+
+# PATCH EXPECTED-STATUS [MESSAGE]: checkpatch --strict of the 7.3 tree.
+checkpatch()
+{
+	local out rc
+	out=$("$checkpatch" --strict --no-tree --color=never "$1" 2>&1)
+	rc=$?
+	if [ "$2" -eq 0 ]; then
+		[ $rc -eq 0 ] || fail "$out"
+	else
+		[ $rc -ne 0 ] || fail "checkpatch passed: $out" || return
+		grep -q -- "$3" <<<"$out" || fail "no '$3' in: $out"
+	fi
+}
+
+for p in "${patches[@]}"; do
+	check "checkpatch --strict: $(basename "$p")" checkpatch "$p" 0
+done
+
+# Control: out of order, the driver's patch does not apply to the base.
+driver_subject='^Subject: \[PATCH [0-9/]*\] nvdimm: add rpmem'
+driver=$(grep -l "$driver_subject" "${patches[@]}")
+not_applied()
+{
+	base_git "$tmp/index.bare" read-tree HEAD || return
+	! base_git "$tmp/index.bare" apply --cached "$1" 2>/dev/null ||
+		fail "$(basename "$1") applied to the bare base"
+}
+check "control: $(basename "$driver") alone does not apply to the base" not_applied "$driver"
+
+# Control: a bad line in the sources reaches the series and fails
+# checkpatch, for its length.
+bad_line()
+{
+	local copy=$tmp/copy long p
+	mkdir -p "$copy"
+	git -C "$RPMEM_TOP" ls-files -z --cached --others --exclude-standard |
+		(cd "$RPMEM_TOP" && xargs -0 cp --parents -t "$copy")
+	long=$(printf 'x%.0s' {1..120})
+	printf '// %s\n' "$long" >>"$copy/rust/pmem/failure.rs"
+	"$copy/tools/series.sh" "$tmp/bad" >/dev/null 2>&1 || fail "make series failed" || return
+	p=$(grep -l "$driver_subject" "$tmp"/bad/0*.patch)
+	grep -q "^+// $long\$" "$p" || fail "the line is not in $(basename "$p")" || return
+	checkpatch "$p" 1 'line length of 123 exceeds 100 columns'
+}
+check "control: a line over 100 columns fails checkpatch" bad_line
+
+ktap_finish
