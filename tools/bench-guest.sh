@@ -17,8 +17,11 @@
 # failed; the results so far stay.
 #
 # BENCH_REPS (5), BENCH_RUNTIME (seconds per fio run, 4), BENCH_ROWS (an
-# extended regular expression: only the rows whose name matches), and
-# BENCH_DATA_MIB (MiB each block and file row works on, 512).
+# extended regular expression: only the rows whose name matches),
+# BENCH_DATA_MIB (MiB each block and file row works on, 512) and
+# BENCH_SPLIT (1: the QEMU plugin tools/bench/insn_split.c is counting;
+# each fio run is one of its windows, listed in split.tsv: row, driver,
+# repetition, window, I/Os; kallsyms is the guest's /proc/kallsyms).
 
 set -uo pipefail
 . "$RPMEM_TOP/selftests/lib.sh"
@@ -27,6 +30,7 @@ REPS=${BENCH_REPS:-5}
 RUNTIME=${BENCH_RUNTIME:-4}
 ROWS=${BENCH_ROWS:-.}
 DATA_MIB=${BENCH_DATA_MIB:-512}
+SPLIT=${BENCH_SPLIT:-0}
 OUT=$RPMEM_OUT/bench
 MNT=/tmp/bench
 FILE_MIB=$((DATA_MIB / 2))
@@ -111,6 +115,14 @@ rotate()	# REP DRIVER...
 	done
 }
 
+# Under BENCH_SPLIT: the plugin's windows so far (each mark ends one).
+marks=0
+mark()
+{
+	"$INSN_MARK" || bail "insn_mark failed"
+	marks=$((marks + 1))
+}
+
 # ROW METRIC DRIVER REP TARGET FIO-ARGS...: one fio run; records IOPS (read
 # plus write) or bandwidth in MiB/s.
 fio_run()
@@ -118,9 +130,16 @@ fio_run()
 	local row=$1 metric=$2 drv=$3 rep=$4 target=$5 json v
 	shift 5
 	json=$OUT/raw/$row.$drv.$rep.json
+	[ "$SPLIT" != 1 ] || mark
 	fio --name="$row" --filename="$target" --time_based --runtime="$RUNTIME" \
 		--group_reporting --output-format=json --output="$json" "$@" ||
 		bail "$row on $drv: fio failed"
+	if [ "$SPLIT" = 1 ]; then
+		mark
+		printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$drv" "$rep" "$marks" \
+			"$(jq '.jobs | map(.read.total_ios + .write.total_ios) | add' "$json")" \
+			>>"$OUT/split.tsv"
+	fi
 	case $metric in
 	iops) v=$(jq '.jobs[0] | .read.iops + .write.iops' "$json") ;;
 	bw) v=$(jq '.jobs[0] | (.read.bw_bytes + .write.bw_bytes) / 1048576' "$json") ;;
@@ -373,6 +392,12 @@ rm -rf "$OUT" && mkdir -p "$OUT/raw" "$MNT" || exit
 	echo "data_mib $DATA_MIB"
 } >"$OUT/env.txt"
 DAX_MMAP=$(build_helper dax_mmap) || bail "cannot build selftests/dax_mmap.c"
+if [ "$SPLIT" = 1 ]; then
+	INSN_MARK=$RPMEM_OUT/bin/insn_mark
+	gcc -O2 -Wall -Werror -o "$INSN_MARK" "$RPMEM_TOP/tools/bench/insn_mark.c" ||
+		bail "cannot build tools/bench/insn_mark.c"
+	: >"$OUT/split.tsv"
+fi
 manual_binding
 progress "probe rows"
 probe_ns=
@@ -393,4 +418,9 @@ for fs in ext4 xfs; do
 done
 progress "sector mode rows"
 btt_rows
+if [ "$SPLIT" = 1 ]; then
+	# Module text moves from load to load: the addresses of this boot.
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	cat /proc/kallsyms >"$OUT/kallsyms" || bail "cannot read /proc/kallsyms"
+fi
 progress "done"
