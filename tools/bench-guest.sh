@@ -12,7 +12,9 @@
 #
 # Writes to $RPMEM_OUT/bench: rows.tsv (the rows: name, group, what,
 # metric, unit, drivers), results.tsv (row, driver, repetition, value),
-# raw/ (fio's JSON of each run), env.txt (guest facts), and a line per step
+# raw/ (fio's JSON of each run), env.txt (guest facts, the kernel command
+# line among them), disks.tsv (each disk's namespace mode and its
+# /sys/block/*/queue settings, per set-up), and a line per step
 # to $RPMEM_OUT/progress for the host to show. Exits non-zero if a run
 # failed; the results so far stay.
 #
@@ -77,6 +79,33 @@ setup_data()
 	for drv in rpmem nd_pmem brd; do
 		dd if=/dev/zero of="${disk_of[$drv]}" bs=1M count="$DATA_MIB" \
 			oflag=direct status=none || bail "cannot fill ${disk_of[$drv]}"
+	done
+}
+
+# SETUP: the disks as the rows of SETUP (fsdax, sector) find them, into
+# disks.tsv: set-up, driver, disk, key, value. Keys: "device" (the bound
+# device), "mode" (its namespace's, from ndctl; brd: ram) and queue/NAME
+# for each readable file of the disk's /sys/block/*/queue.
+record_disks()
+{
+	local drv disk f ns mode
+	for drv in "${!disk_of[@]}"; do
+		disk=${disk_of[$drv]##*/}
+		if [ "$drv" = brd ]; then
+			mode=ram
+		else
+			ns=$(cat "$ND/devices/${dev_of[$drv]}/namespace" 2>/dev/null ||
+				echo "${dev_of[$drv]}")
+			mode=$(ndctl list -N -n "$ns" | jq -r '.[0].mode // "?"')
+			printf '%s\t%s\t%s\tdevice\t%s\n' "$1" "$drv" "$disk" \
+				"${dev_of[$drv]}" >>"$OUT/disks.tsv"
+		fi
+		printf '%s\t%s\t%s\tmode\t%s\n' "$1" "$drv" "$disk" "$mode" >>"$OUT/disks.tsv"
+		for f in /sys/block/"$disk"/queue/*; do
+			[ -f "$f" ] && [ -r "$f" ] || continue
+			printf '%s\t%s\t%s\tqueue/%s\t%s\n' "$1" "$drv" "$disk" "${f##*/}" \
+				"$(tr '\n\t' '  ' <"$f" 2>/dev/null | sed 's/ *$//')" >>"$OUT/disks.tsv"
+		done
 	done
 }
 
@@ -284,6 +313,8 @@ btt_rows()
 		dd if=/dev/zero of="${disk_of[$drv]}" bs=1M count=$((DATA_MIB / 2)) oflag=direct \
 			status=none || bail "cannot fill ${disk_of[$drv]}"
 	done
+	unset 'disk_of[brd]'
+	record_disks sector
 	while IFS='|' read -r name what metric unit args; do
 		row "$name" btt "$what" "$metric" "$unit" $d || continue
 		# shellcheck disable=SC2086
@@ -390,7 +421,9 @@ rm -rf "$OUT" && mkdir -p "$OUT/raw" "$MNT" || exit
 	echo "reps $REPS"
 	echo "runtime $RUNTIME"
 	echo "data_mib $DATA_MIB"
+	echo "cmdline $(cat /proc/cmdline)"
 } >"$OUT/env.txt"
+: >"$OUT/disks.tsv"
 DAX_MMAP=$(build_helper dax_mmap) || bail "cannot build selftests/dax_mmap.c"
 if [ "$SPLIT" = 1 ]; then
 	INSN_MARK=$RPMEM_OUT/bin/insn_mark
@@ -410,6 +443,7 @@ probe_rows
 reload_rpmem 1
 progress "setting up: fsdax namespaces, brd, filling the disks"
 setup_data
+record_disks fsdax
 progress "block rows"
 block_rows
 for fs in ext4 xfs; do
