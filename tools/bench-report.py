@@ -314,7 +314,9 @@ def svg(rows, env):
          f'{esc(env.get("reps", ""))} repetitions; red: below nd_pmem, green: above, '
          'grey: the interval holds 1.00</text>',
          f'<text x="{label_w + plot_w + 10}" y="{top - 8}" font-weight="bold">'
-         'vs nd_pmem [range]   vs brd</text>']
+         'vs nd_pmem [range]</text>',
+         f'<text x="{label_w + plot_w + 215}" y="{top - 8}" font-weight="bold">'
+         'vs brd</text>']
     # Ticks 1, 2, 2.5 or 5 times a power of ten apart, at most 12 of them.
     base = 10 ** math.floor(math.log10((hi - lo) / 10))
     step = next(m * base for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (m * base) <= 12 + 1e-9)
