@@ -12,13 +12,18 @@
 #
 # Writes to $RPMEM_OUT/bench: rows.tsv (the rows: name, group, what,
 # metric, unit, drivers), results.tsv (row, driver, repetition, value),
-# raw/ (fio's JSON of each run), env.txt (guest facts), and a line per step
+# raw/ (fio's JSON of each run), env.txt (guest facts, the kernel command
+# line among them), disks.tsv (each disk's namespace mode and its
+# /sys/block/*/queue settings, per set-up), and a line per step
 # to $RPMEM_OUT/progress for the host to show. Exits non-zero if a run
 # failed; the results so far stay.
 #
 # BENCH_REPS (5), BENCH_RUNTIME (seconds per fio run, 4), BENCH_ROWS (an
-# extended regular expression: only the rows whose name matches), and
-# BENCH_DATA_MIB (MiB each block and file row works on, 512).
+# extended regular expression: only the rows whose name matches),
+# BENCH_DATA_MIB (MiB each block and file row works on, 512) and
+# BENCH_SPLIT (1: the QEMU plugin tools/bench/insn_split.c is counting;
+# each fio run is one of its windows, listed in split.tsv: row, driver,
+# repetition, window, I/Os; kallsyms is the guest's /proc/kallsyms).
 
 set -uo pipefail
 . "$RPMEM_TOP/selftests/lib.sh"
@@ -27,6 +32,7 @@ REPS=${BENCH_REPS:-5}
 RUNTIME=${BENCH_RUNTIME:-4}
 ROWS=${BENCH_ROWS:-.}
 DATA_MIB=${BENCH_DATA_MIB:-512}
+SPLIT=${BENCH_SPLIT:-0}
 OUT=$RPMEM_OUT/bench
 MNT=/tmp/bench
 FILE_MIB=$((DATA_MIB / 2))
@@ -76,6 +82,33 @@ setup_data()
 	done
 }
 
+# SETUP: the disks as the rows of SETUP (fsdax, sector) find them, into
+# disks.tsv: set-up, driver, disk, key, value. Keys: "device" (the bound
+# device), "mode" (its namespace's, from ndctl; brd: ram) and queue/NAME
+# for each readable file of the disk's /sys/block/*/queue.
+record_disks()
+{
+	local drv disk f ns mode
+	for drv in "${!disk_of[@]}"; do
+		disk=${disk_of[$drv]##*/}
+		if [ "$drv" = brd ]; then
+			mode=ram
+		else
+			ns=$(cat "$ND/devices/${dev_of[$drv]}/namespace" 2>/dev/null ||
+				echo "${dev_of[$drv]}")
+			mode=$(ndctl list -N -n "$ns" | jq -r '.[0].mode // "?"')
+			printf '%s\t%s\t%s\tdevice\t%s\n' "$1" "$drv" "$disk" \
+				"${dev_of[$drv]}" >>"$OUT/disks.tsv"
+		fi
+		printf '%s\t%s\t%s\tmode\t%s\n' "$1" "$drv" "$disk" "$mode" >>"$OUT/disks.tsv"
+		for f in /sys/block/"$disk"/queue/*; do
+			[ -f "$f" ] && [ -r "$f" ] || continue
+			printf '%s\t%s\t%s\tqueue/%s\t%s\n' "$1" "$drv" "$disk" "${f##*/}" \
+				"$(tr '\n\t' '  ' <"$f" 2>/dev/null | sed 's/ *$//')" >>"$OUT/disks.tsv"
+		done
+	done
+}
+
 # --- rows -------------------------------------------------------------------
 
 # NAME GROUP WHAT METRIC UNIT DRIVERS...: declare a row; false if BENCH_ROWS
@@ -111,6 +144,14 @@ rotate()	# REP DRIVER...
 	done
 }
 
+# Under BENCH_SPLIT: the plugin's windows so far (each mark ends one).
+marks=0
+mark()
+{
+	"$INSN_MARK" || bail "insn_mark failed"
+	marks=$((marks + 1))
+}
+
 # ROW METRIC DRIVER REP TARGET FIO-ARGS...: one fio run; records IOPS (read
 # plus write) or bandwidth in MiB/s.
 fio_run()
@@ -118,9 +159,16 @@ fio_run()
 	local row=$1 metric=$2 drv=$3 rep=$4 target=$5 json v
 	shift 5
 	json=$OUT/raw/$row.$drv.$rep.json
+	[ "$SPLIT" != 1 ] || mark
 	fio --name="$row" --filename="$target" --time_based --runtime="$RUNTIME" \
 		--group_reporting --output-format=json --output="$json" "$@" ||
 		bail "$row on $drv: fio failed"
+	if [ "$SPLIT" = 1 ]; then
+		mark
+		printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$drv" "$rep" "$marks" \
+			"$(jq '.jobs | map(.read.total_ios + .write.total_ios) | add' "$json")" \
+			>>"$OUT/split.tsv"
+	fi
 	case $metric in
 	iops) v=$(jq '.jobs[0] | .read.iops + .write.iops' "$json") ;;
 	bw) v=$(jq '.jobs[0] | (.read.bw_bytes + .write.bw_bytes) / 1048576' "$json") ;;
@@ -265,6 +313,8 @@ btt_rows()
 		dd if=/dev/zero of="${disk_of[$drv]}" bs=1M count=$((DATA_MIB / 2)) oflag=direct \
 			status=none || bail "cannot fill ${disk_of[$drv]}"
 	done
+	unset 'disk_of[brd]'
+	record_disks sector
 	while IFS='|' read -r name what metric unit args; do
 		row "$name" btt "$what" "$metric" "$unit" $d || continue
 		# shellcheck disable=SC2086
@@ -371,8 +421,16 @@ rm -rf "$OUT" && mkdir -p "$OUT/raw" "$MNT" || exit
 	echo "reps $REPS"
 	echo "runtime $RUNTIME"
 	echo "data_mib $DATA_MIB"
+	echo "cmdline $(cat /proc/cmdline)"
 } >"$OUT/env.txt"
+: >"$OUT/disks.tsv"
 DAX_MMAP=$(build_helper dax_mmap) || bail "cannot build selftests/dax_mmap.c"
+if [ "$SPLIT" = 1 ]; then
+	INSN_MARK=$RPMEM_OUT/bin/insn_mark
+	gcc -O2 -Wall -Werror -o "$INSN_MARK" "$RPMEM_TOP/tools/bench/insn_mark.c" ||
+		bail "cannot build tools/bench/insn_mark.c"
+	: >"$OUT/split.tsv"
+fi
 manual_binding
 progress "probe rows"
 probe_ns=
@@ -385,6 +443,7 @@ probe_rows
 reload_rpmem 1
 progress "setting up: fsdax namespaces, brd, filling the disks"
 setup_data
+record_disks fsdax
 progress "block rows"
 block_rows
 for fs in ext4 xfs; do
@@ -393,4 +452,9 @@ for fs in ext4 xfs; do
 done
 progress "sector mode rows"
 btt_rows
+if [ "$SPLIT" = 1 ]; then
+	# Module text moves from load to load: the addresses of this boot.
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	cat /proc/kallsyms >"$OUT/kallsyms" || bail "cannot read /proc/kallsyms"
+fi
 progress "done"

@@ -33,10 +33,18 @@ write report.txt, report.json and ratios.svg to the results folder.
   --smoke           one short repetition of every row and a 2 GiB probe
                     namespace: shows the benchmark works, its numbers say
                     little
+  --split ROW       the instruction split of one fio row (block, file or
+                    sector mode; 1 repetition unless --reps says): a QEMU
+                    plugin (tools/bench/insn_split.c) counts the guest's
+                    instructions per kernel function during each fio run;
+                    prints, per driver, instructions per I/O in the driver,
+                    the block layer, the copy routines, the rest of the
+                    kernel and user space, and the top functions
+                    (split.txt; tools/bench-split.py). Needs TCG
 EOF
 }
 
-reps=5 runtime=4 rows=. probe=16G out= smoke=0 clock=auto
+reps= runtime=4 rows=. probe=16G out= smoke=0 clock=auto split=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--reps takes a count"; reps=$2; shift 2 ;;
@@ -47,11 +55,17 @@ while [ $# -gt 0 ]; do
 	--icount) [[ ${2:-} =~ ^[0-9]$ ]] || die "--icount takes a shift, 0 to 9"; clock=$2; shift 2 ;;
 	--wallclock) clock=wall; shift ;;
 	--smoke) smoke=1; shift ;;
+	--split) [[ ${2:-} =~ ^[a-z0-9-]+$ ]] || die "--split takes a row's name"; split=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 done
 [ $smoke -eq 0 ] || { reps=1 runtime=1 probe=2G; }
+if [ -n "$split" ]; then
+	[ "$clock" != wall ] || die "--split counts instructions: TCG, not --wallclock"
+	rows="^$split\$" reps=${reps:-1}
+fi
+reps=${reps:-5}
 out=${out:-$RPMEM_CACHE/bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -88,12 +102,33 @@ if [ "$clock" = auto ]; then
 fi
 [ "$clock" = wall ] || accel=(--icount "$clock")
 
+# --split: the plugin, built against the qemu-plugin.h that tools/model.sh
+# keeps beside its QEMU (which it builds if missing), keyed by its source.
+# The machine's own QEMU (the same 7.2) loads it.
+split_env=
+if [ -n "$split" ]; then
+	[ "$(tools/vm.sh --which-accel)" != kvm ] || accel=(--accel tcg "${accel[@]}")
+	eval "$(tools/model.sh)" || die "tools/model.sh failed"
+	src=tools/bench/insn_split.c
+	so=$(dirname "$MODEL_QEMU")/insn_split-$(sha256sum "$src" | cut -c1-12).so
+	if [ ! -f "$so" ]; then
+		# shellcheck disable=SC2046
+		gcc -shared -fPIC -O2 -Wall -Werror -I"$(dirname "$MODEL_QEMU")/include" \
+			$(pkg-config --cflags glib-2.0) -o "$so.tmp" "$src" \
+			$(pkg-config --libs glib-2.0) || die "building $src failed"
+		mv "$so.tmp" "$so"
+	fi
+	rm -rf "$out/split" && mkdir -p "$out/split"
+	accel+=(--plugin "$so,out=$out/split/window")
+	split_env="BENCH_SPLIT=1 "
+fi
+
 log "results: $out"
 log "about $((secs / 60 + 1)) minutes under TCG"
 rm -rf "$out/vm" && mkdir -p "$out/vm" && : >"$out/vm/progress"
 tools/vm.sh --quiet --out "$out/vm" --timeout "$limit" "${accel[@]}" --mem 3G \
 	--nvdimm 1G --nvdimm 1G --nvdimm "$probe" -- \
-	"BENCH_REPS=$reps BENCH_RUNTIME=$runtime BENCH_ROWS='$rows' $RPMEM_TOP/tools/bench-guest.sh" \
+	"${split_env}BENCH_REPS=$reps BENCH_RUNTIME=$runtime BENCH_ROWS='$rows' $RPMEM_TOP/tools/bench-guest.sh" \
 	>"$out/vm.log" 2>&1 &
 vm=$!
 # The guest's progress, as it comes.
@@ -125,3 +160,7 @@ fi
 	echo "host_load $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)"
 } >>"$out/vm/bench/env.txt"
 python3 tools/bench-report.py "$out/vm/bench" "$out"
+if [ -n "$split" ]; then
+	python3 tools/bench-split.py "$out/vm/bench" "$out/split/window" \
+		"$RPMEM_KDIR" | tee "$out/split.txt"
+fi

@@ -101,6 +101,8 @@ echo o >/proc/sysrq-trigger) once it has written its status to
                     (Documentation/persistence-model.rst)
   --model-args ARGS more plugin arguments (ack=P,fence=P,max=N,seed=N,
                     eadr=on; see tools/model/pmem_model.c)
+  --plugin SPEC     load a TCG plugin (QEMU's -plugin SPEC: FILE.so,ARG=V,...),
+                    TCG only (tools/bench.sh --split)
   --host-crash DIR  model a host crash under every --virtio-pmem: QEMU runs
                     with tools/model/hostcrash.c preloaded (built into DIR),
                     which keeps DIR/synced-N.img, the backing file of
@@ -120,7 +122,7 @@ EOF
 
 kernel= mem=1G cpus=2 accel=auto timeout= out= quiet=0 shell=0 ram_file= pidfile=
 icount= which_accel=0 slowdown=${RPMEM_VM_SLOWDOWN:-1} boot_timeout=180 mon=
-model= model_args= nv_files=() host_crash= vp_files=()
+model= model_args= plugin_spec= nv_files=() host_crash= vp_files=()
 nvdimms=() vpmems=() cxls=() memmaps=() memmap_args=() append=() scratch=()
 
 # SIZE in bytes.
@@ -154,7 +156,7 @@ parse_args()
 		case $1 in
 		--kernel|--mem|--cpus|--nvdimm|--memmap|--ram-file|--append|\
 		--timeout|--out|--accel|--pidfile|--icount|--virtio-pmem|--cxl-pmem|\
-		--boot-timeout|--model|--model-args|--host-crash)
+		--boot-timeout|--model|--model-args|--host-crash|--plugin)
 			[ $# -ge 2 ] || die "$1 needs an argument"
 			n=2 ;;
 		esac
@@ -180,6 +182,7 @@ parse_args()
 			icount=$2 accel=tcg ;;
 		--model) model=$(realpath -m "$2") accel=tcg ;;
 		--model-args) model_args=$2 ;;
+		--plugin) plugin_spec=$2 accel=tcg ;;
 		--host-crash) host_crash=$(realpath -m "$2") ;;
 		--shell) shell=1 ;;
 		--which-accel) which_accel=1 ;;
@@ -556,6 +559,7 @@ build_qemu()
 	accel_args
 	memory_args
 	model_qemu
+	[ -z "$plugin_spec" ] || qemu+=(-plugin "$plugin_spec")
 	host_crash_qemu
 	if [ $shell -eq 1 ]; then
 		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,$con"

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The instruction split of tools/bench.sh --split.
+
+bench-split.py RESULTS PREFIX KDIR [--misalign]: RESULTS is the folder
+tools/bench-guest.sh wrote (split.tsv: row, driver, repetition, window,
+I/Os; kallsyms), PREFIX the plugin's window files (PREFIX.N, from
+tools/bench/insn_split.c), KDIR the test kernel's build tree (the names
+of the functions in block/*.o).
+
+For each driver it prints instructions per I/O (the median over its
+repetitions) in five parts:
+
+  driver  rpmem.ko, nd_pmem.ko, libnvdimm.ko, nd_btt.ko or brd.ko, and the
+          kernel's rust_helper_* (only Rust code calls them)
+  block   functions of block/*.o (not a copy routine)
+  copy    the copy and fill routines: memcpy*, memmove, memset,
+          copy_mc_*, copy_user_*, rep_movs*, clear_page*, copy_page...
+  other   the rest of the kernel (system calls, fio's file, the
+          scheduler, timers, interrupts, iomap, DAX, filesystems...)
+  user    user space (fio itself)
+
+and the functions with the most instructions per I/O, each with how many
+times per I/O it was entered (the count of its first instruction).
+
+Controls, checked on every window (exit status 1 if one fails): the
+window holds no instruction of the other drivers' modules; on block
+and sector mode rows the block layer's submit_bio() was entered a whole
+number of times per I/O (to 2%), at least once. A window paired with the
+wrong fio run fails them: --misalign pairs each run with the window
+before its own, to show that.
+"""
+
+import bisect
+import glob
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+COPY = re.compile(r"^_*(memcpy|memmove|memset|copy_mc|copy_user|rep_movs|rep_stos|"
+                  r"clear_user|clear_page|copy_page)")
+MODULES = {"rpmem": {"rpmem"}, "nd_pmem": {"nd_pmem", "libnvdimm", "nd_btt"},
+           "brd": {"brd"}}
+PARTS = ["driver", "block", "copy", "other", "user"]
+
+
+def demangle(name):
+    """Rust v0 symbol names as their identifiers joined by ::, roughly
+    (generic arguments flattened into the path); other names unchanged."""
+    if not name.startswith("_R"):
+        return name
+    idents, i = [], 2
+    while i < len(name):
+        # Disambiguators (s..._) and back references (B..._) name nothing.
+        m = re.match(r"[sB][0-9A-Za-z]*_", name[i:])
+        if m:
+            i += len(m.group(0))
+            continue
+        m = re.match(r"(\d+)_?", name[i:])
+        if m:
+            n = int(m.group(1))
+            start = i + len(m.group(0))
+            idents.append(name[start:start + n])
+            i = start + n
+            continue
+        i += 1
+    return "::".join(x for x in idents if x) or name
+
+
+def kallsyms(path):
+    syms = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3 or parts[1] not in "tTwW":
+                continue
+            mod = parts[3].strip("[]") if len(parts) > 3 else ""
+            syms.append((int(parts[0], 16), parts[2], mod))
+    syms.sort()
+    return syms
+
+
+def block_names(kdir):
+    objs = glob.glob(os.path.join(kdir, "block", "**", "*.o"), recursive=True)
+    objs = [o for o in objs if not o.endswith(".mod.o")]
+    out = subprocess.run(["nm", "--defined-only"] + objs, capture_output=True,
+                         text=True).stdout
+    return {p[2] for p in (line.split() for line in out.splitlines())
+            if len(p) == 3 and p[1] in "tTwW"}
+
+
+def part(name, mod, block):
+    if any(mod in m for m in MODULES.values()) or name.startswith("rust_helper_"):
+        return "driver"
+    if COPY.match(name):
+        return "copy"
+    if name in block and not mod:
+        return "block"
+    return "other"
+
+
+def window(path, syms, addrs, block):
+    """Instructions and entries per function of one window file."""
+    funcs, entries, user, total = {}, {}, 0, 0
+    with open(path) as f:
+        for line in f:
+            a, c = line.split()
+            if a == "user":
+                user = int(c)
+                continue
+            if a == "kernel":
+                total = int(c)
+                continue
+            a, c = int(a, 16), int(c)
+            i = bisect.bisect_right(addrs, a) - 1
+            key = syms[i] if i >= 0 else (0, "?", "")
+            funcs[key] = funcs.get(key, 0) + c
+            if i >= 0 and a == syms[i][0]:
+                entries[key] = c
+    return funcs, entries, user, total
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    misalign = "--misalign" in sys.argv
+    if len(args) != 3:
+        raise SystemExit("usage: bench-split.py RESULTS PREFIX KDIR [--misalign]")
+    results, prefix, kdir = args
+    env = {}
+    with open(os.path.join(results, "env.txt")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition(" ")
+            env[k] = v
+    # Guest nanoseconds per instruction (the bench always runs on icount).
+    m = re.search(r"icount shift=(\d+)", env.get("accel", ""))
+    ns = 2 ** int(m.group(1)) if m else None
+    runtime = float(env.get("runtime", "0"))
+    syms = kallsyms(os.path.join(results, "kallsyms"))
+    addrs = [s[0] for s in syms]
+    block = block_names(kdir)
+    runs = []
+    with open(os.path.join(results, "split.tsv")) as f:
+        for line in f:
+            row, drv, rep, win, ios = line.split()
+            runs.append((row, drv, int(rep), int(win) - misalign, int(ios)))
+    problems, per = [], {}
+    for row, drv, rep, win, ios in runs:
+        funcs, entries, user, total = window(f"{prefix}.{win}", syms, addrs, block)
+        if ios <= 0:
+            problems.append(f"{row} {drv} rep {rep}: no I/O")
+            continue
+        parts = dict.fromkeys(PARTS, 0)
+        parts["user"] = user
+        for (a, name, mod), c in funcs.items():
+            parts[part(name, mod, block)] += c
+        others = {m for d, ms in MODULES.items() if d != drv for m in ms}
+        mine = sum(c for (a, n, m), c in funcs.items() if m in MODULES[drv])
+        theirs = sum(c for (a, n, m), c in funcs.items() if m in others)
+        if theirs > mine / 1000:
+            problems.append(f"{row} {drv} rep {rep}: {theirs} instructions of "
+                            f"{'/'.join(sorted(others))} in its window ({mine} of its own)")
+        sb = sum(c for (a, n, m), c in entries.items() if n == "submit_bio" and not m)
+        if not row.startswith(("ext4-", "xfs-")):
+            k = sb / ios
+            if k < 0.98 or abs(k - round(k)) > 0.02 * round(k):
+                problems.append(f"{row} {drv} rep {rep}: submit_bio entered "
+                                f"{k:.3f} times per I/O")
+        d = per.setdefault(drv, {"parts": [], "funcs": [], "total": [], "sb": [],
+                                 "clock": []})
+        if ns:
+            d["clock"].append(runtime * 1e9 / ns / ios)
+        d["parts"].append({p: v / ios for p, v in parts.items()})
+        d["total"].append((total + user) / ios)
+        d["sb"].append(sb / ios)
+        d["funcs"].append({k: (c / ios, entries.get(k, 0) / ios) for k, c in funcs.items()})
+    row = runs[0][0] if runs else "?"
+    print(f"instruction split of {row}: guest instructions per I/O, median of "
+          f"{max(len(d['total']) for d in per.values()) if per else 0} run(s) per driver")
+    print("(per-block counts: a block cut short by an interrupt counts whole; the window")
+    print(" is the whole fio run, its start and exit included: 'total' exceeds 'clock',")
+    print(" the instructions per I/O the figure implies, runtime / ns per insn / I/Os,")
+    print(" by that)")
+    print()
+    head = (f"{'driver':<9}" + "".join(f"{p:>10}" for p in PARTS + ["total"]) +
+            f"{'clock':>10}{'submit_bio/IO':>15}")
+    print(head)
+    for drv, d in per.items():
+        med = {p: statistics.median(x[p] for x in d["parts"]) for p in PARTS}
+        print(f"{drv:<9}" + "".join(f"{med[p]:>10,.0f}" for p in PARTS) +
+              f"{statistics.median(d['total']):>10,.0f}"
+              f"{statistics.median(d['clock']) if d['clock'] else 0:>10,.0f}"
+              f"{statistics.median(d['sb']):>15.3f}")
+    for drv, d in per.items():
+        keys = set().union(*d["funcs"])
+        tops = []
+        for k in keys:
+            ins = statistics.median(f.get(k, (0, 0))[0] for f in d["funcs"])
+            ent = statistics.median(f.get(k, (0, 0))[1] for f in d["funcs"])
+            tops.append((ins, ent, k))
+        tops.sort(key=lambda t: -t[0])
+        # The top functions, then any other of the driver's, down to one
+        # instruction per 10 I/Os.
+        shown = tops[:25] + [t for t in tops[25:] if t[0] >= 0.1 and
+                             part(t[2][1], t[2][2], block) == "driver"]
+        print()
+        print(f"{drv}: top functions and the driver's, instructions and entries per I/O")
+        for ins, ent, (a, name, mod) in shown:
+            where = f" [{mod}]" if mod else ""
+            print(f"  {ins:>9,.1f} {ent:>7.2f}  {part(name, mod, block):<6} "
+                  f"{demangle(name)[:70]}{where}")
+    for p in problems:
+        print(f"bench-split: control failed: {p}", file=sys.stderr)
+    sys.exit(1 if problems or not per else 0)
+
+
+if __name__ == "__main__":
+    main()
