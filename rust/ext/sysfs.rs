@@ -6,7 +6,8 @@
 //! turns it into the `struct device_attribute` sysfs wants, and a static
 //! [`AttrGroup`] of those becomes a directory below the device. The kind of
 //! device, an [`AttributeOwner`], says how its data is found: for a
-//! bio-based disk, `BioDisk<T>` (its data is a `T`).
+//! bio-based disk, `BioDisk<T>` (its data is what its queue data, a
+//! `T::QueueData`, lends: a `T` for a `KBox<T>`).
 //!
 //! C header: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h)
 
@@ -24,20 +25,20 @@ use kernel::{
 ///
 /// # Safety
 ///
-/// [`AttributeOwner::data`] must return the data of any device that has
-/// attribute groups of type [`Groups<Self>`], for as long as the callback of
-/// one of these attributes runs.
+/// [`AttributeOwner::with_data`] must lend `f` the data of any device that
+/// has attribute groups of type [`Groups<Self>`], called in the callback of
+/// one of these attributes.
 pub(crate) unsafe trait AttributeOwner: 'static {
     /// What the attributes show and store.
     type Data;
 
-    /// The data of `dev`.
+    /// Calls `f` with the data of `dev`.
     ///
     /// # Safety
     ///
     /// `dev` must be a device with attribute groups of type
     /// [`Groups<Self>`], in the callback of one of its attributes.
-    unsafe fn data<'a>(dev: *mut kb::device) -> &'a Self::Data;
+    unsafe fn with_data<R>(dev: *mut kb::device, f: impl FnOnce(&Self::Data) -> R) -> R;
 }
 
 /// One value of a device with data `T`, as a sysfs file.
@@ -213,9 +214,13 @@ extern "C" fn show<O: AttributeOwner, A: Attribute<O::Data>>(
 ) -> isize {
     // SAFETY: sysfs calls this for attributes of live devices of kind `O`,
     // the only ones given `Groups<O>`.
-    let data = unsafe { O::data(dev) };
-    let value = Line::<O::Data, A>(data, PhantomData);
-    let Ok(line) = CString::try_from_fmt(fmt!("{value}")) else {
+    let line = unsafe {
+        O::with_data(dev, |data| {
+            let value = Line::<O::Data, A>(data, PhantomData);
+            CString::try_from_fmt(fmt!("{value}"))
+        })
+    };
+    let Ok(line) = line else {
         return EIO.to_errno() as isize;
     };
     let bytes = line.to_bytes();
@@ -231,11 +236,10 @@ extern "C" fn store<O: AttributeOwner, A: Attribute<O::Data>>(
     buf: *const c_char,
     count: usize,
 ) -> isize {
-    // SAFETY: as in `show`.
-    let data = unsafe { O::data(dev) };
     // SAFETY: sysfs passes `count` bytes of input at `buf`.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
-    match A::store(data, input) {
+    // SAFETY: as in `show`.
+    match unsafe { O::with_data(dev, |data| A::store(data, input)) } {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
     }
