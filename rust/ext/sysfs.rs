@@ -23,6 +23,21 @@ use kernel::{
 
 /// Devices whose attributes reach data of type [`AttributeOwner::Data`].
 ///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::{block::bio_disk::{BioDisk, Operations}, sysfs::AttributeOwner};
+///
+/// // A disk whose queue data is a `KBox<T>` lends its attributes a `&T`.
+/// fn owner<T: Operations<QueueData = KBox<T>>>()
+/// where
+///     BioDisk<T>: AttributeOwner<Data = T>,
+/// {
+/// }
+/// ```
+///
 /// # Safety
 ///
 /// [`AttributeOwner::with_data`] must lend `f` the data of any device that
@@ -42,6 +57,61 @@ pub(crate) unsafe trait AttributeOwner: 'static {
 }
 
 /// One value of a device with data `T`, as a sysfs file.
+///
+/// # Examples
+///
+/// A writable file of a bio-based disk, its directory and the list the disk
+/// is added with (rpmem's are in `rust/pmem/attrs.rs`):
+///
+/// ```
+/// use crate::ext::{
+///     block::{
+///         bio::Bio,
+///         bio_disk::{BioDisk, Operations},
+///     },
+///     sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups},
+/// };
+/// use kernel::{fmt, str::CStr, sync::atomic::{Atomic, Relaxed}};
+///
+/// struct Disk {
+///     limit: Atomic<u32>,
+/// }
+///
+/// impl Operations for Disk {
+///     type QueueData = KBox<Self>;
+///
+///     fn submit_bio(_this: &Self, _bio: Bio<'_>) {}
+/// }
+///
+/// /// `limit`, a file root may write a number to.
+/// struct Limit;
+///
+/// impl Attribute<Disk> for Limit {
+///     const NAME: &'static CStr = c"limit";
+///     const WRITABLE: bool = true;
+///
+///     fn show(disk: &Disk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         write!(f, "{}", disk.limit.load(Relaxed))
+///     }
+///
+///     fn store(disk: &Disk, input: &[u8]) -> Result {
+///         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+///         let value = text.trim_end_matches('\n').parse().map_err(|_| EINVAL)?;
+///         disk.limit.store(value, Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// // The files of the disk, in a directory `ops` below it.
+/// static LIMIT: DevAttr<BioDisk<Disk>> = DevAttr::new::<Limit>();
+/// static ATTRS: AttrList<BioDisk<Disk>, 1> = AttrList::new([&LIMIT]);
+/// static OPS: AttrGroup<BioDisk<Disk>> = AttrGroup::new(c"ops", &ATTRS);
+/// static GROUPS: AttrGroups<BioDisk<Disk>, 1> = AttrGroups::new([&OPS]);
+///
+/// // What `NewBioDisk::<Disk>::add` takes, and only it.
+/// let groups: Groups<BioDisk<Disk>> = GROUPS.get();
+/// assert!(!groups.as_ptr().is_null());
+/// ```
 pub(crate) trait Attribute<T>: 'static {
     /// The file's name.
     const NAME: &'static CStr;
@@ -58,6 +128,22 @@ pub(crate) trait Attribute<T>: 'static {
 }
 
 /// A `struct device_attribute` of devices of kind `O`, for use in statics.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{BioDisk, Operations},
+///     sysfs::{Attribute, DevAttr},
+/// };
+///
+/// // The file `A` of disks whose data is a `KBox<T>`.
+/// const fn file<T: Operations<QueueData = KBox<T>>, A: Attribute<T>>() -> DevAttr<BioDisk<T>> {
+///     DevAttr::new::<A>()
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct DevAttr<T>(kb::device_attribute, PhantomData<fn(&T)>);
 
@@ -83,6 +169,21 @@ impl<O: AttributeOwner> DevAttr<O> {
 }
 
 /// A null-terminated list of attributes, for an [`AttrGroup`].
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::sysfs::{AttrList, AttributeOwner, DevAttr};
+///
+/// const fn two<O: AttributeOwner>(
+///     a: &'static DevAttr<O>,
+///     b: &'static DevAttr<O>,
+/// ) -> AttrList<O, 2> {
+///     AttrList::new([a, b])
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct AttrList<T, const N: usize> {
     attrs: [*mut kb::attribute; N],
@@ -111,6 +212,19 @@ impl<T: AttributeOwner, const N: usize> AttrList<T, N> {
 }
 
 /// A named group of attributes: a directory below the disk.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::sysfs::{AttrGroup, AttrList, AttributeOwner};
+///
+/// // The directory `dax` of rpmem's disks is one of these.
+/// const fn dax<O: AttributeOwner>(files: &'static AttrList<O, 3>) -> AttrGroup<O> {
+///     AttrGroup::new(c"dax", files)
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct AttrGroup<T>(kb::attribute_group, PhantomData<fn(&T)>);
 
@@ -131,6 +245,18 @@ impl<T: AttributeOwner> AttrGroup<T> {
 }
 
 /// The null-terminated list of groups a disk is added with.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::sysfs::{AttrGroup, AttrGroups, AttributeOwner};
+///
+/// const fn one<O: AttributeOwner>(group: &'static AttrGroup<O>) -> AttrGroups<O, 1> {
+///     AttrGroups::new([group])
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct AttrGroups<T, const N: usize> {
     groups: [*const kb::attribute_group; N],
@@ -170,6 +296,26 @@ impl<T: AttributeOwner, const N: usize> AttrGroups<T, N> {
 
 /// A static null-terminated list of attribute groups for devices of kind
 /// `T`.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
+///     sysfs::Groups,
+/// };
+/// use kernel::device::{Bound, Device};
+///
+/// fn add<T: Operations>(
+///     disk: NewBioDisk<T>,
+///     parent: &Device<Bound>,
+///     groups: Groups<BioDisk<T>>,
+/// ) -> Result<BioDisk<T>> {
+///     disk.add(parent, Some(groups))
+/// }
+/// ```
 ///
 /// # Invariants
 ///

@@ -37,9 +37,72 @@ use kernel::{
 };
 
 /// What the block layer lends a callback: the disk's data, borrowed.
+///
+/// # Examples
+///
+/// For the data types of 7.3's `ForeignOwnable`:
+///
+/// ```no_run
+/// use crate::ext::block::bio_disk::ForeignBorrowed;
+/// use kernel::sync::{Arc, ArcBorrow};
+///
+/// fn boxed(data: ForeignBorrowed<'_, KBox<u32>>) -> &u32 {
+///     data
+/// }
+///
+/// fn counted(data: ForeignBorrowed<'_, Arc<u32>>) -> ArcBorrow<'_, u32> {
+///     data
+/// }
+/// ```
 pub(crate) type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
 
 /// What a bio-based disk does with its bios.
+///
+/// # Examples
+///
+/// A disk that reads zeroes and forgets what is written to it, its data
+/// boxed (rpmem's disks own a `KBox<PmemDisk>` or a `KBox<Btt>` the same
+/// way):
+///
+/// ```
+/// use crate::ext::block::{
+///     bio::{Bio, Op, Status},
+///     bio_disk::{BioDiskBuilder, Operations},
+/// };
+///
+/// struct Zero {
+///     sectors: u64,
+/// }
+///
+/// impl Operations for Zero {
+///     type QueueData = KBox<Self>;
+///
+///     fn submit_bio(this: &Self, mut bio: Bio<'_>) {
+///         if bio.op() != Op::Read {
+///             return; // Dropping the bio completes it.
+///         }
+///         let status = bio.segments().try_for_each(|seg| {
+///             if seg.sector() >= this.sectors {
+///                 return Err(Status::IOERR);
+///             }
+///             seg.with_mapped(|m| m.zero(0, m.len())).map_err(Status::from)
+///         });
+///         if let Err(status) = status {
+///             bio.fail(status);
+///         }
+///     }
+/// }
+///
+/// let zero = KBox::new(Zero { sectors: 8 }, GFP_KERNEL)?;
+/// let disk = BioDiskBuilder::new()
+///     .capacity_sectors(zero.sectors)
+///     .synchronous(true)
+///     .build::<Zero>(fmt!("rpmem_doctest"), zero)?;
+/// // Never added, so never opened: dropping it puts the disk, then drops
+/// // the `Zero` it owns.
+/// drop(disk);
+/// # Ok::<(), Error>(())
+/// ```
 pub(crate) trait Operations: Sized + 'static {
     /// The data the disk owns and lends to each callback.
     type QueueData: ForeignOwnable + Send + Sync;
@@ -57,6 +120,32 @@ mod feat {
 }
 
 /// Geometry and features of a bio-based disk to be built.
+///
+/// # Examples
+///
+/// The disk of a namespace in fsdax mode, as rpmem's probe describes it:
+///
+/// ```
+/// use crate::ext::{badblocks::Badblocks, block::bio_disk::BioDiskBuilder};
+/// use kernel::sync::Arc;
+///
+/// let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
+/// let _builder = BioDiskBuilder::new()
+///     .logical_block_size(512)?
+///     .physical_block_size(4096)?
+///     .capacity_sectors(1 << 21)
+///     .write_cache(true)
+///     .synchronous(true)
+///     .nowait(true)
+///     .fua(true)
+///     .dax(true)
+///     .badblocks(bb);
+///
+/// // A block size must be a power of two from 512 to `PAGE_SIZE`.
+/// assert!(BioDiskBuilder::new().logical_block_size(768).is_err());
+/// assert!(BioDiskBuilder::new().physical_block_size(8192).is_err());
+/// # Ok::<(), Error>(())
+/// ```
 pub(crate) struct BioDiskBuilder {
     logical_block_size: u32,
     physical_block_size: u32,
@@ -248,6 +337,31 @@ unsafe fn borrow<'a, T: Operations>(disk: *mut kb::gendisk) -> ForeignBorrowed<'
 /// A bio-based disk allocated and set up, not added yet: nobody can open
 /// it. Dropped, it is freed, and then its queue data.
 ///
+/// # Examples
+///
+/// A DAX device becomes the host of a new disk before the disk appears, as
+/// in rpmem's probe:
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
+///     dax::{Dax, DaxHost},
+/// };
+/// use kernel::{
+///     device::{Bound, Device},
+///     sync::Arc,
+/// };
+///
+/// fn add<T: Operations>(
+///     parent: &Device<Bound>,
+///     disk: NewBioDisk<T>,
+///     dax: &Arc<Dax>,
+/// ) -> Result<(DaxHost, BioDisk<T>)> {
+///     let host = DaxHost::add(dax, &disk)?;
+///     Ok((host, disk.add(parent, None)?))
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `disk` was allocated by `__blk_alloc_disk`, is not added, and its
@@ -326,6 +440,20 @@ impl<T: Operations> Drop for NewBioDisk<T> {
 }
 
 /// A live bio-based disk whose bios go to `T`.
+///
+/// # Examples
+///
+/// A disk lends its data through [`BioDisk::data`] (for a `KBox<T>`, a
+/// `&T`) for as long as it is borrowed:
+///
+/// ```no_run
+/// use crate::ext::block::bio_disk::{BioDisk, Operations};
+///
+/// fn data<T: Operations<QueueData = KBox<T>>>(disk: &BioDisk<T>) -> &T {
+///     pr_info!("{}: up\n", disk.name());
+///     disk.data()
+/// }
+/// ```
 ///
 /// # Invariants
 ///
