@@ -72,4 +72,5 @@ shell: modules
 
 clean:
 	+@$(KMAKE) clean
-	rm -f $(TOP)/rust/sys/bindings_generated.rs $(TOP)/rust/sys/.bindings_generated.rs.cmd
+	rm -f $(TOP)/rust/sys/bindings_generated.rs $(TOP)/rust/sys/.bindings_generated.rs.cmd \
+	      $(TOP)/rust/doctests_generated.rs $(TOP)/rust/.doctests_generated.rs.cmd

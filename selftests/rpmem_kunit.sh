@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # rpmem's KUnit suites (rust/kunit.rs): the BTT's info block, flog, map
-# and layout, the bad sector arithmetic of DAX, the sector conversions.
+# and layout, the bad sector arithmetic of DAX, the sector conversions;
+# and rpmem_doctests, the examples of the doc comments of rust/ (those
+# that run: tools/doctests.py).
 # They are in rpmem_kunit.ko, the driver's crate built with --cfg
 # rpmem_kunit (Kbuild), which registers no driver; KUnit runs them when
 # it is loaded. Their KTAP, from the kernel log, is shown nested here, and
@@ -19,7 +21,7 @@ KUNIT_KO=$RPMEM_TOP/rpmem_kunit.ko
 BROKEN_KO=$RPMEM_TOP/rpmem_kunit_broken.ko
 DEBUGFS=/sys/kernel/debug
 SUITES=(rpmem_btt_info rpmem_btt_flog rpmem_btt_map rpmem_btt_layout
-	rpmem_sectors rpmem_badblocks)
+	rpmem_sectors rpmem_badblocks rpmem_doctests)
 
 # The KTAP KUnit logged since the mark: from its "KTAP version 1" at the
 # top level on, the kernel log's level and time cut off.
@@ -44,11 +46,12 @@ kunit_load()
 # one line each.
 suite_results() { sed -nE 's/^((not )?ok) [0-9]+ (rpmem_[a-z_]+)$/\3 \1/p' <<<"$KTAP" | sort; }
 
-# Every suite ran, in one run of the six, and passed, as did each case.
+# Every suite ran, in one run of the seven, and passed, as did each case.
 all_passed()
 {
 	local want
-	grep -qx '1\.\.6' <<<"$KTAP" || fail "KUnit did not plan six suites" || return
+	grep -qx "1\.\.${#SUITES[@]}" <<<"$KTAP" ||
+		fail "KUnit did not plan ${#SUITES[@]} suites" || return
 	want=$(printf '%s ok\n' "${SUITES[@]}" | sort)
 	[ "$(suite_results)" = "$want" ] || fail "suites: $(suite_results | xargs)" || return
 	! grep -qE '^ *not ok ' <<<"$KTAP" || fail "$(grep -E '^ *not ok ' <<<"$KTAP")" || return

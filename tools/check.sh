@@ -180,7 +180,7 @@ kasan_prepare()
 	log=$(mktemp)
 	mkdir -p "$src" &&
 	tar -C "$RPMEM_TOP" -c --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' \
-		--exclude='*.mod' --exclude='*.mod.c' --exclude=bindings_generated.rs \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude='*_generated.rs' \
 		Makefile Kbuild rust tools selftests/config selftests/config.debug |
 		tar -C "$src" -x &&
 	llvm=$(tools/toolchain.sh debug | sed -n 's/^LLVM=//p') &&

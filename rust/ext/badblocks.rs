@@ -15,6 +15,29 @@ use kernel::{
 
 /// A `struct badblocks`, initialised and enabled.
 ///
+/// # Examples
+///
+/// A disk's list, as its data path asks it (the KUnit build can mark
+/// sectors bad; the driver learns them from its region):
+///
+/// ```
+/// use crate::ext::badblocks::Badblocks;
+///
+/// let bb = Badblocks::new()?;
+/// assert!(bb.is_empty());
+/// assert_eq!(bb.first_bad(0, 1 << 20), None);
+///
+/// bb.set(16, 8)?;
+/// assert!(bb.is_bad(16, 512));
+/// assert!(!bb.is_bad(0, 8 * 512));
+/// assert_eq!(bb.first_bad(8, 16), Some(16));
+///
+/// // A write over the sectors cleared their poison: forget them.
+/// bb.clear(16, 8);
+/// assert!(bb.is_empty());
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// `bb` was initialised by `badblocks_init` and is torn down only on drop.

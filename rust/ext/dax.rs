@@ -34,6 +34,22 @@ use kernel::{
 /// Where `direct_access` found the memory behind a page offset: what the
 /// dax core maps, into the kernel and into processes.
 ///
+/// # Examples
+///
+/// The one way to an `Access` is a mapping with struct pages; see
+/// [`Operations`].
+///
+/// ```no_run
+/// use crate::ext::{dax::Access, nvdimm::mapping::Mapping};
+///
+/// fn first_pages(mapping: &Mapping) -> Result<Access<'_>> {
+///     // `EOPNOTSUPP` without struct pages, `EIO` past the end.
+///     let access = mapping.access(0, 4)?;
+///     assert_eq!(access.pages(), 4);
+///     Ok(access)
+/// }
+/// ```
+///
 /// Only a mapping of persistent memory with struct pages makes one
 /// (`Mapping::access` of `ext::nvdimm::mapping`), so safe code cannot hand
 /// the dax core an address it made up.
@@ -76,6 +92,18 @@ impl Access<'_> {
 }
 
 /// Why `direct_access` is asked.
+///
+/// # Examples
+///
+/// See [`Operations`].
+///
+/// ```no_run
+/// use crate::ext::dax::Mode;
+///
+/// fn may_hand_out_bad_pages(mode: Mode) -> bool {
+///     mode == Mode::RecoveryWrite
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// Ordinary access: known bad pages must be refused.
@@ -88,6 +116,51 @@ pub(crate) enum Mode {
 /// What a DAX device does on behalf of its filesystem; `recovery_write` is
 /// optional, as in `struct dax_operations` (without it, a write over a
 /// media error fails).
+///
+/// # Examples
+///
+/// The DAX device of a mapping with struct pages and no media errors
+/// (rpmem's, `Pmem`, also keeps a bad sector list and recovers writes):
+///
+/// ```no_run
+/// use crate::ext::{
+///     dax::{self, Access, Mode, Registration},
+///     nvdimm::mapping::Mapping,
+/// };
+/// use kernel::{
+///     page::{PAGE_SHIFT, PAGE_SIZE},
+///     sync::Arc,
+/// };
+///
+/// struct Direct {
+///     mapping: Mapping,
+/// }
+///
+/// #[vtable]
+/// impl dax::Operations for Direct {
+///     fn direct_access(this: &Self, pgoff: u64, pages: i64, _mode: Mode) -> Result<Access<'_>> {
+///         let left = (this.mapping.size() >> PAGE_SHIFT).saturating_sub(pgoff);
+///         this.mapping.access(pgoff, (pages.max(0) as u64).min(left))
+///     }
+///
+///     fn zero_page_range(this: &Self, pgoff: u64, pages: u64) -> Result {
+///         for page in pgoff..pgoff + pages {
+///             this.mapping.zero(page << PAGE_SHIFT, PAGE_SIZE)?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// fn register(mapping: Mapping) -> Result<Option<Registration<Direct>>> {
+///     let direct = Arc::new(Direct { mapping }, GFP_KERNEL)?;
+///     let reg = Registration::new(direct)?; // `None` without CONFIG_DAX.
+///     if let Some(dax) = reg.as_ref().map(Registration::dax) {
+///         dax.set_flags(true);
+///         dax.set_write_cache(false);
+///     }
+///     Ok(reg)
+/// }
+/// ```
 #[vtable]
 pub(crate) trait Operations: Sync + Sized {
     /// Translates `pages` pages at page offset `pgoff` into memory, which
@@ -113,6 +186,23 @@ pub(crate) trait Operations: Sync + Sized {
 /// A reference on a DAX device: what may be done with one whether or not
 /// it is still alive (its operations are the [`Registration`]'s business).
 ///
+/// # Examples
+///
+/// A memory failure under the device, passed on to the filesystem that
+/// holds it (rpmem's `DaxFailure`):
+///
+/// ```no_run
+/// use crate::ext::{dax::Dax, mm::pagemap::FailureFlags};
+///
+/// fn lost(dax: &Dax, offset: u64, len: u64, flags: FailureFlags) -> Result {
+///     if dax.write_cache() {
+///         pr_info!("fsync writes back CPU caches\n");
+///     }
+///     // `EOPNOTSUPP` when no holder can find the owners.
+///     dax.notify_failure(offset, len, flags)
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `dax` holds a reference on a dax device allocated by `alloc_dax`,
@@ -130,6 +220,20 @@ unsafe impl Sync for Dax {}
 
 /// A DAX device whose operations go to a `T`, until it is killed: by
 /// [`Registration::kill`], or on drop.
+///
+/// # Examples
+///
+/// Registered as in [`Operations`]; at remove, the host goes first, then
+/// direct access ends (rpmem's `RpmemDevice::drop`):
+///
+/// ```no_run
+/// use crate::ext::dax::{DaxHost, Operations, Registration};
+///
+/// fn remove<T: Operations>(host: Option<DaxHost>, reg: Registration<T>) {
+///     drop(host); // `dax_remove_host`
+///     reg.kill(); // No operation runs once this returns.
+/// }
+/// ```
 ///
 /// # Invariants
 ///
@@ -245,6 +349,23 @@ impl Drop for Dax {
 
 /// A disk's DAX device, found there by `fs_dax_get_by_bdev` at mount time
 /// (`dax_add_host`).
+///
+/// # Examples
+///
+/// See [`NewBioDisk`](crate::ext::block::bio_disk::NewBioDisk) for adding
+/// one, and [`Registration`] for its removal.
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{NewBioDisk, Operations},
+///     dax::{Dax, DaxHost},
+/// };
+/// use kernel::sync::Arc;
+///
+/// fn host<T: Operations>(dax: &Arc<Dax>, disk: &NewBioDisk<T>) -> Result<DaxHost> {
+///     DaxHost::add(dax, disk)
+/// }
+/// ```
 ///
 /// # Invariants
 ///

@@ -17,6 +17,25 @@ use kernel::{
 /// the range may make, since the mappings of this crate take it as proof
 /// that they may write there.
 ///
+/// # Examples
+///
+/// A bound driver claims its namespace's range through
+/// [`Namespace::claim`](crate::ext::nvdimm::Namespace::claim), the safe way
+/// to one:
+///
+/// ```no_run
+/// use crate::ext::{memregion::MemRegion, nvdimm::Namespace};
+///
+/// fn claim(ns: &Namespace<'_>) -> Result<MemRegion> {
+///     let claim = ns.claim()?; // `EBUSY` if any of it is claimed already.
+///     let (start, size) = claim.range();
+///     assert!(claim.contains(start, size));
+///     assert!(!claim.contains(start, size + 1));
+///     assert!(!claim.contains(start, 0));
+///     Ok(claim)
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `region` is a part of `iomem_resource` that `request` claimed for memory

@@ -38,6 +38,27 @@ use kernel::{
 /// A device on the nd bus offered to a namespace driver: a namespace, or a
 /// btt/pfn/dax personality of one.
 ///
+/// # Examples
+///
+/// What a probe asks of the device it is offered (see [`Driver`]):
+///
+/// ```no_run
+/// use crate::ext::nvdimm::{Kind, NdDevice};
+/// use kernel::device::Core;
+///
+/// fn probe(dev: &NdDevice<Core<'_>>) -> Result {
+///     // Unconfigured personalities (seeds) have no namespace.
+///     let ns = dev.namespace()?;
+///     match dev.kind() {
+///         Kind::Dax => return Err(ENXIO), // dax_pmem's.
+///         Kind::Btt | Kind::Pfn | Kind::Namespace => (),
+///     }
+///     dev_info!(dev.dev(), "{} on node {}\n", ns.name(), dev.numa_node());
+///     let _ = dev.region();
+///     Ok(())
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// Wraps a live `struct device` of the nd bus, for as long as a reference to
@@ -138,6 +159,18 @@ impl NdDevice {
 }
 
 /// The kinds of device a namespace driver is offered.
+///
+/// # Examples
+///
+/// See [`NdDevice`].
+///
+/// ```no_run
+/// use crate::ext::nvdimm::Kind;
+///
+/// fn needs_a_btt(kind: Kind) -> bool {
+///     kind == Kind::Btt
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// A namespace, used raw.
@@ -167,6 +200,25 @@ fn clear_poison(dev: &Device, phys: u64, len: u32) -> Result<u64> {
 }
 
 /// A namespace: a range of persistent memory described by its region.
+///
+/// # Examples
+///
+/// What rpmem reads from a namespace before claiming it:
+///
+/// ```no_run
+/// use crate::ext::nvdimm::{Namespace, NdDevice};
+/// use kernel::device::Core;
+///
+/// fn describe(dev: &NdDevice<Core<'_>>) -> Result {
+///     let ns: Namespace<'_> = dev.namespace()?;
+///     let (start, size) = ns.resource();
+///     let name = ns.disk_name()?; // "pmem0", "pmem0.1", ...
+///     pr_info!("{}: {size:#x} bytes at {start:#x}, {}-byte sectors, disk {}\n",
+///              ns.name(), ns.sector_size(), &*name);
+///     let _claim = ns.claim()?;
+///     Ok(())
+/// }
+/// ```
 ///
 /// # Invariants
 ///
@@ -245,6 +297,25 @@ impl<'a> Namespace<'a> {
 
 /// A namespace whose raw byte access is open, for reading info blocks.
 ///
+/// # Examples
+///
+/// A raw namespace with an info block is handed to its personality, as
+/// nd_pmem does:
+///
+/// ```no_run
+/// use crate::ext::nvdimm::NdDevice;
+/// use kernel::device::Core;
+///
+/// fn raw(dev: &NdDevice<Core<'_>>) -> Result {
+///     let ns = dev.namespace()?;
+///     let enabled = ns.enable(dev)?;
+///     if enabled.probe_personality()? {
+///         return Err(ENXIO); // The personality is probed on its own.
+///     }
+///     Ok(())
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `devm_namespace_enable` succeeded for `dev` and `ns`.
@@ -297,6 +368,24 @@ impl EnabledNamespace<'_> {
 /// A pfn personality (`struct nd_pfn`) of an enabled namespace: the info
 /// block of a namespace in fsdax mode.
 ///
+/// # Examples
+///
+/// What [`PfnLayout::read`](crate::ext::nvdimm::pfn::PfnLayout::read)
+/// does:
+///
+/// ```no_run
+/// use crate::ext::{mm::pagemap::PageRange, nvdimm::EnabledNamespace};
+///
+/// fn data_offset(ns: &EnabledNamespace<'_>) -> Result<u64> {
+///     let mut pages = PageRange::unset()?;
+///     let info = ns.pfn()?.setup(&mut pages)?;
+///     if info.start_pad != 0 {
+///         return Err(EOPNOTSUPP);
+///     }
+///     Ok(info.data_offset)
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `pfn` is a live pfn device whose namespace stays enabled for `'a`.
@@ -306,6 +395,18 @@ pub(crate) struct NdPfn<'a> {
 }
 
 /// What [`NdPfn::setup`] read from a valid info block.
+///
+/// # Examples
+///
+/// See [`NdPfn`].
+///
+/// ```no_run
+/// use crate::ext::nvdimm::PfnInfo;
+///
+/// fn data_start(info: &PfnInfo) -> u64 {
+///     info.data_offset + u64::from(info.start_pad)
+/// }
+/// ```
 pub(crate) struct PfnInfo {
     /// Padding before the data (deprecated), in bytes.
     pub(crate) start_pad: u32,
@@ -341,6 +442,21 @@ impl Drop for EnabledNamespace<'_> {
 }
 
 /// libnvdimm events a bound driver is told about.
+///
+/// # Examples
+///
+/// See [`Driver`].
+///
+/// ```no_run
+/// use crate::ext::nvdimm::Event;
+///
+/// fn what(event: Event) -> &'static str {
+///     match event {
+///         Event::RevalidatePoison => "media errors",
+///         Event::RevalidateRegion => "region state",
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
     /// The region's list of media errors changed.
@@ -360,6 +476,43 @@ pub(crate) enum Event {
 /// (`ND_DRIVER_NAMESPACE_IO | ND_DRIVER_NAMESPACE_PMEM`). Unlike the
 /// auxiliary and platform drivers, an nd driver also has `shutdown` and
 /// `notify`.
+///
+/// # Examples
+///
+/// A driver that binds every namespace and only logs, declared as a module
+/// with [`module_nd_driver!`] (as `rust/rpmem.rs` declares rpmem's; not
+/// here, since a crate is one module):
+///
+/// ```no_run
+/// use crate::ext::nvdimm::{Driver, Event, NdDevice};
+/// use kernel::{device::Core, str::CString};
+///
+/// struct Logger;
+///
+/// /// The state of a bound namespace: its name.
+/// struct Bound {
+///     name: CString,
+/// }
+///
+/// impl Driver for Logger {
+///     type Data<'bound> = Bound;
+///
+///     fn probe<'bound>(dev: &'bound NdDevice<Core<'_>>) -> impl PinInit<Bound, Error> + 'bound {
+///         let name = dev.namespace().and_then(|ns| ns.disk_name());
+///         name.map(|name| Bound { name })
+///     }
+///
+///     fn shutdown(dev: &NdDevice<Core<'_>>, this: Pin<&Bound>) {
+///         dev_info!(dev.dev(), "{}: shutdown\n", &*this.name);
+///     }
+///
+///     fn notify(dev: &NdDevice<Core<'_>>, this: Pin<&Bound>, event: Event) {
+///         if event == Event::RevalidatePoison {
+///             dev_info!(dev.dev(), "{}: new media errors\n", &*this.name);
+///         }
+///     }
+/// }
+/// ```
 pub(crate) trait Driver {
     /// The state of one bound device.
     type Data<'bound>: Send + Sync + 'bound;
@@ -389,6 +542,23 @@ pub(crate) trait Driver {
 /// `module_auxiliary_driver!` does for an auxiliary one: the fields of
 /// `module!`, `type` naming the [`Driver`]; the driver takes the module's
 /// name. (The test modules register no driver: unused there.)
+///
+/// # Examples
+///
+/// Not compiled as a test, since a crate is one module and this declares
+/// one: `rust/rpmem.rs` declares rpmem's this way (with its `params`), and
+/// that is compiled in every build of `rpmem.ko`. `Logger` is the driver of
+/// [`Driver`]'s example.
+///
+/// ```ignore
+/// module_nd_driver! {
+///     type: Logger,
+///     name: "nd_logger",
+///     authors: ["The rpmem developers"],
+///     description: "Logs the namespaces it is bound to",
+///     license: "GPL",
+/// }
+/// ```
 #[cfg_attr(rpmem_kunit, allow(unused_macros))]
 macro_rules! module_nd_driver {
     ($($f:tt)*) => {
@@ -399,6 +569,22 @@ macro_rules! module_nd_driver {
 pub(crate) use module_nd_driver;
 
 /// The nd bus side of [`driver::Registration`] for a [`Driver`] `T`.
+///
+/// # Examples
+///
+/// Only [`module_nd_driver!`] names it; this is what it registers:
+///
+/// ```no_run
+/// use crate::ext::nvdimm::{Adapter, Driver};
+/// use kernel::{driver::Registration, str::CStr, ThisModule};
+///
+/// fn register<T: Driver + 'static>(
+///     name: &'static CStr,
+///     module: &'static ThisModule,
+/// ) -> impl PinInit<Registration<Adapter<T>>, Error> {
+///     Registration::new(name, module)
+/// }
+/// ```
 pub(crate) struct Adapter<T: Driver>(PhantomData<T>);
 
 // SAFETY:

@@ -6,7 +6,8 @@
 //! turns it into the `struct device_attribute` sysfs wants, and a static
 //! [`AttrGroup`] of those becomes a directory below the device. The kind of
 //! device, an [`AttributeOwner`], says how its data is found: for a
-//! bio-based disk, `BioDisk<T>` (its data is a `T`).
+//! bio-based disk, `BioDisk<T>` (its data is what its queue data, a
+//! `T::QueueData`, lends: a `T` for a `KBox<T>`).
 //!
 //! C header: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h)
 
@@ -22,25 +23,95 @@ use kernel::{
 
 /// Devices whose attributes reach data of type [`AttributeOwner::Data`].
 ///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::{block::bio_disk::{BioDisk, Operations}, sysfs::AttributeOwner};
+///
+/// // A disk whose queue data is a `KBox<T>` lends its attributes a `&T`.
+/// fn owner<T: Operations<QueueData = KBox<T>>>()
+/// where
+///     BioDisk<T>: AttributeOwner<Data = T>,
+/// {
+/// }
+/// ```
+///
 /// # Safety
 ///
-/// [`AttributeOwner::data`] must return the data of any device that has
-/// attribute groups of type [`Groups<Self>`], for as long as the callback of
-/// one of these attributes runs.
+/// [`AttributeOwner::with_data`] must lend `f` the data of any device that
+/// has attribute groups of type [`Groups<Self>`], called in the callback of
+/// one of these attributes.
 pub(crate) unsafe trait AttributeOwner: 'static {
     /// What the attributes show and store.
     type Data;
 
-    /// The data of `dev`.
+    /// Calls `f` with the data of `dev`.
     ///
     /// # Safety
     ///
     /// `dev` must be a device with attribute groups of type
     /// [`Groups<Self>`], in the callback of one of its attributes.
-    unsafe fn data<'a>(dev: *mut kb::device) -> &'a Self::Data;
+    unsafe fn with_data<R>(dev: *mut kb::device, f: impl FnOnce(&Self::Data) -> R) -> R;
 }
 
 /// One value of a device with data `T`, as a sysfs file.
+///
+/// # Examples
+///
+/// A writable file of a bio-based disk, its directory and the list the disk
+/// is added with (rpmem's are in `rust/pmem/attrs.rs`):
+///
+/// ```
+/// use crate::ext::{
+///     block::{
+///         bio::Bio,
+///         bio_disk::{BioDisk, Operations},
+///     },
+///     sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups},
+/// };
+/// use kernel::{fmt, str::CStr, sync::atomic::{Atomic, Relaxed}};
+///
+/// struct Disk {
+///     limit: Atomic<u32>,
+/// }
+///
+/// impl Operations for Disk {
+///     type QueueData = KBox<Self>;
+///
+///     fn submit_bio(_this: &Self, _bio: Bio<'_>) {}
+/// }
+///
+/// /// `limit`, a file root may write a number to.
+/// struct Limit;
+///
+/// impl Attribute<Disk> for Limit {
+///     const NAME: &'static CStr = c"limit";
+///     const WRITABLE: bool = true;
+///
+///     fn show(disk: &Disk, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         write!(f, "{}", disk.limit.load(Relaxed))
+///     }
+///
+///     fn store(disk: &Disk, input: &[u8]) -> Result {
+///         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+///         let value = text.trim_end_matches('\n').parse().map_err(|_| EINVAL)?;
+///         disk.limit.store(value, Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// // The files of the disk, in a directory `ops` below it.
+/// static LIMIT: DevAttr<BioDisk<Disk>> = DevAttr::new::<Limit>();
+/// static ATTRS: AttrList<BioDisk<Disk>, 1> = AttrList::new([&LIMIT]);
+/// static OPS: AttrGroup<BioDisk<Disk>> = AttrGroup::new(c"ops", &ATTRS);
+/// static GROUPS: AttrGroups<BioDisk<Disk>, 1> = AttrGroups::new([&OPS]);
+///
+/// // What `NewBioDisk::<Disk>::add` takes, and only it.
+/// let groups: Groups<BioDisk<Disk>> = GROUPS.get();
+/// assert!(!groups.as_ptr().is_null());
+/// ```
 pub(crate) trait Attribute<T>: 'static {
     /// The file's name.
     const NAME: &'static CStr;
@@ -57,6 +128,22 @@ pub(crate) trait Attribute<T>: 'static {
 }
 
 /// A `struct device_attribute` of devices of kind `O`, for use in statics.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{BioDisk, Operations},
+///     sysfs::{Attribute, DevAttr},
+/// };
+///
+/// // The file `A` of disks whose data is a `KBox<T>`.
+/// const fn file<T: Operations<QueueData = KBox<T>>, A: Attribute<T>>() -> DevAttr<BioDisk<T>> {
+///     DevAttr::new::<A>()
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct DevAttr<T>(kb::device_attribute, PhantomData<fn(&T)>);
 
@@ -82,6 +169,21 @@ impl<O: AttributeOwner> DevAttr<O> {
 }
 
 /// A null-terminated list of attributes, for an [`AttrGroup`].
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::sysfs::{AttrList, AttributeOwner, DevAttr};
+///
+/// const fn two<O: AttributeOwner>(
+///     a: &'static DevAttr<O>,
+///     b: &'static DevAttr<O>,
+/// ) -> AttrList<O, 2> {
+///     AttrList::new([a, b])
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct AttrList<T, const N: usize> {
     attrs: [*mut kb::attribute; N],
@@ -110,6 +212,19 @@ impl<T: AttributeOwner, const N: usize> AttrList<T, N> {
 }
 
 /// A named group of attributes: a directory below the disk.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::sysfs::{AttrGroup, AttrList, AttributeOwner};
+///
+/// // The directory `dax` of rpmem's disks is one of these.
+/// const fn dax<O: AttributeOwner>(files: &'static AttrList<O, 3>) -> AttrGroup<O> {
+///     AttrGroup::new(c"dax", files)
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct AttrGroup<T>(kb::attribute_group, PhantomData<fn(&T)>);
 
@@ -130,6 +245,18 @@ impl<T: AttributeOwner> AttrGroup<T> {
 }
 
 /// The null-terminated list of groups a disk is added with.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::sysfs::{AttrGroup, AttrGroups, AttributeOwner};
+///
+/// const fn one<O: AttributeOwner>(group: &'static AttrGroup<O>) -> AttrGroups<O, 1> {
+///     AttrGroups::new([group])
+/// }
+/// ```
 #[repr(C)]
 pub(crate) struct AttrGroups<T, const N: usize> {
     groups: [*const kb::attribute_group; N],
@@ -169,6 +296,26 @@ impl<T: AttributeOwner, const N: usize> AttrGroups<T, N> {
 
 /// A static null-terminated list of attribute groups for devices of kind
 /// `T`.
+///
+/// # Examples
+///
+/// See [`Attribute`] for a whole group.
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
+///     sysfs::Groups,
+/// };
+/// use kernel::device::{Bound, Device};
+///
+/// fn add<T: Operations>(
+///     disk: NewBioDisk<T>,
+///     parent: &Device<Bound>,
+///     groups: Groups<BioDisk<T>>,
+/// ) -> Result<BioDisk<T>> {
+///     disk.add(parent, Some(groups))
+/// }
+/// ```
 ///
 /// # Invariants
 ///
@@ -213,9 +360,13 @@ extern "C" fn show<O: AttributeOwner, A: Attribute<O::Data>>(
 ) -> isize {
     // SAFETY: sysfs calls this for attributes of live devices of kind `O`,
     // the only ones given `Groups<O>`.
-    let data = unsafe { O::data(dev) };
-    let value = Line::<O::Data, A>(data, PhantomData);
-    let Ok(line) = CString::try_from_fmt(fmt!("{value}")) else {
+    let line = unsafe {
+        O::with_data(dev, |data| {
+            let value = Line::<O::Data, A>(data, PhantomData);
+            CString::try_from_fmt(fmt!("{value}"))
+        })
+    };
+    let Ok(line) = line else {
         return EIO.to_errno() as isize;
     };
     let bytes = line.to_bytes();
@@ -231,11 +382,10 @@ extern "C" fn store<O: AttributeOwner, A: Attribute<O::Data>>(
     buf: *const c_char,
     count: usize,
 ) -> isize {
-    // SAFETY: as in `show`.
-    let data = unsafe { O::data(dev) };
     // SAFETY: sysfs passes `count` bytes of input at `buf`.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
-    match A::store(data, input) {
+    // SAFETY: as in `show`.
+    match unsafe { O::with_data(dev, |data| A::store(data, input)) } {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
     }

@@ -294,7 +294,10 @@ pub(crate) fn arena_sector(lba: u64, first: u64, sectors: u64) -> Option<u32> {
         .filter(|&lba| u64::from(lba) < sectors)
 }
 
+/// The disk owns its BTT, boxed; it lends each bio a `&Btt`.
 impl bio_disk::Operations for Btt {
+    type QueueData = KBox<Self>;
+
     fn submit_bio(this: &Self, mut bio: Bio<'_>) {
         if bio.op() == Op::Other {
             return bio.fail(Status::NOTSUPP);

@@ -59,8 +59,8 @@ pub(crate) struct PmemDisk {
 
 impl PmemDisk {
     /// The data of a disk serving `pmem`, with `dax` as its DAX device.
-    pub(crate) fn new(pmem: Arc<Pmem>, dax: Option<Arc<Dax>>) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self { pmem, dax }, GFP_KERNEL)?)
+    pub(crate) fn new(pmem: Arc<Pmem>, dax: Option<Arc<Dax>>) -> Result<KBox<Self>> {
+        Ok(KBox::new(Self { pmem, dax }, GFP_KERNEL)?)
     }
 
     /// The memory the disk serves.
@@ -74,7 +74,10 @@ impl PmemDisk {
     }
 }
 
+/// The disk owns its data, boxed; it lends each bio a `&PmemDisk`.
 impl bio_disk::Operations for PmemDisk {
+    type QueueData = KBox<Self>;
+
     fn submit_bio(this: &Self, bio: Bio<'_>) {
         this.pmem.submit_bio(bio);
     }

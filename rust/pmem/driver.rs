@@ -188,7 +188,7 @@ impl RpmemDevice {
             lbasize,
         };
         let region = dev.region();
-        let table = Arc::new(Btt::open(media, &id, region.is_read_only())?, GFP_KERNEL)?;
+        let table = KBox::new(Btt::open(media, &id, region.is_read_only())?, GFP_KERNEL)?;
         let sector_size = table.sector_size();
         let bytes = table.sectors() * u64::from(sector_size);
         let name = ns.disk_name()?;
@@ -337,8 +337,10 @@ impl Drop for RpmemDevice {
             dax.kill();
         }
         // The disk is deleted (`del_gendisk` waits for bios in flight), its
-        // `badblocks` file removed, and the disk put. With it goes the last
-        // reference to the memory, which undoes the rest of probe in
+        // `badblocks` file removed, and the disk put; then the disk drops
+        // the data it owns (its `QueueData`, the boxed `PmemDisk` or
+        // `Btt`). With it goes the last reference to the memory, which
+        // undoes the rest of probe in
         // reverse: the struct pages (kept while processes map them, see
         // `Mapping`'s `Drop`) and the mapping, the claim, the bad sector
         // list (with its reference on the `badblocks` file). The DAX

@@ -9,6 +9,16 @@ use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{bindings as kb, error::code::EINVAL, page::PAGE_SIZE, prelude::*};
 
 /// A block layer status (`blk_status_t`).
+///
+/// # Examples
+///
+/// ```
+/// use crate::ext::block::bio::Status;
+///
+/// assert!(Status::from(EIO) == Status::IOERR);
+/// assert!(Status::from(EOPNOTSUPP) == Status::NOTSUPP);
+/// assert!(Status::from(EAGAIN) == Status::AGAIN);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Status(kb::blk_status_t);
 
@@ -31,6 +41,19 @@ impl From<Error> for Status {
 }
 
 /// The operations rpmem tells apart.
+///
+/// # Examples
+///
+/// ```no_run
+/// use crate::ext::block::bio::{Bio, Op, Status};
+///
+/// fn serve(mut bio: Bio<'_>) {
+///     match bio.op() {
+///         Op::Read | Op::Write => (), // ...
+///         Op::Other => bio.fail(Status::NOTSUPP),
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     /// `REQ_OP_READ`.
@@ -46,6 +69,38 @@ pub(crate) enum Op {
 /// The holder owns the bio until it completes: dropping a `Bio` ends it
 /// (`bio_endio`) with the status set so far, so each bio completes exactly
 /// once.
+///
+/// # Examples
+///
+/// What rpmem's disks do with a bio, in short (`Pmem::submit_bio`):
+///
+/// ```no_run
+/// use crate::ext::block::bio::{Bio, Op, Status};
+///
+/// fn submit(mut bio: Bio<'_>, flush_sleeps: bool) {
+///     if bio.is_nowait() && (bio.is_preflush() || bio.is_fua()) && flush_sleeps {
+///         // Sent back whole, to be submitted again where it may wait.
+///         return bio.fail(Status::AGAIN);
+///     }
+///     if bio.size() != 0 {
+///         bio.accounted(|bio| {
+///             let write = bio.op() == Op::Write;
+///             let status = bio.segments().try_for_each(|seg| {
+///                 // Copy `seg` to or from the media (see `Segment`).
+///                 let _ = (seg, write);
+///                 Ok::<(), Status>(())
+///             });
+///             if let Err(status) = status {
+///                 bio.fail(status);
+///             }
+///         });
+///     }
+///     if bio.is_fua() && !bio.is_failed() {
+///         // Flush again.
+///     }
+///     // `bio` completes here, once, with the status set.
+/// }
+/// ```
 ///
 /// # Invariants
 ///
@@ -180,6 +235,27 @@ impl Drop for Bio<'_> {
 
 /// Iterator over the single-page segments of a bio.
 ///
+/// # Examples
+///
+/// A read served with zeroes, one single-page segment at a time (rpmem's
+/// copies are `Mapping::read` and `Mapping::write` of the mapped segment):
+///
+/// ```no_run
+/// use crate::ext::block::bio::{Bio, Status};
+///
+/// fn zero(mut bio: Bio<'_>, sectors: u64) {
+///     let status = bio.segments().try_for_each(|seg| {
+///         if seg.sector() + u64::from(seg.len() >> 9) > sectors {
+///             return Err(Status::IOERR);
+///         }
+///         seg.with_mapped(|m| m.zero(0, m.len())).map_err(Status::from)
+///     });
+///     if let Err(status) = status {
+///         bio.fail(status);
+///     }
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `iter` describes data within the bio_vec array `vec` of a bio borrowed
@@ -230,6 +306,29 @@ impl<'a> Iterator for Segments<'a> {
 
 /// `len` bytes at `offset` in one page of a bio, going to or from `sector`.
 ///
+/// # Examples
+///
+/// One segment copied to or from persistent memory, as rpmem's data path
+/// does:
+///
+/// ```no_run
+/// use crate::ext::{block::bio::Segment, nvdimm::mapping::Mapping};
+/// use kernel::block::SECTOR_SHIFT;
+///
+/// fn copy(mapping: &Mapping, seg: &Segment<'_>, write: bool) -> Result {
+///     let offset = seg.sector() << SECTOR_SHIFT;
+///     // Mapped for the closure only: local mappings are released in the
+///     // reverse order of their making.
+///     seg.with_mapped(|mapped| {
+///         if write {
+///             mapping.write(offset, mapped)
+///         } else {
+///             mapping.read(offset, mapped)
+///         }
+///     })
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `page` is a page of a bio borrowed for `'a` and `offset + len` does not
@@ -278,6 +377,23 @@ impl Segment<'_> {
 /// A segment mapped into the kernel's address space, lent to the closure of
 /// [`Segment::with_mapped`]; unmapped on drop, which only that function
 /// does (nobody else owns one).
+///
+/// # Examples
+///
+/// The part of a read segment past the end of the data zeroed, as a
+/// BTT's read of a block that holds fewer bytes than a sector would:
+///
+/// ```no_run
+/// use crate::ext::block::bio::Segment;
+///
+/// fn zero_past(seg: &Segment<'_>, have: usize) -> Result {
+///     seg.with_mapped(|m| {
+///         let have = have.min(m.len());
+///         // `EINVAL` unless the bytes are inside the segment.
+///         m.zero(have, m.len() - have)
+///     })
+/// }
+/// ```
 ///
 /// The page's data cache is kept coherent both before the copy (for writes to
 /// the disk) and after it (for reads).

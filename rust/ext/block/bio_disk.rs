@@ -9,10 +9,19 @@
 //! DAX host may be attached to before anyone can open it) and made visible
 //! with [`NewBioDisk::add`]. Dropping the [`BioDisk`] deletes it.
 //!
+//! As with `kernel::block::mq`, the disk owns its driver's data, an
+//! [`Operations::QueueData`]: `build` hands it to C with
+//! [`ForeignOwnable::into_foreign`] (the disk's `private_data`, where C's
+//! bio-based drivers keep theirs), each callback borrows it with
+//! [`ForeignOwnable::borrow`], and the disk takes it back with
+//! [`ForeignOwnable::from_foreign`] and drops it once C can no longer reach
+//! it: after `del_gendisk` and `put_disk` (or `put_disk` alone for a disk
+//! never added).
+//!
 //! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
 use crate::ext::{badblocks::Badblocks, block::bio::Bio, sysfs};
-use core::{fmt::Write, ptr::NonNull};
+use core::{fmt::Write, ops::Deref, ptr::NonNull};
 use kernel::{
     bindings as kb,
     device::{Bound, Device},
@@ -23,13 +32,83 @@ use kernel::{
     static_lock_class,
     str::{CStr, NullTerminatedFormatter},
     sync::Arc,
+    types::{ForeignOwnable, ScopeGuard},
     ModuleMetadata,
 };
 
+/// What the block layer lends a callback: the disk's data, borrowed.
+///
+/// # Examples
+///
+/// For the data types of 7.3's `ForeignOwnable`:
+///
+/// ```no_run
+/// use crate::ext::block::bio_disk::ForeignBorrowed;
+/// use kernel::sync::{Arc, ArcBorrow};
+///
+/// fn boxed(data: ForeignBorrowed<'_, KBox<u32>>) -> &u32 {
+///     data
+/// }
+///
+/// fn counted(data: ForeignBorrowed<'_, Arc<u32>>) -> ArcBorrow<'_, u32> {
+///     data
+/// }
+/// ```
+pub(crate) type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
+
 /// What a bio-based disk does with its bios.
-pub(crate) trait Operations: Send + Sync + Sized + 'static {
+///
+/// # Examples
+///
+/// A disk that reads zeroes and forgets what is written to it, its data
+/// boxed (rpmem's disks own a `KBox<PmemDisk>` or a `KBox<Btt>` the same
+/// way):
+///
+/// ```
+/// use crate::ext::block::{
+///     bio::{Bio, Op, Status},
+///     bio_disk::{BioDiskBuilder, Operations},
+/// };
+///
+/// struct Zero {
+///     sectors: u64,
+/// }
+///
+/// impl Operations for Zero {
+///     type QueueData = KBox<Self>;
+///
+///     fn submit_bio(this: &Self, mut bio: Bio<'_>) {
+///         if bio.op() != Op::Read {
+///             return; // Dropping the bio completes it.
+///         }
+///         let status = bio.segments().try_for_each(|seg| {
+///             if seg.sector() >= this.sectors {
+///                 return Err(Status::IOERR);
+///             }
+///             seg.with_mapped(|m| m.zero(0, m.len())).map_err(Status::from)
+///         });
+///         if let Err(status) = status {
+///             bio.fail(status);
+///         }
+///     }
+/// }
+///
+/// let zero = KBox::new(Zero { sectors: 8 }, GFP_KERNEL)?;
+/// let disk = BioDiskBuilder::new()
+///     .capacity_sectors(zero.sectors)
+///     .synchronous(true)
+///     .build::<Zero>(fmt!("rpmem_doctest"), zero)?;
+/// // Never added, so never opened: dropping it puts the disk, then drops
+/// // the `Zero` it owns.
+/// drop(disk);
+/// # Ok::<(), Error>(())
+/// ```
+pub(crate) trait Operations: Sized + 'static {
+    /// The data the disk owns and lends to each callback.
+    type QueueData: ForeignOwnable + Send + Sync;
+
     /// Serves `bio`; dropping it completes it.
-    fn submit_bio(this: &Self, bio: Bio<'_>);
+    fn submit_bio(queue_data: ForeignBorrowed<'_, Self::QueueData>, bio: Bio<'_>);
 }
 
 /// `BLK_FEAT_*` values, which bindgen cannot evaluate (they are casts).
@@ -41,6 +120,32 @@ mod feat {
 }
 
 /// Geometry and features of a bio-based disk to be built.
+///
+/// # Examples
+///
+/// The disk of a namespace in fsdax mode, as rpmem's probe describes it:
+///
+/// ```
+/// use crate::ext::{badblocks::Badblocks, block::bio_disk::BioDiskBuilder};
+/// use kernel::sync::Arc;
+///
+/// let bb = Arc::new(Badblocks::new()?, GFP_KERNEL)?;
+/// let _builder = BioDiskBuilder::new()
+///     .logical_block_size(512)?
+///     .physical_block_size(4096)?
+///     .capacity_sectors(1 << 21)
+///     .write_cache(true)
+///     .synchronous(true)
+///     .nowait(true)
+///     .fua(true)
+///     .dax(true)
+///     .badblocks(bb);
+///
+/// // A block size must be a power of two from 512 to `PAGE_SIZE`.
+/// assert!(BioDiskBuilder::new().logical_block_size(768).is_err());
+/// assert!(BioDiskBuilder::new().physical_block_size(8192).is_err());
+/// # Ok::<(), Error>(())
+/// ```
 pub(crate) struct BioDiskBuilder {
     logical_block_size: u32,
     physical_block_size: u32,
@@ -159,12 +264,21 @@ impl BioDiskBuilder {
         self
     }
 
-    /// Allocates the disk, named `name`, whose bios go to `data`.
+    /// Allocates the disk, named `name`, which owns `queue_data` from now
+    /// on and lends it to each of `T`'s callbacks. On failure,
+    /// `queue_data` is dropped.
     pub(crate) fn build<T: Operations>(
         self,
         name: fmt::Arguments<'_>,
-        data: Arc<T>,
+        queue_data: T::QueueData,
     ) -> Result<NewBioDisk<T>> {
+        let data = queue_data.into_foreign();
+        let recover_data = ScopeGuard::new(|| {
+            // SAFETY: `data` came from `into_foreign` above, and no disk
+            // points to it on this path.
+            drop(unsafe { T::QueueData::from_foreign(data) });
+        });
+
         let mut lim: kb::queue_limits = pin_init::zeroed();
         lim.logical_block_size = self.logical_block_size;
         lim.physical_block_size = self.physical_block_size;
@@ -178,22 +292,25 @@ impl BioDiskBuilder {
         })?;
         // SAFETY: `from_err_ptr` passed, so `disk` is a valid new gendisk.
         let disk = unsafe { NonNull::new_unchecked(disk) };
-        // INVARIANT: allocated above; `private_data` is set below, before
-        // anyone else sees the disk.
-        let new = NewBioDisk {
-            disk,
-            data,
-            badblocks: self.badblocks,
-        };
-
         // SAFETY: the new disk is ours alone until it is added.
         let raw = unsafe { &mut *disk.as_ptr() };
+        raw.private_data = data;
+        recover_data.dismiss();
+        // INVARIANT: allocated above, not added, `private_data` set to
+        // `data` just now; `bb` is set below, before anyone else sees the
+        // disk. From here on, dropping `new` puts the disk and then takes
+        // `data` back.
+        let new = NewBioDisk {
+            disk,
+            badblocks: self.badblocks,
+            _ops: core::marker::PhantomData,
+        };
+
         NullTerminatedFormatter::new(&mut raw.disk_name)
             .ok_or(EINVAL)?
             .write_fmt(name)
             .map_err(|_| EINVAL)?;
         raw.fops = &NewBioDisk::<T>::FOPS;
-        raw.private_data = Arc::as_ptr(&new.data).cast_mut().cast();
         if let Some(bb) = &new.badblocks {
             raw.bb = bb.as_raw().cast();
         }
@@ -203,18 +320,57 @@ impl BioDiskBuilder {
     }
 }
 
+/// The queue data of a live disk of `T`'s, borrowed.
+///
+/// # Safety
+///
+/// `disk` is a disk set up by [`BioDiskBuilder::build`] for `T` (its
+/// `private_data` came from `T::QueueData::into_foreign`), whose data is
+/// not taken back, nor borrowed mutably, for `'a`.
+unsafe fn borrow<'a, T: Operations>(disk: *mut kb::gendisk) -> ForeignBorrowed<'a, T::QueueData> {
+    // SAFETY: by the safety requirements, `disk` is live and its
+    // `private_data` came from `into_foreign`, not given back with
+    // `from_foreign`, nor borrowed mutably, for `'a`.
+    unsafe { T::QueueData::borrow((*disk).private_data) }
+}
+
 /// A bio-based disk allocated and set up, not added yet: nobody can open
-/// it. Dropped, it is freed.
+/// it. Dropped, it is freed, and then its queue data.
+///
+/// # Examples
+///
+/// A DAX device becomes the host of a new disk before the disk appears, as
+/// in rpmem's probe:
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
+///     dax::{Dax, DaxHost},
+/// };
+/// use kernel::{
+///     device::{Bound, Device},
+///     sync::Arc,
+/// };
+///
+/// fn add<T: Operations>(
+///     parent: &Device<Bound>,
+///     disk: NewBioDisk<T>,
+///     dax: &Arc<Dax>,
+/// ) -> Result<(DaxHost, BioDisk<T>)> {
+///     let host = DaxHost::add(dax, &disk)?;
+///     Ok((host, disk.add(parent, None)?))
+/// }
+/// ```
 ///
 /// # Invariants
 ///
 /// `disk` was allocated by `__blk_alloc_disk`, is not added, and its
-/// `private_data` points to the `T` in `data`; its `bb`, when set, to the
-/// list in `badblocks`.
+/// `private_data` came from `T::QueueData::into_foreign`, which only
+/// `drop` undoes; its `bb`, when set, points to the list in `badblocks`.
 pub(crate) struct NewBioDisk<T: Operations> {
     disk: NonNull<kb::gendisk>,
-    data: Arc<T>,
     badblocks: Option<Arc<Badblocks>>,
+    _ops: core::marker::PhantomData<T>,
 }
 
 impl<T: Operations> NewBioDisk<T> {
@@ -234,7 +390,8 @@ impl<T: Operations> NewBioDisk<T> {
     }
 
     /// Adds the disk below `parent`, with the attribute `groups`: it
-    /// appears, and may be opened.
+    /// appears, and may be opened. On failure, the disk is freed and its
+    /// queue data dropped.
     pub(crate) fn add(
         self,
         parent: &Device<Bound>,
@@ -242,8 +399,8 @@ impl<T: Operations> NewBioDisk<T> {
     ) -> Result<BioDisk<T>> {
         // SAFETY: `parent` (`Device` is a transparent wrapper of
         // `struct device`) is a live bound device and the disk is fully set
-        // up (type invariant); `private_data` stays valid as `data` is kept
-        // in the `BioDisk`.
+        // up (type invariant); `private_data` stays valid as the
+        // `BioDisk` takes the queue data back only after deleting the disk.
         to_result(unsafe {
             kb::device_add_disk(
                 core::ptr::from_ref(parent).cast_mut().cast(),
@@ -252,69 +409,90 @@ impl<T: Operations> NewBioDisk<T> {
             )
         })?;
         let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: each field is read once and `this` is never dropped.
-        let (disk, data, badblocks) = unsafe {
-            (
-                this.disk,
-                core::ptr::read(&this.data),
-                core::ptr::read(&this.badblocks),
-            )
-        };
+        // SAFETY: the one field that needs dropping is read once, and
+        // `this` is never dropped: the queue data stays with the disk.
+        let (disk, badblocks) = (this.disk, unsafe { core::ptr::read(&this.badblocks) });
         if let Some(bb) = &badblocks {
             // SAFETY: added above.
             unsafe { bb.show_in(disk.as_ptr()) };
         }
-        // INVARIANT: added above, `private_data` points into `data`.
+        // INVARIANT: added above; `private_data` is still the queue data
+        // from `into_foreign`.
         Ok(BioDisk {
             disk,
-            data,
             _badblocks: badblocks,
+            _ops: core::marker::PhantomData,
         })
     }
 }
 
 impl<T: Operations> Drop for NewBioDisk<T> {
     fn drop(&mut self) {
-        // SAFETY: allocated and not added (type invariant).
+        // SAFETY: allocated (type invariant).
+        let data = unsafe { (*self.disk.as_ptr()).private_data };
+        // SAFETY: allocated and not added (type invariant): this puts the
+        // last reference, and C never read `private_data`.
         unsafe { kb::put_disk(self.disk.as_ptr()) };
+        // SAFETY: `data` came from `into_foreign` (type invariant); this is
+        // the one place a new disk gives it back, and the disk is gone.
+        drop(unsafe { T::QueueData::from_foreign(data) });
     }
 }
 
 /// A live bio-based disk whose bios go to `T`.
 ///
+/// # Examples
+///
+/// A disk lends its data through [`BioDisk::data`] (for a `KBox<T>`, a
+/// `&T`) for as long as it is borrowed:
+///
+/// ```no_run
+/// use crate::ext::block::bio_disk::{BioDisk, Operations};
+///
+/// fn data<T: Operations<QueueData = KBox<T>>>(disk: &BioDisk<T>) -> &T {
+///     pr_info!("{}: up\n", disk.name());
+///     disk.data()
+/// }
+/// ```
+///
 /// # Invariants
 ///
-/// `disk` was added with `device_add_disk` and its `private_data` points to
-/// the `T` in `data`, which lives as long as `self`; its `bb`, when set, to
-/// the list in `_badblocks`. Dropping `self` deletes the disk, so `T` is
-/// never reached through it after that.
+/// `disk` was added with `device_add_disk` and its `private_data` came
+/// from `T::QueueData::into_foreign`, which only `drop` undoes, after
+/// deleting the disk; its `bb`, when set, points to the list in
+/// `_badblocks`.
 pub(crate) struct BioDisk<T: Operations> {
     disk: NonNull<kb::gendisk>,
-    data: Arc<T>,
     /// The list the disk's `bb` points to, kept as long as the disk.
     _badblocks: Option<Arc<Badblocks>>,
+    _ops: core::marker::PhantomData<T>,
 }
 
-// SAFETY: The gendisk functions used here may be called from any thread.
+// SAFETY: The gendisk functions used here may be called from any thread,
+// and the disk owns its queue data, which is `Send`.
 unsafe impl<T: Operations> Send for BioDisk<T> {}
-// SAFETY: See `Send`; `&BioDisk` only reads.
+// SAFETY: `&BioDisk` reads the disk's name and lends the queue data, which
+// is `Sync`.
 unsafe impl<T: Operations> Sync for BioDisk<T> {}
 
 // SAFETY: A device whose attribute groups are `Groups<BioDisk<T>>` is the
 // `part0` device of a disk added by `NewBioDisk::add`, which is the only
 // user of such groups; `del_gendisk` removes the attributes before the
-// `BioDisk` lets go of its data.
-unsafe impl<T: Operations> sysfs::AttributeOwner for BioDisk<T> {
-    type Data = T;
+// `BioDisk` takes its data back.
+unsafe impl<T, D> sysfs::AttributeOwner for BioDisk<T>
+where
+    T: Operations,
+    for<'a> ForeignBorrowed<'a, T::QueueData>: Deref<Target = D>,
+    D: 'static,
+{
+    type Data = D;
 
-    unsafe fn data<'a>(dev: *mut kb::device) -> &'a T {
+    unsafe fn with_data<R>(dev: *mut kb::device, f: impl FnOnce(&D) -> R) -> R {
         // SAFETY: by the safety requirements, `dev` is the device of a live
-        // disk of ours, whose `private_data` is a `T` (type invariant).
-        unsafe {
-            &*(*crate::sys::bindings::rpmem_dev_to_disk(dev))
-                .private_data
-                .cast::<T>()
-        }
+        // disk of ours, in one of its attribute callbacks, during which
+        // `del_gendisk` cannot finish, so the data is not taken back.
+        let data = unsafe { borrow::<T>(crate::sys::bindings::rpmem_dev_to_disk(dev)) };
+        f(&data)
     }
 }
 
@@ -324,9 +502,12 @@ impl<T: Operations> BioDisk<T> {
         self.disk.as_ptr()
     }
 
-    /// The data the disk's bios go to.
-    pub(crate) fn data(&self) -> &T {
-        &self.data
+    /// The disk's queue data, borrowed.
+    pub(crate) fn data(&self) -> ForeignBorrowed<'_, T::QueueData> {
+        // SAFETY: the disk is live and set up by `build` (type invariant);
+        // its data is taken back only by `drop`, which cannot run while
+        // `self` is borrowed, and never borrowed mutably.
+        unsafe { borrow::<T>(self.disk.as_ptr()) }
     }
 
     /// The disk's name.
@@ -338,20 +519,29 @@ impl<T: Operations> BioDisk<T> {
 }
 
 impl<T: Operations> Drop for BioDisk<T> {
+    /// Deletes the disk, then drops its queue data, then (the field) lets
+    /// go of its bad sector list.
     fn drop(&mut self) {
+        // SAFETY: live (type invariant).
+        let data = unsafe { (*self.disk.as_ptr()).private_data };
         // SAFETY: added in `add` (type invariant). `del_gendisk` waits for
-        // bios in flight and removes the attributes, so `data` is unused
-        // once it returns.
+        // bios in flight and removes the attributes, so no callback
+        // borrows the data once it returns.
         unsafe { kb::del_gendisk(self.disk.as_ptr()) };
         // SAFETY: deleted above; the last use of the disk.
         unsafe { kb::put_disk(self.disk.as_ptr()) };
+        // SAFETY: `data` came from `into_foreign` (type invariant); this is
+        // the one place it is given back, nothing can borrow it any more
+        // (above), and `self` lends nothing past this point.
+        drop(unsafe { T::QueueData::from_foreign(data) });
     }
 }
 
 extern "C" fn submit_bio_callback<T: Operations>(bio: *mut kb::bio) {
     // SAFETY: the block layer only submits valid bios to a live disk of
-    // ours, whose `private_data` is a `T` (type invariants).
-    let data = unsafe { &*(*(*(*bio).bi_bdev).bd_disk).private_data.cast::<T>() };
+    // ours, set up by `build` for `T`, and `del_gendisk` waits for this
+    // call before the disk's data can be taken back.
+    let data = unsafe { borrow::<T>((*(*bio).bi_bdev).bd_disk) };
     // SAFETY: `bio` is non-null and handed to us for completion.
     let bio = unsafe { Bio::from_raw(NonNull::new_unchecked(bio)) };
     T::submit_bio(data, bio);

@@ -28,6 +28,21 @@ use kernel::{
 pub(crate) const ALIGN: u64 = 2 << 20;
 
 /// Where a page map keeps its `struct page` array.
+///
+/// # Examples
+///
+/// See [`PageMap`].
+///
+/// ```no_run
+/// use crate::ext::mm::pagemap::{Memmap, PageMap};
+///
+/// fn ram_cost(pages: &PageMap) -> u64 {
+///     match pages.memmap() {
+///         Memmap::Ram => pages.memmap_ram_bytes(),
+///         Memmap::Device => 0,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Memmap {
     /// In RAM.
@@ -38,6 +53,18 @@ pub(crate) enum Memmap {
 
 /// The `MF_*` flags of a memory failure (`enum mf_flags`), passed on as they
 /// came.
+///
+/// # Examples
+///
+/// See [`MemoryFailure`].
+///
+/// ```no_run
+/// use crate::ext::mm::pagemap::FailureFlags;
+///
+/// fn raw(flags: FailureFlags) -> i32 {
+///     flags.as_raw()
+/// }
+/// ```
 #[derive(Clone, Copy)]
 pub(crate) struct FailureFlags(c_int);
 
@@ -51,6 +78,24 @@ impl FailureFlags {
 /// What happens when memory under a page map fails (`dev_pagemap_ops`'s
 /// `memory_failure`): a machine check on poisoned media, or poison injected
 /// with `madvise(MADV_HWPOISON)`.
+///
+/// # Examples
+///
+/// A handler that leaves every failure to the kernel's generic one (rpmem's
+/// `DaxFailure` tells the DAX device's filesystem first):
+///
+/// ```no_run
+/// use crate::ext::mm::pagemap::{FailureFlags, MemoryFailure};
+///
+/// struct Generic;
+///
+/// impl MemoryFailure for Generic {
+///     fn memory_failure(&self, phys: u64, len: u64, _flags: FailureFlags) -> Result {
+///         pr_info!("{len} bytes lost at {phys:#x}\n");
+///         Err(EOPNOTSUPP)
+///     }
+/// }
+/// ```
 pub(crate) trait MemoryFailure: Send + Sync {
     /// `len` bytes at physical address `phys` are lost. `Err(EOPNOTSUPP)`
     /// leaves them to the kernel's generic handler, which signals the
@@ -70,6 +115,29 @@ struct Pgmap {
 
 /// A range of persistent memory described for [`PageMap::new`]: where it
 /// is, and where its struct pages go.
+///
+/// # Examples
+///
+/// A raw namespace's range with its memmap in RAM, as rpmem maps it
+/// (`PageRange::unset` is for `NdPfn::setup`, which fills it in from a pfn
+/// info block):
+///
+/// ```no_run
+/// use crate::ext::{
+///     memregion::MemRegion,
+///     mm::pagemap::{MemoryFailure, PageMap, PageRange},
+///     nvdimm::mapping::Mapping,
+/// };
+/// use kernel::sync::Arc;
+///
+/// fn map(claim: MemRegion, node: i32, failure: Arc<dyn MemoryFailure>) -> Result<Mapping> {
+///     // `EINVAL` unless the claim is 2 MiB aligned.
+///     let range = PageRange::in_ram(&claim)?;
+///     // `EINVAL` unless the range is inside the claim.
+///     let pages = PageMap::new(range, &claim, node, Some(failure))?;
+///     Mapping::with_pages(claim, pages, 0)
+/// }
+/// ```
 pub(crate) struct PageRange(KBox<Pgmap>);
 
 impl PageRange {
@@ -109,6 +177,24 @@ impl PageRange {
 
 /// A range of persistent memory with struct pages, mapped into the kernel's
 /// direct map.
+///
+/// # Examples
+///
+/// Made as in [`PageRange`]; what it tells about the pages:
+///
+/// ```no_run
+/// use crate::ext::mm::pagemap::PageMap;
+///
+/// fn describe(pages: &PageMap) {
+///     pr_info!(
+///         "{:#x}+{:#x}: {} KiB of struct pages in RAM, {} pages in use\n",
+///         pages.start(),
+///         pages.size(),
+///         pages.memmap_ram_bytes() >> 10,
+///         pages.busy_pages(pages.start(), pages.size()),
+///     );
+/// }
+/// ```
 ///
 /// # Invariants
 ///

@@ -16,6 +16,17 @@ use kernel::{
 };
 
 /// The version of the BTT on-media format, and where it starts.
+///
+/// # Examples
+///
+/// ```
+/// use crate::ext::nvdimm::btt::BttVersion;
+///
+/// assert_eq!(BttVersion::V1_1.number(), (1, 1));
+/// assert_eq!(BttVersion::V1_1.initial_offset(), 4096);
+/// assert_eq!(BttVersion::V2_0.number(), (2, 0));
+/// assert_eq!(BttVersion::V2_0.initial_offset(), 0);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum BttVersion {
     /// Version 1.1, after the first 4 KiB of the namespace (claim class
@@ -44,6 +55,28 @@ impl BttVersion {
 }
 
 /// The btt personality of a namespace, borrowed from the nd device it is.
+///
+/// # Examples
+///
+/// What rpmem reads from it before opening the BTT on the namespace:
+///
+/// ```no_run
+/// use crate::ext::nvdimm::NdDevice;
+/// use kernel::device::Core;
+///
+/// fn describe(dev: &NdDevice<Core<'_>>) -> Result<u64> {
+///     let btt = dev.btt()?; // `ENODEV` unless `dev` is a btt personality.
+///     let Some(uuid) = btt.uuid() else {
+///         return Err(ENODEV); // Not configured yet.
+///     };
+///     let (major, minor) = btt.version().number();
+///     pr_info!("BTT {major}.{minor}, {}-byte sectors, {:?}\n", btt.lbasize(), uuid);
+///     let _ = btt.parent_uuid();
+///     // Once the disk is up: its size, in bytes, shown in sysfs.
+///     btt.set_size(1 << 30);
+///     Ok(btt.lbasize())
+/// }
+/// ```
 ///
 /// # Invariants
 ///

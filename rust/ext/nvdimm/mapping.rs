@@ -25,6 +25,29 @@ use kernel::{
 /// Persistent memory mapped into the kernel: with `memremap` (no struct
 /// pages, block I/O only), or in the direct map by a [`PageMap`] (DAX).
 ///
+/// # Examples
+///
+/// A namespace mapped for block I/O, written and read back, as the BTT's
+/// media does (every offset is checked against the mapping: `EINVAL`
+/// outside it):
+///
+/// ```no_run
+/// use crate::ext::{nvdimm::mapping::Mapping, nvdimm::Namespace};
+///
+/// fn round_trip(ns: &Namespace<'_>) -> Result {
+///     let mapping = Mapping::new(ns.claim()?)?;
+///     mapping.write_bytes(0, b"persistent")?;
+///     let mut back = [0u8; 10];
+///     mapping.read_bytes(0, &mut back)?; // `EIO` on poison, not a crash.
+///     assert_eq!(&back, b"persistent");
+///     mapping.zero(0, 4096)?;
+///     assert!(mapping.write_bytes(mapping.size(), b"x").is_err());
+///     // No struct pages: no DAX.
+///     assert!(mapping.pages().is_none() && mapping.access(0, 1).is_err());
+///     Ok(())
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `addr` maps `size` bytes of persistent memory starting at physical

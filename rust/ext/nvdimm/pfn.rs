@@ -14,6 +14,28 @@ use crate::ext::{mm::pagemap::PageRange, nvdimm::EnabledNamespace};
 use kernel::{error::code::EOPNOTSUPP, prelude::*};
 
 /// Where a fsdax namespace keeps its pages and its data.
+///
+/// # Examples
+///
+/// As rpmem maps a namespace in fsdax mode:
+///
+/// ```no_run
+/// use crate::ext::{
+///     mm::pagemap::PageMap,
+///     nvdimm::{mapping::Mapping, pfn::PfnLayout, NdDevice},
+/// };
+/// use kernel::device::Core;
+///
+/// fn map(dev: &NdDevice<Core<'_>>) -> Result<Mapping> {
+///     let ns = dev.namespace()?;
+///     let enabled = ns.enable(dev)?;
+///     let layout = PfnLayout::read(&enabled)?;
+///     drop(enabled);
+///     let claim = ns.claim()?;
+///     let pages = PageMap::new(layout.pages, &claim, dev.numa_node(), None)?;
+///     Mapping::with_pages(claim, pages, layout.data_offset)
+/// }
+/// ```
 pub(crate) struct PfnLayout {
     /// The range that gets struct pages, with the altmap if any.
     pub(crate) pages: PageRange,

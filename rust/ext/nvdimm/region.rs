@@ -9,6 +9,25 @@ use core::ptr::{self, NonNull};
 use kernel::{error::to_result, prelude::*, sync::aref::AlwaysRefCounted, types::Opaque};
 
 /// How a region makes CPU stores durable.
+///
+/// # Examples
+///
+/// How rpmem sets up its disk from it:
+///
+/// ```no_run
+/// use crate::ext::nvdimm::region::{FlushSupport, NdRegion};
+///
+/// fn fua(region: &NdRegion) -> bool {
+///     match region.flush_support() {
+///         FlushSupport::Hints => true,
+///         FlushSupport::Fence => false,
+///         FlushSupport::Unknown => {
+///             pr_warn!("unable to guarantee persistence of writes\n");
+///             false
+///         }
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FlushSupport {
     /// Flush hints or an asynchronous flush: `REQ_FUA` needs a real flush.
@@ -20,6 +39,25 @@ pub(crate) enum FlushSupport {
 }
 
 /// Outcome of [`NdRegion::flush_bio`]: who has the bio now.
+///
+/// # Examples
+///
+/// A `REQ_FUA` bio after its data is written, as rpmem completes it:
+///
+/// ```no_run
+/// use crate::ext::{
+///     block::bio::Bio,
+///     nvdimm::region::{Flushed, NdRegion},
+/// };
+///
+/// fn fua(region: &NdRegion, bio: Bio<'_>) {
+///     match region.flush_bio(bio) {
+///         Flushed::Done(bio) => drop(bio), // Completed.
+///         Flushed::Async => (),            // The region completes it.
+///         Flushed::Failed(mut bio, e) => bio.fail(e.into()),
+///     }
+/// }
+/// ```
 pub(crate) enum Flushed<'a> {
     /// Writes are durable now; the bio is the caller's again.
     Done(Bio<'a>),
@@ -32,6 +70,29 @@ pub(crate) enum Flushed<'a> {
 
 /// A libnvdimm region (`struct nd_region`): the parent of namespaces and
 /// their personalities on the nd bus.
+///
+/// # Examples
+///
+/// A bound device's region, kept past the bind (rpmem flushes it at
+/// remove):
+///
+/// ```no_run
+/// use crate::ext::nvdimm::{region::NdRegion, NdDevice};
+/// use kernel::{device::Core, sync::aref::ARef};
+///
+/// fn region(dev: &NdDevice<Core<'_>>) -> Result<ARef<NdRegion>> {
+///     let region = dev.region();
+///     if region.is_read_only() {
+///         pr_info!("read-only region\n");
+///     }
+///     pr_info!("sync: {}, cache: {}\n", region.is_sync(), region.has_cache());
+///     if !region.flush_may_sleep() {
+///         // A flush here needs no process context.
+///     }
+///     region.flush()?;
+///     Ok(region.into())
+/// }
+/// ```
 ///
 /// # Invariants
 ///
