@@ -5,8 +5,15 @@
 # are dropped, and a second pass verifies every block read back through the
 # driver. Block sizes 512 B to 1 MiB, sequential and random, O_DIRECT and
 # buffered, five jobs at once, on an NFIT namespace and a memmap= region.
+# RPMEM_FIO_MIB (default 16) scales the volume: each pass writes and
+# verifies 7 times that many MiB per target (the KASAN tier runs a smaller
+# pass: the same jobs and paths, less time on KASAN's instrumented copies).
 
 . "$(dirname "$0")/lib.sh"
+
+mib=${RPMEM_FIO_MIB:-16}
+[[ $mib =~ ^[1-9][0-9]*$ ]] && [ "$mib" -le 16 ] ||
+	die "RPMEM_FIO_MIB=$mib: a whole number of MiB, 1 to 16"
 
 # TARGET DIRECT: write, drop caches, verify.
 fio_verify()
@@ -20,7 +27,7 @@ fio_verify()
 	verify=crc32c
 	verify_fatal=1
 	do_verify=0
-	size=16M
+	size=${mib}M
 	[seq512]
 	rw=write
 	bs=512
@@ -28,21 +35,21 @@ fio_verify()
 	[rand4k]
 	rw=randwrite
 	bs=4k
-	offset=32M
+	offset=$((2 * mib))M
 	[rand64k]
 	rw=randwrite
 	bs=64k
-	offset=64M
+	offset=$((4 * mib))M
 	[seq1m]
 	rw=write
 	bs=1M
-	offset=96M
-	size=32M
+	offset=$((6 * mib))M
+	size=$((2 * mib))M
 	[mixed]
 	rw=randwrite
 	bsrange=512-1M
-	offset=160M
-	size=32M
+	offset=$((10 * mib))M
+	size=$((2 * mib))M
 	JOB
 	fio --output-format=terse "$job" >/tmp/fio.out 2>&1 || { cat /tmp/fio.out; return 1; }
 	sync
@@ -57,7 +64,7 @@ fio_detects_corruption()
 {
 	local dev=$1
 	fio_verify "$dev" 1 || return 1
-	dd if=/dev/zero of="$dev" bs=4k seek=$((8192 + 17)) count=1 oflag=direct \
+	dd if=/dev/zero of="$dev" bs=4k seek=$((2 * mib * 256 + 17)) count=1 oflag=direct \
 		status=none || return 1
 	! fio --verify_only /tmp/verify.fio >/tmp/fio.out 2>&1
 }

@@ -17,8 +17,9 @@
 
 . "$(dirname "$0")/lib.sh"
 
-KUNIT_KO=$RPMEM_TOP/rpmem_kunit.ko
-BROKEN_KO=$RPMEM_TOP/rpmem_kunit_broken.ko
+# Built beside rpmem.ko (for the debug kernel, in the KASAN tier).
+KUNIT_KO=$(dirname "$RPMEM_KO")/rpmem_kunit.ko
+BROKEN_KO=$(dirname "$RPMEM_KO")/rpmem_kunit_broken.ko
 DEBUGFS=/sys/kernel/debug
 SUITES=(rpmem_btt_info rpmem_btt_flog rpmem_btt_map rpmem_btt_layout
 	rpmem_sectors rpmem_badblocks rpmem_doctests)

@@ -24,7 +24,9 @@
 # selftest NAME (selftests/NAME.sh or selftests/debug/NAME.sh, where its own
 # line says) once more on the debug kernel, reported as kasan/NAME among
 # the others, every guest booted with kernel arguments ARGS, by default
-# $KASAN_ARGS. "check.sh kasan/NAME" runs any selftest so, listed or not.
+# $KASAN_ARGS; words RPMEM_VAR=VALUE among ARGS are the test's environment
+# instead (say, a smaller volume where the volume is not what KASAN checks).
+# "check.sh kasan/NAME" runs any selftest so, listed or not.
 # The debug kernel is built first if it is not cached, and rpmem.ko for it
 # in a directory of its own ($runs-kasan/src), so that it runs beside the
 # default one.
@@ -203,7 +205,7 @@ kasan_prepare()
 # its guests booted with its line's kernel arguments.
 run_selftest()
 {
-	local t=$1 name=$2 where out rc args
+	local t=$1 name=$2 where out rc args w kargs
 	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
 	if [[ $name == kasan/* ]]; then
@@ -213,8 +215,15 @@ run_selftest()
 		fi
 		export "${kasan_env[@]}"
 		args=$(test_setting selftests "$name") || args=kasan
-		args=${args#kasan} && args=${args# }
-		export RPMEM_VM_APPEND=${args:-$KASAN_ARGS}
+		kargs=()
+		for w in ${args#kasan}; do
+			if [[ $w =~ ^RPMEM_[A-Z0-9_]+= ]]; then
+				export "${w?}"
+			else
+				kargs+=("$w")
+			fi
+		done
+		export RPMEM_VM_APPEND=${kargs[*]:-$KASAN_ARGS}
 		debug_defaults
 	fi
 	where=$(test_setting "$(dirname "$t")" "$(basename "$t" .sh)")

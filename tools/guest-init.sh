@@ -97,7 +97,7 @@ main()
 	. "$RPMEM_OUT/guest.env"
 	keep_visible "$RPMEM_TOP" "$RPMEM_CACHE"
 	export RPMEM_TOP RPMEM_KDIR RPMEM_CACHE
-	for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_VM_TIMEOUT RPMEM_KO; do
+	for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_FIO_MIB RPMEM_VM_TIMEOUT RPMEM_KO; do
 		[ -z "${!v:-}" ] || export "${v?}"
 	done
 	# The whole kernel log, from boot on, written as it comes, so that it

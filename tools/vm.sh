@@ -39,8 +39,8 @@ Boot the test kernel in QEMU and run command (one argument: a shell command
 line; several: a program and its arguments, passed as they are) with bash
 in the guest, in the current directory, with RPMEM_TOP, RPMEM_KDIR (kernel
 build directory), RPMEM_OUT (the run directory, as the guest sees it),
-RPMEM_VM_TIMEOUT, and DAX_DRIVER, RPMEM_SOAK_SECS and RPMEM_KO (the module
-the tests load) if set here, exported. RPMEM_VM_APPEND, if set, is added to
+RPMEM_VM_TIMEOUT, and DAX_DRIVER, RPMEM_SOAK_SECS, RPMEM_FIO_MIB and
+RPMEM_KO (the module the tests load) if set here, exported. RPMEM_VM_APPEND, if set, is added to
 every guest's kernel command line (before --append's).
 The host's / is the guest's root, read-only; /tmp, /var/tmp and /run are
 guest tmpfs. A command may end the VM itself (say, an un-clean power-off:
@@ -370,7 +370,7 @@ write_guest_files()
 			CACHE "$RPMEM_CACHE" \
 			MODE "$( ((shell)) && echo shell || echo cmd)" \
 			TERM "${TERM:-}" ROWS "$rows" COLS "$cols"
-		for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_KO; do
+		for v in DAX_DRIVER RPMEM_SOAK_SECS RPMEM_FIO_MIB RPMEM_KO; do
 			[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 		done
 		[ $shell -eq 1 ] ||

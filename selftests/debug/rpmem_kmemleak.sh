@@ -21,8 +21,8 @@ guest()
 	"$@" || die "exercise failed: $*"
 	# kmemleak ignores objects younger than 5 s; scan twice to be sure.
 	sleep 6
-	echo scan >"$KMEMLEAK"
-	echo scan >"$KMEMLEAK"
+	echo scan >"$KMEMLEAK" && echo scan >"$KMEMLEAK" ||
+		die "kmemleak does not scan (off: kmemleak=off on the command line?)"
 	cat "$KMEMLEAK" >"$RPMEM_OUT/leaks"
 	echo "$(grep -c '^unreferenced object' "$RPMEM_OUT/leaks") leak(s)"
 }
