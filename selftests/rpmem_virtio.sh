@@ -161,6 +161,20 @@ map_sync_refused()
 mmap_store() { xfs_io -c 'mmap -w 0 4k' -c 'mwrite -S 0x5a 0 4k' "$1"; }
 mmap_msync() { xfs_io -c 'mmap -w 0 4k' -c 'mwrite -S 0x5b 0 4k' -c 'msync -s 0 4k' "$1"; }
 
+# KEY COMMAND...: COMMAND reaches no host flush. A journal commit or a
+# writeback of the guest's own can fall into the window now and then (once
+# under load, 2026-12-01: nd_pmem, ext4, one answered request): a window
+# with flushes is counted once more, and the check fails when the second
+# one has flushes too, as a flush the command causes would.
+no_flush()
+{
+	local key=$1 first
+	shift
+	first=$(flushes_are "$key" none "$@") && return
+	echo "# $key: $first; once more" >&9
+	flushes_are "$key" none "$@"
+}
+
 # The DAX checks for DRIVER's DISK on the virtio region, for FS.
 dax_checks()
 {
@@ -170,7 +184,7 @@ dax_checks()
 		map_sync_refused "$MNT/file"
 	xfs_io -f -c 'pwrite -q 0 64k' -c fsync "$MNT/mapped" && sync
 	check "$drv, $fs: control: a store through a shared mapping, no msync: no host flush" \
-		flushes_are "$drv/$fs/store" none mmap_store "$MNT/mapped"
+		no_flush "$drv/$fs/store" mmap_store "$MNT/mapped"
 	check "$drv, $fs: msync of a stored page reaches the host flush" \
 		flushes_are "$drv/$fs/msync" some mmap_msync "$MNT/mapped"
 	check "$drv, $fs: write + fsync of a file reaches the host flush" \
