@@ -13,10 +13,18 @@ static char *mode = "none";
 module_param(mode, charp, 0444);
 MODULE_PARM_DESC(mode, "none, warn, oops, leak or uaf");
 
-/* Not in .init.text, so that the leak's backtrace names this module. */
+/*
+ * Not in .init.text, so that the leak's backtrace names this module. Many
+ * objects: a stale copy of a pointer left where kmemleak scans (which
+ * SLUB's poisoning, off in the KASAN tier, would have overwritten) hides
+ * that object only.
+ */
 static noinline void rpmem_faulty_leak(void)
 {
-	memset(kmalloc(512, GFP_KERNEL) ?: ZERO_SIZE_PTR, 0, 0);
+	int i;
+
+	for (i = 0; i < 32; i++)
+		memset(kmalloc(512, GFP_KERNEL) ?: ZERO_SIZE_PTR, 0, 0);
 }
 
 /*
