@@ -205,7 +205,7 @@ kasan_prepare()
 # its guests booted with its line's kernel arguments.
 run_selftest()
 {
-	local t=$1 name=$2 where out rc args w kargs
+	local t=$1 name=$2 where out rc args w words kargs
 	out=$runs/${name//\//-}
 	rm -rf "$out" && mkdir -p "$out"
 	if [[ $name == kasan/* ]]; then
@@ -216,7 +216,8 @@ run_selftest()
 		export "${kasan_env[@]}"
 		args=$(test_setting selftests "$name") || args=kasan
 		kargs=()
-		for w in ${args#kasan}; do
+		read -ra words <<<"${args#kasan}"
+		for w in "${words[@]}"; do
 			if [[ $w =~ ^RPMEM_[A-Z0-9_]+= ]]; then
 				export "${w?}"
 			else
