@@ -15,14 +15,28 @@
  *                                N kB" (always 0 for DAX, see below)
  *   dax_mmap pte FILE SIZE       the same, 4 KiB past a 2 MiB aligned
  *                                address: no PMD can map it
- *   dax_mmap faults FILE SIZE SECS [pte]
+ *   dax_mmap faults FILE SIZE SECS [pte] [read|sync]
  *                                for SECS seconds, map SIZE bytes at a 2 MiB
  *                                aligned address (4 KiB past it with pte),
- *                                write every page, unmap; print "faults N
+ *                                write every page (read it with read; with
+ *                                sync, write it through a MAP_SHARED_VALIDATE
+ *                                | MAP_SYNC mapping), unmap; print "faults N
  *                                bytes B usecs U PMD-mapped K kB" (N: page
  *                                faults taken, from getrusage; B: bytes
  *                                mapped in all; K: the first round's
  *                                PAGEMAP_SCAN huge kB). For benchmarks
+ *   dax_mmap persist FILE SIZE SECS BYTES
+ *                                map SIZE bytes of FILE with MAP_SYNC, write
+ *                                every page once (the faults), then for SECS
+ *                                seconds do what libpmem's pmem_persist()
+ *                                asks of user space: store BYTES (64 to
+ *                                4096, a multiple of 64) at the next
+ *                                BYTES-aligned offset, 8 bytes a store,
+ *                                write back each cache line (clwb, else
+ *                                clflushopt, else clflush) and sfence; print
+ *                                "persists N usecs U faults F flush INSN" (F:
+ *                                page faults during the loop, 0 unless the
+ *                                kernel took a page back). For benchmarks
  *   dax_mmap hold FILE SIZE      map, write every page, print "ready", then
  *                                sleep until killed; a SIGBUS (say, when
  *                                the filesystem revokes the mapping) is
@@ -72,6 +86,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "persist.h"
+
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
 #endif
@@ -119,7 +135,8 @@ static void __attribute__((noreturn)) die_errno(const char *what)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: %s sync FILE | write FILE PATTERN |"
-		" pmd|pte|hold FILE SIZE | faults FILE SIZE SECS [pte] |"
+		" pmd|pte|hold FILE SIZE | faults FILE SIZE SECS [pte] [read|sync] |"
+		" persist FILE SIZE SECS BYTES |"
 		" poison FILE OFFSET [GO] | touch FILE OFFSET |"
 		" watch FILE OFFSET SECS\n", prog);
 	exit(2);
@@ -222,7 +239,7 @@ static int do_write(const char *path, const char *pattern)
  * 2 MiB aligned address, inside a reservation of LEN + 2 MiB + MISALIGN
  * bytes that unmap_aligned() gives back.
  */
-static char *map_aligned(int fd, size_t len, size_t misalign)
+static char *map_aligned_flags(int fd, size_t len, size_t misalign, int flags)
 {
 	char *area, *p;
 	uintptr_t a;
@@ -232,12 +249,16 @@ static char *map_aligned(int fd, size_t len, size_t misalign)
 	if (area == MAP_FAILED)
 		die_errno("mmap reserve");
 	a = (((uintptr_t)area + PMD_SIZE - 1) & ~(PMD_SIZE - 1)) + misalign;
-	p = mmap((void *)a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 fd, 0);
+	p = mmap((void *)a, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0);
 	if (p == MAP_FAILED)
-		die_errno("mmap");
+		die_errno(flags & MAP_SYNC ? "mmap MAP_SYNC" : "mmap");
 	reserved = area;
 	return p;
+}
+
+static char *map_aligned(int fd, size_t len, size_t misalign)
+{
+	return map_aligned_flags(fd, len, misalign, MAP_SHARED);
 }
 
 /* Unmap the last map_aligned() mapping and its reservation. */
@@ -253,6 +274,17 @@ static void touch(volatile char *p, size_t len)
 
 	for (off = 0; off < len; off += PAGE)
 		p[off] = (char)(off >> 12);
+}
+
+/* One read of every page: a read fault each. */
+static char read_pages(volatile char *p, size_t len)
+{
+	size_t off;
+	char sum = 0;
+
+	for (off = 0; off < len; off += PAGE)
+		sum += p[off];
+	return sum;
 }
 
 /* include/uapi/linux/fs.h of Linux 6.7 and later; not in older headers. */
@@ -383,10 +415,17 @@ static long minor_faults(void)
 	return ru.ru_minflt;
 }
 
-/* Map, fault in and unmap LEN bytes of the file, round after round. */
+enum fault_kind { WRITE_FAULTS, READ_FAULTS, SYNC_FAULTS };
+
+/*
+ * Map, fault in and unmap LEN bytes of the file, round after round: write
+ * faults, read faults, or write faults of a MAP_SYNC mapping.
+ */
 static int do_faults(const char *path, size_t len, unsigned int secs,
-		     size_t misalign)
+		     size_t misalign, enum fault_kind kind)
 {
+	int flags = kind == SYNC_FAULTS ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED;
+	volatile char sink;
 	int fd = open_file(path);
 	long long start, end, bytes = 0;
 	long faults, huge_kb = -1;
@@ -400,15 +439,63 @@ static int do_faults(const char *path, size_t len, unsigned int secs,
 	start = now_usecs();
 	end = start + secs * 1000000LL;
 	do {
-		p = map_aligned(fd, len, misalign);
-		touch(p, len);
+		p = map_aligned_flags(fd, len, misalign, flags);
+		if (kind == READ_FAULTS)
+			sink = read_pages(p, len);
+		else
+			touch(p, len);
 		if (huge_kb < 0)
 			huge_kb = huge_mapped_kb(p, len);
 		unmap_aligned(len, misalign);
 		bytes += len;
 	} while (now_usecs() < end);
+	(void)sink;
 	printf("faults %ld bytes %lld usecs %lld PMD-mapped %ld kB\n",
 	       minor_faults() - faults, bytes, now_usecs() - start, huge_kb);
+	return 0;
+}
+
+/*
+ * libpmem's pmem_persist() shape on a MAP_SYNC mapping: BYTES stored at
+ * the next BYTES-aligned offset, each cache line written back, an sfence;
+ * the rate of that for SECS seconds, the mapping faulted in beforehand.
+ */
+static int do_persist(const char *path, size_t len, unsigned int secs,
+		      size_t bytes)
+{
+	int fd = open_file(path);
+	long long start, end, n = 0;
+	long faults;
+	size_t off = 0, i;
+	char *p;
+
+	if (bytes < CACHELINE || bytes > PAGE || bytes % CACHELINE)
+		usage();
+	if (file_size(fd) < len) {
+		fprintf(stderr, "%s: %s is shorter than %zu bytes\n", prog, path, len);
+		return 1;
+	}
+	pick_flush();
+	p = map_sync(fd, len);
+	touch(p, len);
+	faults = minor_faults();
+	start = now_usecs();
+	end = start + secs * 1000000LL;
+	do {
+		/* 64 of them between two looks at the clock. */
+		for (i = 0; i < 64; i++) {
+			volatile uint64_t *q = (volatile uint64_t *)(p + off);
+			size_t w;
+
+			for (w = 0; w < bytes / 8; w++)
+				q[w] = n + w;
+			persist(p + off, bytes);
+			off = off + bytes < len ? off + bytes : 0;
+			n++;
+		}
+	} while (now_usecs() < end);
+	printf("persists %lld usecs %lld faults %ld flush %s\n", n,
+	       now_usecs() - start, minor_faults() - faults, flush_name());
 	return 0;
 }
 
@@ -557,10 +644,27 @@ int main(int argc, char **argv)
 		return do_pmd(argv[2], parse_size(argv[3]), 0);
 	if (argc == 4 && !strcmp(argv[1], "pte"))
 		return do_pmd(argv[2], parse_size(argv[3]), PAGE);
-	if (argc == 5 && !strcmp(argv[1], "faults"))
-		return do_faults(argv[2], parse_size(argv[3]), atoi(argv[4]), 0);
-	if (argc == 6 && !strcmp(argv[1], "faults") && !strcmp(argv[5], "pte"))
-		return do_faults(argv[2], parse_size(argv[3]), atoi(argv[4]), PAGE);
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "faults")) {
+		size_t misalign = 0;
+		enum fault_kind kind = WRITE_FAULTS;
+		int i;
+
+		for (i = 5; i < argc; i++) {
+			if (!strcmp(argv[i], "pte") && !misalign)
+				misalign = PAGE;
+			else if (!strcmp(argv[i], "read") && kind == WRITE_FAULTS)
+				kind = READ_FAULTS;
+			else if (!strcmp(argv[i], "sync") && kind == WRITE_FAULTS)
+				kind = SYNC_FAULTS;
+			else
+				usage();
+		}
+		return do_faults(argv[2], parse_size(argv[3]), atoi(argv[4]),
+				 misalign, kind);
+	}
+	if (argc == 6 && !strcmp(argv[1], "persist"))
+		return do_persist(argv[2], parse_size(argv[3]), atoi(argv[4]),
+				  strtoul(argv[5], NULL, 0));
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return do_hold(argv[2], parse_size(argv[3]));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "poison"))

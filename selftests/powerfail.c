@@ -40,7 +40,6 @@
  * ignored. Any error exits non-zero with a message on stderr.
  */
 #define _GNU_SOURCE
-#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -55,6 +54,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "persist.h"
 #include "records.h"
 
 #ifndef MAP_SHARED_VALIDATE
@@ -70,7 +70,6 @@
 #define FILE_REC 256u
 #define RAW_REC 4096u
 #define MAX_FILE_RECS 65536u	/* 16 MiB of 256-byte records */
-#define CACHELINE 64u
 
 enum target { RAW, EXT4, XFS, EXT4_NOSYNC, RAW_NOSYNC };
 static const char *const names[] = { "raw", "ext4", "xfs", "ext4-nosync",
@@ -93,41 +92,6 @@ static int is_raw(enum target t)
 static size_t rec_size(enum target t)
 {
 	return is_raw(t) ? RAW_REC : FILE_REC;
-}
-
-/* --- durability of CPU stores (the MAP_SYNC target) ----------------------- */
-
-enum flush { CLWB, CLFLUSHOPT, CLFLUSH };
-static enum flush flush_insn;
-
-static void pick_flush(void)
-{
-	unsigned int a, b, c, d;
-
-	flush_insn = CLFLUSH;
-	if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
-		if (b & (1u << 24))
-			flush_insn = CLWB;
-		else if (b & (1u << 23))
-			flush_insn = CLFLUSHOPT;
-	}
-}
-
-/* Write back [P, P + LEN) from the CPU caches; then an sfence orders it. */
-static void persist(void *p, size_t len)
-{
-	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(CACHELINE - 1);
-
-	for (; a < (uintptr_t)p + len; a += CACHELINE) {
-		char *l = (char *)a;
-
-		switch (flush_insn) {
-		case CLWB: asm volatile("clwb %0" : "+m"(*l)); break;
-		case CLFLUSHOPT: asm volatile("clflushopt %0" : "+m"(*l)); break;
-		case CLFLUSH: asm volatile("clflush %0" : "+m"(*l)); break;
-		}
-	}
-	asm volatile("sfence" ::: "memory");
 }
 
 /* --- write ------------------------------------------------------------------ */

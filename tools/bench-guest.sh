@@ -12,14 +12,19 @@
 #
 # Writes to $RPMEM_OUT/bench: rows.tsv (the rows: name, group, what,
 # metric, unit, drivers), results.tsv (row, driver, repetition, value),
-# raw/ (fio's JSON of each run), env.txt (guest facts, the kernel command
-# line among them), disks.tsv (each disk's namespace mode and its
+# raw/ (fio's JSON of each run: the report takes the QD1 rows' latency
+# percentiles from it), ceiling.tsv (the copy ceiling: routine,
+# repetition, bytes, ns; "failed" for both if the module failed), env.txt
+# (guest facts, the kernel command line among them), disks.tsv (each
+# disk's namespace mode and its
 # /sys/block/*/queue settings, per set-up), and a line per step
 # to $RPMEM_OUT/progress for the host to show. Exits non-zero if a run
 # failed; the results so far stay.
 #
 # BENCH_REPS (5), BENCH_RUNTIME (seconds per fio run, 4), BENCH_ROWS (an
 # extended regular expression: only the rows whose name matches),
+# BENCH_COPY_KO (tools/bench/copy_ceiling.c built for this kernel, for the
+# copy ceiling; without it that measurement is left out),
 # BENCH_DATA_MIB (MiB each block and file row works on, 512) and
 # BENCH_SPLIT (1: the QEMU plugin tools/bench/insn_split.c is counting;
 # each fio run is one of its windows, listed in split.tsv: row, driver,
@@ -33,6 +38,7 @@ RUNTIME=${BENCH_RUNTIME:-4}
 ROWS=${BENCH_ROWS:-.}
 DATA_MIB=${BENCH_DATA_MIB:-512}
 SPLIT=${BENCH_SPLIT:-0}
+COPY_KO=${BENCH_COPY_KO:-}
 OUT=$RPMEM_OUT/bench
 MNT=/tmp/bench
 FILE_MIB=$((DATA_MIB / 2))
@@ -63,14 +69,14 @@ setup_data()
 {
 	local i=0 ns drv
 	for ns in $(namespaces_of ACPI.NFIT); do
-		[ "$ns" != "$probe_ns" ] || continue
+		[[ " ${probe_nss[*]} " != *" $ns "* ]] || continue
 		drv=$([ $i -eq 0 ] && echo rpmem || echo nd_pmem)
 		i=$((i + 1))
 		dev_of[$drv]=$(make_mode "$ns" fsdax dev) || bail "ndctl fsdax on $ns failed"
 		rebind_ns "${dev_of[$drv]}" "$drv" || bail "cannot bind ${dev_of[$drv]} to $drv"
 		disk_of[$drv]=$(driver_disk "${dev_of[$drv]}" "$drv") || bail "${dev_of[$drv]}: no $drv disk"
 	done
-	[ $i -eq 2 ] || bail "want 2 data NVDIMMs and a larger probe one, have $((i + 1)) NVDIMMs"
+	[ $i -eq 2 ] || bail "want 2 data NVDIMMs, have $i"
 	modprobe -d "$RPMEM_KDIR/modinst" brd rd_nr=1 rd_size=$((DATA_MIB * 1024)) ||
 		bail "brd does not load"
 	disk_of[brd]=/dev/ram0
@@ -134,6 +140,15 @@ any_row()
 # ROW DRIVER REP VALUE
 record() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$OUT/results.tsv"; }
 
+# ROW DRIVER REP WHY: a run whose helper failed. It is recorded as
+# "failed", which the report shows as such and refuses (exit 1), and the
+# other rows go on.
+record_failed()
+{
+	progress "error: $1 on $2: $4"
+	record "$1" "$2" "$3" failed
+}
+
 # The drivers of repetition REP, rotated by REP.
 rotate()	# REP DRIVER...
 {
@@ -160,8 +175,13 @@ fio_run()
 	shift 5
 	json=$OUT/raw/$row.$drv.$rep.json
 	[ "$SPLIT" != 1 ] || mark
+	# --lat_percentiles: the percentiles of each I/O's whole latency, from
+	# submission to completion (completion latency alone leaves out the
+	# work of an io_uring I/O that rpmem or brd completes while it is
+	# submitted).
 	fio --name="$row" --filename="$target" --time_based --runtime="$RUNTIME" \
-		--group_reporting --output-format=json --output="$json" "$@" ||
+		--group_reporting --lat_percentiles=1 --output-format=json \
+		--output="$json" "$@" ||
 		bail "$row on $drv: fio failed"
 	if [ "$SPLIT" = 1 ]; then
 		mark
@@ -230,22 +250,72 @@ block_rows()
 	ROWS
 }
 
-# ROW DRIVERS FILE [pte]: all repetitions of a page fault row: faults per
-# second of "dax_mmap faults"; PMD rows must be mapped by PMDs.
+# The durability rows of the raw disks: a 4 KiB write made durable before
+# it returns, by O_DSYNC (each direct write a REQ_FUA bio) or by an fsync
+# after each write (a REQ_PREFLUSH bio after it). brd has no write cache:
+# the block layer drops both flags for it, its figure is the write alone.
+durability_block_rows()
+{
+	local d="rpmem nd_pmem brd" name what metric unit args
+	local io=(--direct=1 --size="${DATA_MIB}M" --ioengine=psync --iodepth=1 --numjobs=1)
+	while IFS='|' read -r name what metric unit args; do
+		row "$name" durability "$what" "$metric" "$unit" $d || continue
+		# shellcheck disable=SC2086
+		fio_row "$name" "$metric" "$d" block_target "${io[@]}" $args
+	done <<-ROWS
+	dsync-write-4k-qd1|4 KiB random O_DSYNC write (REQ_FUA), psync QD1|iops|IOPS|--rw=randwrite --bs=4k --sync=dsync
+	fsync-write-4k-qd1|4 KiB random write + fsync (PREFLUSH), psync QD1|iops|IOPS|--rw=randwrite --bs=4k --fsync=1
+	ROWS
+}
+
+# ROW DRIVERS [pte] [read|sync]: all repetitions of a page fault row:
+# faults per second of "dax_mmap faults" (write faults; read faults; write
+# faults of a MAP_SYNC mapping); PMD rows must be mapped by PMDs. The
+# report derives the cost of one fault from it.
 fault_row()
 {
-	local row=$1 drivers=$2 pte=${3:-} rep drv out f u kb
+	local row=$1 drivers=$2 rep drv out f u kb
+	shift 2
 	for ((rep = 0; rep < REPS; rep++)); do
 		# shellcheck disable=SC2086
 		for drv in $(rotate $rep $drivers); do
-			out=$("$DAX_MMAP" faults "$(fault_file "$drv" "$row")" "${MAP_MIB}M" \
-				"$RUNTIME" $pte) ||
-				bail "$row on $drv: dax_mmap failed: $out"
+			if ! out=$("$DAX_MMAP" faults "$(fault_file "$drv" "$row")" "${MAP_MIB}M" \
+				"$RUNTIME" "$@" 2>&1); then
+				record_failed "$row" "$drv" "$rep" "dax_mmap failed: $out"
+				continue
+			fi
 			read -r _ f _ _ _ u _ kb _ <<<"$out"
-			if [ -z "$pte" ] && [ "$kb" -ne $((MAP_MIB * 1024)) ]; then
-				bail "$row on $drv: only $kb kB of ${MAP_MIB} MiB mapped by PMDs"
+			if [[ " $* " != *" pte "* ]] && [ "$kb" -ne $((MAP_MIB * 1024)) ]; then
+				record_failed "$row" "$drv" "$rep" \
+					"only $kb kB of ${MAP_MIB} MiB mapped by PMDs"
+				continue
 			fi
 			record "$row" "$drv" "$rep" "$(div "$f * 1000000" "$u")"
+		done
+	done
+	progress "$row done"
+}
+
+# ROW DRIVERS BYTES: all repetitions of a MAP_SYNC persist row: "dax_mmap
+# persist" stores BYTES, writes back their cache lines and fences, as
+# libpmem's pmem_persist(); persists per second. After its first write
+# fault a page costs the kernel nothing: this is user space's cost of
+# durability on each driver's DAX, which must come out equal.
+persist_row()
+{
+	local row=$1 drivers=$2 bytes=$3 rep drv out n u f insn
+	for ((rep = 0; rep < REPS; rep++)); do
+		# shellcheck disable=SC2086
+		for drv in $(rotate $rep $drivers); do
+			if ! out=$("$DAX_MMAP" persist "$(fault_file "$drv" persist)" "${MAP_MIB}M" \
+				"$RUNTIME" "$bytes" 2>&1); then
+				record_failed "$row" "$drv" "$rep" "dax_mmap persist failed: $out"
+				continue
+			fi
+			read -r _ n _ u _ f _ insn <<<"$out"
+			grep -q '^persist_flush ' "$OUT/env.txt" ||
+				echo "persist_flush $insn" >>"$OUT/env.txt"
+			record "$row" "$drv" "$rep" "$(div "$n * 1000000" "$u")"
 		done
 	done
 	progress "$row done"
@@ -260,8 +330,10 @@ make_file()
 # FSTYPE: the file rows on FSTYPE -o dax, over rpmem and nd_pmem.
 fs_rows()
 {
-	local fs=$1 d="rpmem nd_pmem" drv io=(--size="${FILE_MIB}M" --direct=0 --ioengine=psync)
-	any_row "$fs"-{rand-read-4k,rand-write-4k,seq-read-1m,seq-write-1m,mmap-pte,mmap-pmd} ||
+	local fs=$1 d="rpmem nd_pmem" drv f io=(--size="${FILE_MIB}M" --direct=0 --ioengine=psync)
+	local faults=(mmap-pte mmap-pmd mmap-pte-read mmap-pmd-read mmap-pte-sync mmap-pmd-sync)
+	any_row "$fs"-{rand-read-4k,rand-write-4k,seq-read-1m,seq-write-1m} \
+		"${faults[@]/#/$fs-}" "$fs"-{dsync-write-4k,fsync-write-4k,persist-64,persist-4k} ||
 		return 0
 	for drv in $d; do
 		mkdir -p "$MNT/$drv"
@@ -269,9 +341,13 @@ fs_rows()
 			mount -o dax "${disk_of[$drv]}" "$MNT/$drv" || bail "$fs on $drv: no DAX mount"
 		# The files, laid out once in 2 MiB extents, written in full.
 		make_file "$(file_target "$drv")" "$FILE_MIB" &&
-			make_file "$(fault_file "$drv" "$fs-mmap-pte")" "$MAP_MIB" &&
-			make_file "$(fault_file "$drv" "$fs-mmap-pmd")" "$MAP_MIB" ||
+			make_file "$(fault_file "$drv" persist)" "$MAP_MIB" ||
 			bail "$fs on $drv: cannot write the files"
+		for f in "${faults[@]}"; do
+			any_row "$fs-$f" || continue
+			make_file "$(fault_file "$drv" "$fs-$f")" "$MAP_MIB" ||
+				bail "$fs on $drv: cannot write the files"
+		done
 	done
 	row "$fs-rand-read-4k" "$fs" "$fs -o dax, 4 KiB random read(2)" iops IOPS $d &&
 		fio_row "$fs-rand-read-4k" iops "$d" file_target "${io[@]}" --rw=randread --bs=4k
@@ -285,6 +361,29 @@ fs_rows()
 		fault_row "$fs-mmap-pte" "$d" pte
 	row "$fs-mmap-pmd" "$fs" "$fs -o dax, mmap write faults, 2 MiB PMDs" faults faults/s $d &&
 		fault_row "$fs-mmap-pmd" "$d"
+	row "$fs-mmap-pte-read" "$fs" "$fs -o dax, mmap read faults, 4 KiB pages" faults faults/s $d &&
+		fault_row "$fs-mmap-pte-read" "$d" pte read
+	row "$fs-mmap-pmd-read" "$fs" "$fs -o dax, mmap read faults, 2 MiB PMDs" faults faults/s $d &&
+		fault_row "$fs-mmap-pmd-read" "$d" read
+	row "$fs-mmap-pte-sync" "$fs" "$fs -o dax, MAP_SYNC write faults, 4 KiB pages" faults \
+		faults/s $d && fault_row "$fs-mmap-pte-sync" "$d" pte sync
+	row "$fs-mmap-pmd-sync" "$fs" "$fs -o dax, MAP_SYNC write faults, 2 MiB PMDs" faults \
+		faults/s $d && fault_row "$fs-mmap-pmd-sync" "$d" sync
+	# Durability: O_DSYNC writes and write + fsync through the filesystem
+	# (DAX copies the data with non-temporal stores; the sync writes the
+	# metadata back and flushes the disk: a REQ_PREFLUSH, or FUA log
+	# writes), and user space's own way, MAP_SYNC stores, cache line
+	# write-backs and a fence.
+	row "$fs-dsync-write-4k" durability "$fs -o dax, 4 KiB random O_DSYNC write(2)" iops IOPS $d &&
+		fio_row "$fs-dsync-write-4k" iops "$d" file_target "${io[@]}" --rw=randwrite --bs=4k \
+			--sync=dsync
+	row "$fs-fsync-write-4k" durability "$fs -o dax, 4 KiB random write(2) + fsync" iops IOPS $d &&
+		fio_row "$fs-fsync-write-4k" iops "$d" file_target "${io[@]}" --rw=randwrite --bs=4k \
+			--fsync=1
+	row "$fs-persist-64" durability "$fs -o dax, MAP_SYNC 64 B store + clwb + sfence" \
+		persists persists/s $d && persist_row "$fs-persist-64" "$d" 64
+	row "$fs-persist-4k" durability "$fs -o dax, MAP_SYNC 4 KiB store + clwb + sfence" \
+		persists persists/s $d && persist_row "$fs-persist-4k" "$d" 4096
 	for drv in $d; do umount "$MNT/$drv" || bail "cannot unmount $fs on $drv"; done
 }
 
@@ -334,19 +433,35 @@ btt_rows()
 mem_free_kib() { awk '/^MemFree:/ { print $2 }' /proc/meminfo; }
 
 # ROW DRIVER REP DEVICE: bind DEVICE to DRIVER; record the bind's time in ms
-# (row ROW-time) and how much less RAM is free afterwards in MiB (ROW-ram).
+# (row ROW-time), how much less RAM is free afterwards in MiB (ROW-ram) and
+# the time of the unbind that follows in ms (ROW-unbind).
+#
+# Only the sysfs write is timed, between two reads of bash's
+# $EPOCHREALTIME (microseconds, the dot taken out). The first version ran
+# date(1) before and after the bind, and so timed the exec of the second
+# date as well: tens of ms under TCG, and its opens and reads of the
+# guest's root go to the host over virtio-9p. A guest waiting for the
+# host is idle, and on the instruction-counting clock (sleep=off) its
+# clock jumps from timer to timer for as long as the host takes: a busy
+# host made some of those binds 2 to 9 s of guest time. Nothing between
+# the two timestamps here runs a program or reads a file of the root.
 probe_once()
 {
 	local row=$1 drv=$2 rep=$3 dev=$4 t0 t1 m0 m1
 	unbind_ns "$dev" || bail "cannot unbind $dev"
 	sync && echo 3 >/proc/sys/vm/drop_caches
-	m0=$(mem_free_kib) t0=$(date +%s%N)
-	bind_ns "$dev" "$drv" || bail "$row: cannot bind $dev to $drv"
-	t1=$(date +%s%N) m1=$(mem_free_kib)
+	m0=$(mem_free_kib)
+	t0=${EPOCHREALTIME/./}
+	echo "$dev" >"$ND/drivers/$drv/bind" || bail "$row: cannot bind $dev to $drv"
+	t1=${EPOCHREALTIME/./}
+	m1=$(mem_free_kib)
 	driver_disk "$dev" "$drv" >/dev/null || bail "$row: $dev has no $drv disk"
-	record "$row-time" "$drv" "$rep" "$(div "$t1 - $t0" 1000000)"
+	record "$row-time" "$drv" "$rep" "$(div $((t1 - t0)) 1000)"
 	record "$row-ram" "$drv" "$rep" "$(div "$m0 - $m1" 1024)"
-	unbind_ns "$dev"
+	t0=${EPOCHREALTIME/./}
+	echo "$dev" >"$ND/drivers/$drv/unbind" || bail "$row: cannot unbind $dev from $drv"
+	t1=${EPOCHREALTIME/./}
+	record "$row-unbind" "$drv" "$rep" "$(div $((t1 - t0)) 1000)"
 }
 
 # ROW DEVICE DRIVERS...: all repetitions of a probe row.
@@ -368,44 +483,77 @@ reload_rpmem()
 	load_rpmem raw_dax="$1" || bail "rpmem does not load with raw_dax=$1"
 }
 
-# NAME WHAT: the two rows of a probe: NAME-time and NAME-ram.
+# NAME WHAT: the three rows of a probe: NAME-time, NAME-ram, NAME-unbind.
 probe_decl()
 {
 	ROWS=. row "$1-time" probe "probe time, $2" ms ms rpmem nd_pmem
 	ROWS=. row "$1-ram" probe "page map RAM, $2" mib MiB rpmem nd_pmem
+	ROWS=. row "$1-unbind" probe "unbind time, $2" ms ms rpmem nd_pmem
 }
 
-# Probe time and page map RAM of the large namespace: raw (rpmem without
-# and with its zero-config DAX), fsdax with the page map in RAM and on the
-# device.
+# NAMESPACE: probe time, page map RAM and unbind time of a large
+# namespace: raw (rpmem without and with its zero-config DAX), fsdax with
+# the page map in RAM and on the device. Rows probe-SIZEg-*.
 probe_rows()
 {
-	local gib dev r rep copy
-	gib=$(($(ns_size "$probe_ns") >> 30))
+	local ns=$1 gib p dev r rep copy
+	gib=$(($(ns_size "$ns") >> 30))
+	p=probe-${gib}g
 	r="rpmem nd_pmem"
-	any_row probe-{raw,raw-dax,fsdax-mem,fsdax-dev}-{time,ram} || return 0
-	probe_decl probe-raw "$gib GiB raw namespace (rpmem raw_dax=0)"
-	probe_decl probe-fsdax-mem "$gib GiB fsdax --map=mem"
-	probe_decl probe-fsdax-dev "$gib GiB fsdax --map=dev"
-	probe_decl probe-raw-dax "$gib GiB raw, rpmem zero-config DAX (nd_pmem: fsdax --map=mem)"
+	any_row "$p"-{raw,raw-dax,fsdax-mem,fsdax-dev}-{time,ram,unbind} || return 0
+	probe_decl "$p-raw" "$gib GiB raw namespace (rpmem raw_dax=0)"
+	probe_decl "$p-fsdax-mem" "$gib GiB fsdax --map=mem"
+	probe_decl "$p-fsdax-dev" "$gib GiB fsdax --map=dev"
+	probe_decl "$p-raw-dax" "$gib GiB raw, rpmem zero-config DAX (nd_pmem: fsdax --map=mem)"
 
 	reload_rpmem 0
-	dev=$(make_mode "$probe_ns" raw) || bail "ndctl raw on $probe_ns failed"
-	probe_row probe-raw "$dev" $r
+	dev=$(make_mode "$ns" raw) || bail "ndctl raw on $ns failed"
+	probe_row "$p-raw" "$dev" $r
 	reload_rpmem 1
 	for ((rep = 0; rep < REPS; rep++)); do
-		probe_once probe-raw-dax rpmem "$rep" "$dev"
+		probe_once "$p-raw-dax" rpmem "$rep" "$dev"
 	done
-	dev=$(make_mode "$probe_ns" fsdax mem) || bail "ndctl fsdax --map=mem on $probe_ns failed"
-	probe_row probe-fsdax-mem "$dev" $r
+	dev=$(make_mode "$ns" fsdax mem) || bail "ndctl fsdax --map=mem on $ns failed"
+	probe_row "$p-fsdax-mem" "$dev" $r
 	# nd_pmem's DAX with the page map in RAM is what zero-config DAX does:
 	# its figures are the reference of the probe-raw-dax rows.
-	copy=$(awk -F'\t' -v OFS='\t' '$1 ~ /^probe-fsdax-mem-(time|ram)$/ &&
-		$2 == "nd_pmem" { sub(/probe-fsdax-mem/, "probe-raw-dax", $1); print }' \
+	copy=$(awk -F'\t' -v OFS='\t' -v p="$p" '$1 ~ "^" p "-fsdax-mem-(time|ram|unbind)$" &&
+		$2 == "nd_pmem" { sub(/-fsdax-mem-/, "-raw-dax-", $1); print }' \
 		"$OUT/results.tsv") && printf '%s\n' "$copy" >>"$OUT/results.tsv"
-	dev=$(make_mode "$probe_ns" fsdax dev) || bail "ndctl fsdax --map=dev on $probe_ns failed"
-	probe_row probe-fsdax-dev "$dev" $r
+	dev=$(make_mode "$ns" fsdax dev) || bail "ndctl fsdax --map=dev on $ns failed"
+	probe_row "$p-fsdax-dev" "$dev" $r
 	unbind_ns "$dev"
+}
+
+# --- copy ceiling -----------------------------------------------------------
+
+# The copy routines' cost in this guest: tools/bench/copy_ceiling.c times
+# memcpy, copy_mc_to_kernel and memcpy_flushcache (4 KiB at a time, as the
+# drivers copy) and prints bytes and guest ns of each; into ceiling.tsv,
+# one line per routine and repetition, "failed" if the module failed.
+copy_ceiling()
+{
+	local rep out name bytes ns dbg=/sys/kernel/debug/rpmem_copy_ceiling
+	any_row copy-ceiling && [ -n "$COPY_KO" ] || return 0
+	: >"$OUT/ceiling.tsv"
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	if ! out=$(insmod "$COPY_KO" 2>&1); then
+		progress "error: copy ceiling: insmod failed: $out"
+		printf 'copy\t0\tfailed\tfailed\n' >>"$OUT/ceiling.tsv"
+		return
+	fi
+	for ((rep = 0; rep < REPS; rep++)); do
+		if ! out=$(cat "$dbg" 2>&1) || [ "$(wc -l <<<"$out")" -ne 3 ]; then
+			progress "error: copy ceiling: reading $dbg failed: $out"
+			printf 'copy\t%s\tfailed\tfailed\n' "$rep" >>"$OUT/ceiling.tsv"
+			continue
+		fi
+		while read -r name bytes ns; do
+			printf '%s\t%s\t%s\t%s\n' "$name" "$rep" "$bytes" "$ns" >>"$OUT/ceiling.tsv"
+		done <<<"$out"
+	done
+	rmmod rpmem_copy_ceiling || progress "error: copy ceiling: rmmod failed"
+	progress "copy ceiling done"
 }
 
 # --- main -------------------------------------------------------------------
@@ -432,20 +580,25 @@ if [ "$SPLIT" = 1 ]; then
 	: >"$OUT/split.tsv"
 fi
 manual_binding
+progress "copy ceiling"
+copy_ceiling
 progress "probe rows"
-probe_ns=
-for ns in $(namespaces_of ACPI.NFIT); do
-	s=$(ns_size "$ns")
-	[ -n "$probe_ns" ] && [ "$s" -le "$(ns_size "$probe_ns")" ] || probe_ns=$ns
-done
-[ -n "$probe_ns" ] || bail "no NFIT namespaces"
-probe_rows
+# The two smallest NFIT namespaces are the data ones, the others (larger)
+# are probed, smallest first.
+mapfile -t by_size < <(for ns in $(namespaces_of ACPI.NFIT); do
+	echo "$(ns_size "$ns") $ns"
+done | sort -n | awk '{ print $2 }')
+[ ${#by_size[@]} -ge 3 ] || bail "want 2 data NVDIMMs and larger probe ones, have ${#by_size[@]}"
+probe_nss=("${by_size[@]:2}")
+for ns in "${probe_nss[@]}"; do probe_rows "$ns"; done
 reload_rpmem 1
 progress "setting up: fsdax namespaces, brd, filling the disks"
 setup_data
 record_disks fsdax
 progress "block rows"
 block_rows
+progress "durability rows"
+durability_block_rows
 for fs in ext4 xfs; do
 	progress "$fs rows"
 	fs_rows "$fs"

@@ -3,10 +3,13 @@
 """The report of one benchmark run (tools/bench.sh).
 
 bench-report.py RESULTS OUT: RESULTS is the folder tools/bench-guest.sh
-wrote (rows.tsv, results.tsv, env.txt, disks.tsv); OUT gets report.txt
-(the table, also printed), report.json and ratios.svg. Exits 1 if a row
-lacks a result for one of its drivers or a result is not a positive
-number, so that a broken benchmark does not pass for a slow one.
+wrote (rows.tsv, results.tsv, raw/, ceiling.tsv, env.txt, disks.tsv);
+OUT gets report.txt (the tables, also printed), report.json and
+ratios.svg. Exits 1 if a row lacks a result for one of its drivers, a
+result is not a positive number or is "failed" (its helper failed: shown
+as FAILED, never as a figure), a fio run's JSON is missing, a QD1 row's
+JSON lacks a latency percentile, or the copy ceiling failed, so that a
+broken benchmark does not pass for a slow one.
 
 Each row shows the median, minimum and maximum of each driver's
 repetitions and rpmem's performance relative to nd_pmem and to brd. A
@@ -24,6 +27,21 @@ Under QEMU's instruction-counting clock (accel "tcg icount shift=N") the
 guest's time advances 2^N ns per instruction executed: rates and times are
 then instruction counts in disguise, and every figure on that clock says
 so ("IOPS at 8 ns/insn").
+
+Three more tables. Latency: for every fio row run at queue depth 1 (one
+job, iodepth 1, as fio's JSON records the options), the p50, p99 and
+p99.9 latency of each direction with I/O (fio's "lat": submission to
+completion, --lat_percentiles), in microseconds of
+guest time, each driver's median over the repetitions, and rpmem's ratio
+to nd_pmem per percentile: nd_pmem's latency over rpmem's in the same
+repetition (lower is better, so the inverse of rpmem's over nd_pmem's),
+above 1.00 when rpmem's was shorter. Cost per event: for the page fault
+and persist rows, the guest ns (and instructions) per fault or persist,
+1e9 over the rate, with the same ratio as the row's. The copy ceiling:
+ns (instructions) per byte of memcpy, copy_mc_to_kernel and
+memcpy_flushcache in the guest, the MiB/s each allows, and each driver's
+sequential block and sector rows as a share of the routine it copies
+with (its distance to the ceiling).
 """
 
 import json
@@ -34,13 +52,24 @@ import re
 import statistics
 import sys
 
-LOWER_BETTER = {"ms", "mib"}
+LOWER_BETTER = {"ms", "mib", "lat"}
 FLOOR = {"mib": 1.0}
 # Metrics measured on the guest's clock (RAM is not).
-CLOCKED = {"iops", "bw", "faults", "ms"}
+CLOCKED = {"iops", "bw", "faults", "persists", "ms"}
+# Rows with a cost per event (1e9 / rate ns): metric, what an event is.
+PER_EVENT = {"faults": "fault", "persists": "persist"}
+# fio rows: their JSON is in raw/.
+FIO = {"iops", "bw"}
+PERCENTILES = [("p50", "50.000000"), ("p99", "99.000000"), ("p99.9", "99.900000")]
+# The copy routines each driver's sequential rows copy with.
+ROUTINES = ["memcpy", "copy_mc_to_kernel", "memcpy_flushcache"]
+COPIES = {("read", "rpmem"): "copy_mc_to_kernel", ("read", "nd_pmem"): "copy_mc_to_kernel",
+          ("write", "rpmem"): "memcpy_flushcache", ("write", "nd_pmem"): "memcpy_flushcache",
+          ("read", "brd"): "memcpy", ("write", "brd"): "memcpy"}
+CEILING_ROWS = ["seq-read-1m", "seq-write-1m", "btt-seq-read-1m", "btt-seq-write-1m"]
 BOOTSTRAP = 10000
-# The plot's groups, in order.
-GROUPS = ["block", "file", "fault", "sector", "probe"]
+# The plot's groups, in order (latency: the QD1 rows' p99).
+GROUPS = ["block", "durability", "file", "fault", "sector", "probe", "latency"]
 # queue/ settings always shown in report.txt (all are in report.json).
 QUEUE_KEYS = ["logical_block_size", "physical_block_size", "max_sectors_kb",
               "max_segments", "nomerges", "rotational", "add_random",
@@ -61,6 +90,12 @@ def read_env(path):
     return env
 
 
+def ns_per_insn(env):
+    """Guest ns per instruction on the instruction-counting clock, or None."""
+    m = re.search(r"icount shift=(\d+)", env.get("accel", ""))
+    return 2 ** int(m.group(1)) if m else None
+
+
 def clock(env):
     """The clock's name, and the suffix of units on it ('' if wall)."""
     m = re.search(r"icount shift=(\d+)", env.get("accel", ""))
@@ -73,8 +108,8 @@ def clock(env):
 
 
 def plot_group(row):
-    if row["group"] == "probe":
-        return "probe"
+    if row["group"] in ("probe", "durability", "latency"):
+        return row["group"]
     if row["group"] == "btt":
         return "sector"
     if row["metric"] == "faults":
@@ -128,6 +163,9 @@ def load(results):
         row = by_name.get(name)
         if row is None:
             raise SystemExit(f"bench-report: result for unknown row {name}")
+        if value == "failed":
+            row.setdefault("failed", {}).setdefault(driver, []).append(int(rep))
+            continue
         row["runs"].setdefault(driver, {})[int(rep)] = float(value)
     return rows
 
@@ -135,32 +173,176 @@ def load(results):
 def summarise(row, problems, suffix):
     row["clock_unit"] = row["unit"] + (suffix if row["metric"] in CLOCKED else "")
     row["plot_group"] = plot_group(row)
+    for driver, reps in row.get("failed", {}).items():
+        problems.append(f"{row['name']}: {driver} failed "
+                        f"(repetition {', '.join(map(str, reps))})")
     for driver in row["drivers"]:
         runs = row["runs"].get(driver, {})
-        if not runs:
+        if not runs and driver not in row.get("failed", {}):
             problems.append(f"{row['name']}: no result for {driver}")
-        elif min(runs.values()) <= 0 and row["metric"] not in FLOOR:
+        elif runs and min(runs.values()) <= 0 and row["metric"] not in FLOOR:
             problems.append(f"{row['name']}: {driver} measured nothing")
-    row["stats"] = {
-        d: {"median": statistics.median(r.values()), "min": min(r.values()),
-            "max": max(r.values()), "runs": [r[k] for k in sorted(r)]}
-        for d, r in row["runs"].items() if r}
+    row["stats"] = {d: stats_of(r) for d, r in row["runs"].items() if r}
     row["ratios"] = {}
     mine = row["runs"].get("rpmem", {})
     for ref in ("nd_pmem", "brd"):
         theirs = row["runs"].get(ref, {})
         if ref not in row["drivers"] or not mine or not theirs:
             continue
-        paired = [relative(row["metric"], mine[k], theirs[k])
-                  for k in sorted(mine) if k in theirs]
-        if not paired:
+        r = paired_ratio(row["name"], ref, row["metric"], mine, theirs)
+        if r is None:
             problems.append(f"{row['name']}: no repetition of rpmem and {ref} to pair")
             continue
-        row["ratios"][ref] = {"median": statistics.median(paired),
-                              "min": min(paired), "max": max(paired),
-                              "paired": paired,
-                              "ci": interval(row["name"], ref, paired)}
-        row["ratios"][ref]["verdict"] = verdict(row["ratios"][ref])
+        row["ratios"][ref] = r
+
+
+def paired_ratio(name, ref, metric, mine, theirs):
+    """rpmem's figures MINE against REF's THEIRS ({repetition: value}),
+    paired by repetition: median, range, paired ratios, interval, verdict."""
+    paired = [relative(metric, mine[k], theirs[k]) for k in sorted(mine) if k in theirs]
+    if not paired:
+        return None
+    r = {"median": statistics.median(paired), "min": min(paired),
+         "max": max(paired), "paired": paired, "ci": interval(name, ref, paired)}
+    r["verdict"] = verdict(r)
+    return r
+
+
+def stats_of(runs):
+    """Median, minimum, maximum and the values of {repetition: value}."""
+    return {"median": statistics.median(runs.values()), "min": min(runs.values()),
+            "max": max(runs.values()), "runs": [runs[k] for k in sorted(runs)]}
+
+
+def fio_json(results, row, driver, rep):
+    path = os.path.join(results, "raw", f"{row}.{driver}.{rep}.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        return e
+
+
+def latency(results, rows, problems):
+    """The latency table: for each fio row at queue depth 1, per direction
+    with I/O, each driver's p50/p99/p99.9 completion latency in us (median
+    over the repetitions) and rpmem's paired ratio to nd_pmem and brd per
+    percentile (theirs over rpmem's: above 1.00, rpmem was faster).
+
+    Every fio run must have its JSON; at queue depth 1, every percentile.
+    """
+    out = []
+    for row in rows:
+        if row["metric"] not in FIO:
+            continue
+        # {direction: {percentile: {driver: {rep: us}}}}
+        lat = {}
+        qd1 = None
+        for driver, runs in row["runs"].items():
+            for rep in runs:
+                j = fio_json(results, row["name"], driver, rep)
+                if isinstance(j, Exception):
+                    problems.append(f"{row['name']}: {driver} repetition {rep}: "
+                                    f"no fio JSON ({j})")
+                    continue
+                job = j["jobs"][0]
+                opts = {**j.get("global options", {}), **job.get("job options", {})}
+                this = (int(opts.get("iodepth", 1)) == 1
+                        and int(opts.get("numjobs", 1)) == 1)
+                if qd1 is not None and qd1 != this:
+                    problems.append(f"{row['name']}: runs at different queue depths")
+                qd1 = this
+                if not this:
+                    continue
+                for d in ("read", "write"):
+                    if job[d]["total_ios"] == 0:
+                        continue
+                    pct = job[d].get("lat_ns", {}).get("percentile", {})
+                    for p, key in PERCENTILES:
+                        if key not in pct:
+                            problems.append(f"{row['name']}: {driver} repetition {rep}: "
+                                            f"no {d} {p} latency in fio's JSON")
+                            continue
+                        lat.setdefault(d, {}).setdefault(p, {}).setdefault(
+                            driver, {})[rep] = pct[key] / 1000
+        for d, per in lat.items():
+            entry = {"row": row["name"], "dir": d, "group": row["plot_group"],
+                     "what": f"{row['what']}, {d} p99", "stats": {}, "ratios": {}}
+            for driver in row["drivers"]:
+                for p, _ in PERCENTILES:
+                    runs = per.get(p, {}).get(driver)
+                    if not runs:
+                        problems.append(f"{row['name']}: no {d} {p} latency of {driver}")
+                        continue
+                    entry["stats"].setdefault(driver, {})[p] = stats_of(runs)
+            for ref in ("nd_pmem", "brd"):
+                if ref not in row["drivers"]:
+                    continue
+                for p, _ in PERCENTILES:
+                    mine = per.get(p, {}).get("rpmem", {})
+                    theirs = per.get(p, {}).get(ref, {})
+                    r = paired_ratio(f"{row['name']}/{d}/{p}", ref, "lat", mine, theirs)
+                    if r is not None:
+                        entry["ratios"].setdefault(ref, {})[p] = r
+            out.append(entry)
+    return out
+
+
+def per_event(rows, ns_per_insn):
+    """Guest ns (and instructions) per fault or persist: 1e9 / rate."""
+    out = []
+    for row in rows:
+        if row["metric"] not in PER_EVENT:
+            continue
+        e = {"row": row["name"], "event": PER_EVENT[row["metric"]], "stats": {}}
+        for driver, runs in row["runs"].items():
+            if runs:
+                e["stats"][driver] = stats_of({k: 1e9 / v for k, v in runs.items()})
+                if ns_per_insn:
+                    e["stats"][driver]["insn"] = e["stats"][driver]["median"] / ns_per_insn
+        e["ratio"] = row["ratios"].get("nd_pmem")
+        out.append(e)
+    return out
+
+
+def ceiling(results, rows, ns_per_insn, problems):
+    """The copy ceiling (ceiling.tsv: routine, repetition, bytes, ns) and
+    each driver's sequential rows against the routine it copies with.
+    None if the run did not measure it."""
+    path = os.path.join(results, "ceiling.tsv")
+    if not os.path.exists(path):
+        return None
+    per = {}
+    for name, rep, nbytes, ns in read_tsv(path):
+        if nbytes == "failed" or ns == "failed":
+            problems.append(f"copy ceiling: repetition {rep} failed")
+            continue
+        if float(ns) <= 0:
+            problems.append(f"copy ceiling: {name} took no time")
+            continue
+        per.setdefault(name, {})[int(rep)] = float(ns) / float(nbytes)
+    out = {"routines": {}, "rows": []}
+    for name in ROUTINES:
+        if name not in per:
+            problems.append(f"copy ceiling: no figure for {name}")
+            continue
+        st = stats_of(per[name])
+        st["mib_s"] = 1e9 / st["median"] / 2**20
+        if ns_per_insn:
+            st["insn_per_byte"] = st["median"] / ns_per_insn
+        out["routines"][name] = st
+    for row in rows:
+        if row["name"] not in CEILING_ROWS:
+            continue
+        way = "read" if "-read-" in row["name"] else "write"
+        shares = {}
+        for driver, st in row["stats"].items():
+            routine = COPIES.get((way, driver))
+            if routine in out["routines"]:
+                shares[driver] = {"routine": routine,
+                                  "share": st["median"] / out["routines"][routine]["mib_s"]}
+        out["rows"].append({"row": row["name"], "shares": shares})
+    return out
 
 
 def number(v):
@@ -220,18 +402,94 @@ def disk_lines(dk):
     return out
 
 
-def table(rows, env, dk):
+def columns(head, lines):
+    """LINES under HEAD, the first two columns left-aligned."""
+    widths = [max(len(x[i]) for x in lines + [head]) for i in range(len(head))]
+    return ["  ".join(x[i].ljust(widths[i]) if i < 2 else x[i].rjust(widths[i])
+                      for i in range(len(head))).rstrip() for x in [head] + lines]
+
+
+def driver_cell(r, d):
+    """A driver's cell of row R: FAILED if a repetition's helper failed."""
+    if d in r.get("failed", {}):
+        return "FAILED"
+    return cell(r["stats"].get(d))
+
+
+def latency_lines(lat, env):
+    out = [f"latency at queue depth 1, submission to completion (fio lat) in us "
+           f"{clock(env)[1].strip() or 'of host time'}: median over the repetitions "
+           "of p50 / p99 / p99.9; vs nd_pmem: nd_pmem's latency over rpmem's, "
+           "paired by repetition (above 1.00: rpmem faster), median per percentile",
+           ""]
+    head = ["row", "dir", "rpmem", "nd_pmem", "brd", "vs nd_pmem", "vs brd"]
+
+    def pcts(st):
+        if st is None:
+            return "-"
+        return " / ".join(number(st[p]["median"]) if p in st else "?"
+                          for p, _ in PERCENTILES)
+
+    def ratios(r):
+        if not r:
+            return "-"
+        return " / ".join(f"{r[p]['median']:.3f}" if p in r else "?" for p, _ in PERCENTILES)
+    lines = [[e["row"], e["dir"], pcts(e["stats"].get("rpmem")),
+              pcts(e["stats"].get("nd_pmem")), pcts(e["stats"].get("brd")),
+              ratios(e["ratios"].get("nd_pmem")), ratios(e["ratios"].get("brd"))]
+             for e in lat]
+    return out + columns(head, lines)
+
+
+def per_event_lines(ev, env):
+    shift = clock(env)[1]
+    out = [f"cost per event: guest ns per fault or persist (1e9 over the rate)"
+           + (f", and instructions{shift}" if shift else "")
+           + "; vs nd_pmem as in the table above (nd_pmem's cost over rpmem's)", ""]
+    head = ["row", "per", "rpmem ns", "nd_pmem ns", "rpmem insn", "nd_pmem insn",
+            "vs nd_pmem"]
+
+    def get(e, d, k):
+        st = e["stats"].get(d)
+        return number(st[k]) if st and k in st else "-"
+    lines = [[e["row"], e["event"], get(e, "rpmem", "median"), get(e, "nd_pmem", "median"),
+              get(e, "rpmem", "insn"), get(e, "nd_pmem", "insn"),
+              f"{e['ratio']['median']:.3f}" if e["ratio"] else "-"] for e in ev]
+    return out + columns(head, lines)
+
+
+def ceiling_lines(ceil, env):
+    shift = clock(env)[1]
+    out = ["copy ceiling: each routine copying 4 KiB at a time in this guest, "
+           "median over the repetitions" + (f" ({shift.strip()})" if shift else ""), ""]
+    head = ["routine", "ns/byte", "insn/byte", "MiB/s"]
+    lines = [[n, f"{st['median']:.3f}", f"{st['insn_per_byte']:.3f}"
+              if "insn_per_byte" in st else "-", number(st["mib_s"])]
+             for n, st in ceil["routines"].items()]
+    out += columns(head, lines)
+    out += ["", "distance to the ceiling: each driver's median over the MiB/s of "
+            "the routine it copies with (pmem reads copy_mc_to_kernel, writes "
+            "memcpy_flushcache; brd memcpy)", ""]
+    head = ["row", "", "rpmem", "nd_pmem", "brd"]
+
+    def share(x, d):
+        s = x["shares"].get(d)
+        return f"{100 * s['share']:.1f}% of {s['routine']}" if s else "-"
+    lines = [[x["row"], "", share(x, "rpmem"), share(x, "nd_pmem"), share(x, "brd")]
+             for x in ceil["rows"]]
+    return out + columns(head, lines)
+
+
+def table(rows, env, dk, lat=None, ev=None, ceil=None):
     head = ["row", "unit", "rpmem", "nd_pmem", "brd",
             "vs nd_pmem [range]", "95% interval", "vs brd"]
     lines = []
     for r in rows:
-        s = r["stats"]
         nd = r["ratios"].get("nd_pmem")
-        lines.append([r["name"], r["clock_unit"], cell(s.get("rpmem")),
-                      cell(s.get("nd_pmem")), cell(s.get("brd")),
+        lines.append([r["name"], r["clock_unit"], driver_cell(r, "rpmem"),
+                      driver_cell(r, "nd_pmem"), driver_cell(r, "brd"),
                       ratio_cell(nd), ci_cell(nd),
                       ratio_cell(r["ratios"].get("brd"))])
-    widths = [max(len(x[i]) for x in lines + [head]) for i in range(len(head))]
     out = [
         "rpmem benchmark: median [min-max] of "
         f"{env.get('reps', '?')} repetitions per driver, "
@@ -247,10 +505,7 @@ def table(rows, env, dk):
         "better); 95% interval: bootstrap of that median, '>' or '<' when "
         "it excludes 1.00",
         ""]
-    for x in [head] + lines:
-        out.append("  ".join(x[i].ljust(widths[i]) if i < 2
-                             else x[i].rjust(widths[i])
-                             for i in range(len(head))).rstrip())
+    out += columns(head, lines)
     nd = [r for r in rows if "nd_pmem" in r["ratios"]]
     by = {v: [r["name"] for r in nd if r["ratios"]["nd_pmem"]["verdict"] == v]
           for v in ("above", "par", "below", "?")}
@@ -263,6 +518,10 @@ def table(rows, env, dk):
                 if by["?"] else ""))
     if env.get("smoke") == "1":
         out.append("smoke run: one short repetition, the numbers say little")
+    for part, fn in ((lat, latency_lines), (ev, per_event_lines), (ceil, ceiling_lines)):
+        if part:
+            out.append("")
+            out.extend(fn(part, env))
     out.append("")
     out.append(f"kernel command line: {env.get('cmdline', '?')}")
     out.extend(disk_lines(dk))
@@ -271,7 +530,8 @@ def table(rows, env, dk):
 
 def svg(rows, env):
     """One bar per row, rpmem relative to nd_pmem, rows grouped (block,
-    file, fault, sector, probe): the bar is the median of the paired
+    durability, file, fault, sector, probe, latency: the QD1 rows' p99):
+    the bar is the median of the paired
     ratios, the thick line its 95% interval, the thin one their range. The
     numbers, and rpmem against brd where brd ran, are printed on the right.
 
@@ -376,16 +636,26 @@ def main():
     problems = [] if rows else ["no rows"]
     for r in rows:
         summarise(r, problems, clock(env)[1])
-    text = table(rows, env, dk)
+    lat = latency(results, rows, problems)
+    ev = per_event(rows, ns_per_insn(env))
+    ceil = ceiling(results, rows, ns_per_insn(env), problems)
+    text = table(rows, env, dk, lat, ev, ceil)
     sys.stdout.write(text)
     with open(os.path.join(out, "report.txt"), "w") as f:
         f.write(text)
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump({"env": env, "disks": dk,
                    "rows": [{k: v for k, v in r.items() if k != "runs"}
-                            for r in rows]}, f, indent=1)
+                            for r in rows],
+                   "latency_unit": "us" + clock(env)[1],
+                   "latency": lat, "per_event": ev, "copy_ceiling": ceil},
+                  f, indent=1)
+    # The latency group of the plot: each QD1 row's p99, per direction.
+    bars = [{"what": e["what"], "plot_group": "latency",
+             "ratios": {ref: r["p99"] for ref, r in e["ratios"].items() if "p99" in r}}
+            for e in lat]
     with open(os.path.join(out, "ratios.svg"), "w") as f:
-        f.write(svg(rows, env))
+        f.write(svg(rows + bars, env))
     for p in problems:
         print(f"bench-report: {p}", file=sys.stderr)
     sys.exit(1 if problems else 0)

@@ -14,7 +14,7 @@ usage()
 usage: ${0##*/} [OPTIONS]
 
 Boot one VM with two equal NVDIMMs in fsdax mode (one bound to rpmem, one
-to nd_pmem), a brd RAM disk of the same size and a large sparse NVDIMM for
+to nd_pmem), a brd RAM disk of the same size and large sparse NVDIMMs for
 the probe rows; run every row of the benchmark on each driver, drivers
 interleaved run by run; print the table (medians, min-max, ratios) and
 write report.txt, report.json and ratios.svg to the results folder.
@@ -22,7 +22,9 @@ write report.txt, report.json and ratios.svg to the results folder.
   --reps N          repetitions of every row per driver (default 5)
   --runtime SECS    seconds per fio or page fault run (default 4)
   --rows REGEX      only the rows whose name matches (extended regex)
-  --probe-size SIZE the probe rows' namespace (default 16G, sparse)
+  --probe-size SIZE[,SIZE...]
+                    the probe rows' namespaces, each NG, sparse (default
+                    16G,64G), each larger than the data NVDIMMs' 1 GiB
   --icount SHIFT    the guest's clock counts instructions, 2^SHIFT ns each
                     (tools/vm.sh --icount): figures measure the work each
                     driver does, not how busy the host was. The default
@@ -44,13 +46,14 @@ write report.txt, report.json and ratios.svg to the results folder.
 EOF
 }
 
-reps= runtime=4 rows=. probe=16G out= smoke=0 clock=auto split=
+reps= runtime=4 rows=. probe=16G,64G out= smoke=0 clock=auto split=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--reps takes a count"; reps=$2; shift 2 ;;
 	--runtime) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runtime takes seconds"; runtime=$2; shift 2 ;;
 	--rows) [ -n "${2:-}" ] || die "--rows takes a regular expression"; rows=$2; shift 2 ;;
-	--probe-size) [[ ${2:-} =~ ^[1-9][0-9]*G$ ]] || die "--probe-size takes NG"; probe=$2; shift 2 ;;
+	--probe-size) [[ ${2:-} =~ ^[1-9][0-9]*G(,[1-9][0-9]*G)*$ ]] ||
+		die "--probe-size takes NG[,NG...]"; probe=$2; shift 2 ;;
 	--out) [ -n "${2:-}" ] || die "--out takes a directory"; out=$2; shift 2 ;;
 	--icount) [[ ${2:-} =~ ^[0-9]$ ]] || die "--icount takes a shift, 0 to 9"; clock=$2; shift 2 ;;
 	--wallclock) clock=wall; shift ;;
@@ -61,6 +64,11 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $smoke -eq 0 ] || { reps=1 runtime=1 probe=2G; }
+probes=()
+for p in ${probe//,/ }; do
+	[ "${p%G}" -gt 1 ] || die "--probe-size: $p is not larger than the 1 GiB data NVDIMMs"
+	probes+=(--nvdimm "$p")
+done
 if [ -n "$split" ]; then
 	[ "$clock" != wall ] || die "--split counts instructions: TCG, not --wallclock"
 	rows="^$split\$" reps=${reps:-1}
@@ -70,13 +78,15 @@ out=${out:-$RPMEM_CACHE/bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# Time the run takes under TCG: a fio or page fault run (11 block rows on
-# three disks, 12 file rows and 6 sector mode rows on two) about RUNTIME + 5 s,
-# each of the 7 binds of a probe repetition 2 s and a quarter second per
-# GiB, set-up and boot 2 minutes. The VM may take four times that.
-gib=${probe%G}
-runs=$((reps * (11 * 3 + 12 * 2 + 6 * 2)))
-secs=$((runs * (runtime + 5) + reps * 7 * (8 + gib) / 4 + 120))
+# Time the run takes under TCG: a fio, page fault or persist run (13 block
+# and durability rows on three disks, 28 file rows and 6 sector mode rows
+# on two) about RUNTIME + 5 s, each of the 7 binds of a probe repetition
+# 2 s and a quarter second per GiB, per probe namespace, set-up and boot
+# 2 minutes. The VM may take four times that.
+gib=0
+for p in ${probe//,/ }; do gib=$((gib + 8 + ${p%G})); done
+runs=$((reps * (13 * 3 + 28 * 2 + 6 * 2)))
+secs=$((runs * (runtime + 5) + reps * 7 * gib / 4 + 120))
 limit=$((secs * 4))
 
 cd "$RPMEM_TOP"
@@ -91,6 +101,15 @@ if [ -z "${RPMEM_BUILT:-}" ]; then
 	export RPMEM_KDIR
 	make -s modules || die "rpmem.ko does not build"
 fi
+
+# The copy ceiling's module (tools/bench/rpmem_copy_ceiling.c), built for
+# the test kernel from a copy of its sources in a folder of the run's own
+# (tools/check.sh may run two benchmarks at once).
+ko=$out/copy_ceiling
+rm -rf "$ko" && mkdir -p "$ko" && cp tools/bench/{Kbuild,rpmem_copy_ceiling.c} "$ko/" &&
+	make -s -C "$RPMEM_KDIR" M="$ko" modules >"$ko/build.log" 2>&1 ||
+	{ cat "$ko/build.log" >&2; die "tools/bench/rpmem_copy_ceiling.c does not build"; }
+ko=$ko/rpmem_copy_ceiling.ko
 
 # Under TCG a busy host slows the guest at random: the figures of two runs
 # a minute apart differ by half. With an instruction-counting clock they
@@ -127,8 +146,8 @@ log "results: $out"
 log "about $((secs / 60 + 1)) minutes under TCG"
 rm -rf "$out/vm" && mkdir -p "$out/vm" && : >"$out/vm/progress"
 tools/vm.sh --quiet --out "$out/vm" --timeout "$limit" "${accel[@]}" --mem 3G \
-	--nvdimm 1G --nvdimm 1G --nvdimm "$probe" -- \
-	"${split_env}BENCH_REPS=$reps BENCH_RUNTIME=$runtime BENCH_ROWS='$rows' $RPMEM_TOP/tools/bench-guest.sh" \
+	--nvdimm 1G --nvdimm 1G "${probes[@]}" -- \
+	"${split_env}BENCH_REPS=$reps BENCH_RUNTIME=$runtime BENCH_ROWS='$rows' BENCH_COPY_KO=$ko $RPMEM_TOP/tools/bench-guest.sh" \
 	>"$out/vm.log" 2>&1 &
 vm=$!
 # The guest's progress, as it comes.
