@@ -19,6 +19,7 @@ use kernel::{
     iov::IovIterSource,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
+    sync::atomic::{Atomic, Relaxed},
     ModuleMetadata, ThisModule,
 };
 
@@ -53,12 +54,17 @@ use kernel::{
 /// `addr` maps `size` bytes of persistent memory starting at physical
 /// address `phys`, unmapped only on drop (or never, once kept). With
 /// [`Backing::Pages`] or [`Backing::Kept`], `addr` lies in the range a page
-/// map covers, which lives as long as `self` (or for good).
+/// map covers, which lives as long as `self` (or for good). While
+/// `handed_out` is false, no [`Access`] was made of `self`, so no page of
+/// it was handed out, and none is referenced.
 pub(crate) struct Mapping {
     addr: NonNull<u8>,
     phys: u64,
     size: u64,
     backing: Backing,
+    /// Whether [`Mapping::access`] ever handed out pages: until then no
+    /// page can be referenced, and dropping the mapping need not look.
+    handed_out: Atomic<bool>,
     /// The claim on the range, released after the mapping is gone (or
     /// never, once kept).
     claim: Option<MemRegion>,
@@ -99,6 +105,7 @@ impl Mapping {
             phys,
             size,
             backing: Backing::Remap,
+            handed_out: Atomic::new(false),
             claim: Some(claim),
         })
     }
@@ -120,6 +127,7 @@ impl Mapping {
             phys: pages.start() + offset,
             size: pages.size() - offset,
             backing: Backing::Pages(pages),
+            handed_out: Atomic::new(false),
             claim: Some(claim),
         })
     }
@@ -133,8 +141,13 @@ impl Mapping {
     }
 
     /// How many pages of the mapping are referenced, by user mappings of
-    /// a DAX file for one; none without struct pages.
+    /// a DAX file for one; none without struct pages, and none if no page
+    /// was ever handed out: then no struct page is read (reading each one
+    /// is most of an unbind that has to).
     pub(crate) fn busy_pages(&self) -> u64 {
+        if !self.handed_out.load(Relaxed) {
+            return 0;
+        }
         self.pages()
             .map_or(0, |pages| pages.busy_pages(self.phys, self.size))
     }
@@ -305,6 +318,13 @@ impl Mapping {
             return Err(EINVAL);
         }
         let pages = i64::try_from(pages).map_err(|_| EIO)?;
+        // Struct pages are only ever referenced once handed out here. The
+        // store, once, is seen by `busy_pages` in `drop` at the latest:
+        // dropping needs `&mut self`, which no `Access` outlives.
+        if !self.handed_out.load(Relaxed) {
+            self.handed_out.store(true, Relaxed);
+        }
+        // INVARIANT: `handed_out` is set before an `Access` exists.
         // SAFETY: `kaddr` maps `phys` (type invariant), page aligned
         // (checked above), and the `pages` pages from there on are inside
         // the mapping (bounds checked by `at`), which has struct pages
