@@ -238,7 +238,7 @@ unsafe impl Sync for Dax {}
 /// # Invariants
 ///
 /// `dax` was allocated by `alloc_dax` with the `T` in `_data` as private
-/// data and [`Adapter<T>`]'s operations, and is not killed while `self`
+/// data and `Adapter<T>`'s operations, and is not killed while `self`
 /// lives, so the private data is valid whenever the dax core uses it.
 pub(crate) struct Registration<T: Operations> {
     dax: Arc<Dax>,
@@ -352,7 +352,7 @@ impl Drop for Dax {
 ///
 /// # Examples
 ///
-/// See [`NewBioDisk`](crate::ext::block::bio_disk::NewBioDisk) for adding
+/// See [`NewBioDisk`] for adding
 /// one, and [`Registration`] for its removal.
 ///
 /// ```no_run

@@ -480,7 +480,7 @@ pub(crate) enum Event {
 /// # Examples
 ///
 /// A driver that binds every namespace and only logs, declared as a module
-/// with [`module_nd_driver!`] (as `rust/rpmem.rs` declares rpmem's; not
+/// with `module_nd_driver!` (as `rust/rpmem.rs` declares rpmem's; not
 /// here, since a crate is one module):
 ///
 /// ```no_run
@@ -572,7 +572,7 @@ pub(crate) use module_nd_driver;
 ///
 /// # Examples
 ///
-/// Only [`module_nd_driver!`] names it; this is what it registers:
+/// Only `module_nd_driver!` names it; this is what it registers:
 ///
 /// ```no_run
 /// use crate::ext::nvdimm::{Adapter, Driver};

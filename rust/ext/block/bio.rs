@@ -341,6 +341,8 @@ pub(crate) struct Segment<'a> {
     _bio: PhantomData<&'a ()>,
 }
 
+// A bio's segments are never empty: `len` has no `is_empty`.
+#[allow(clippy::len_without_is_empty)]
 impl Segment<'_> {
     /// The first disk sector of the segment.
     pub(crate) fn sector(&self) -> u64 {
@@ -411,6 +413,8 @@ pub(crate) struct MappedSegment<'a> {
     _seg: PhantomData<&'a Segment<'a>>,
 }
 
+// A bio's segments are never empty: `len` has no `is_empty`.
+#[allow(clippy::len_without_is_empty)]
 impl MappedSegment<'_> {
     /// Start of the segment's bytes, valid for `len()` bytes while `self`
     /// lives.

@@ -53,7 +53,7 @@ use kernel::{
 ///
 /// `addr` maps `size` bytes of persistent memory starting at physical
 /// address `phys`, unmapped only on drop (or never, once kept). With
-/// [`Backing::Pages`] or [`Backing::Kept`], `addr` lies in the range a page
+/// `Backing::Pages` or `Backing::Kept`, `addr` lies in the range a page
 /// map covers, which lives as long as `self` (or for good). While
 /// `handed_out` is false, no [`Access`] was made of `self`, so no page of
 /// it was handed out, and none is referenced.

@@ -98,7 +98,7 @@ pub(crate) enum Flushed<'a> {
 ///
 /// A reference to an `NdRegion` is a reference to a live `struct nd_region`,
 /// whose device holds at least one reference: borrowed from a child device
-/// (a region outlives its children), or counted in an [`ARef<NdRegion>`].
+/// (a region outlives its children), or counted in an `ARef<NdRegion>`.
 #[repr(transparent)]
 pub(crate) struct NdRegion(Opaque<bindings::nd_region>);
 
