@@ -15,12 +15,17 @@
 #
 # The mapping, which Documentation/rpmem.rst ("The patch series") explains:
 #   crate::ext::X         -> crate::X in rust/kernel/, kernel::X in the driver
+#                            and in doc comments (examples are doctests)
 #   crate::sys::bindings  -> kernel::bindings (crate::bindings in rust/kernel/)
 #   crate::pmem::X        -> crate::X (the driver is a crate of its own)
 #   pub(crate)            -> pub in rust/kernel/ (the driver is another crate)
 #   RPMEM_X constants     -> RUST_CONST_HELPER_X, bound as bindings::X
 #   shim rpmem_f()        -> rust/helpers/ rust_helper_g(), bound as bindings::g
-#   #[cfg(rpmem_kunit)]   -> left out (the KUnit module is not in the series)
+#   #[cfg(rpmem_kunit)]   -> the attribute left out in rust/kernel/ (the
+#                            item is kept: the driver's KUnit suites use it)
+#   rust/kunit.rs         -> drivers/nvdimm/rpmem/kunit.rs, its suites under
+#                            NVDIMM_RPMEM_KUNIT_TEST; the examples of the doc
+#                            comments run as the kernel crate's doctests
 
 import os
 import re
@@ -52,7 +57,8 @@ HELPERS = {
 
 # The headers each new helper file includes.
 HELPER_INCLUDES = {
-    'nvdimm.c': ['<linux/libnvdimm.h>', '<linux/nd.h>', '<linux/string.h>',
+    'nvdimm.c': ['<linux/libnvdimm.h>', '<linux/nd.h>', '<linux/set_memory.h>',
+                 '<linux/string.h>',
                  '"../../drivers/nvdimm/nd.h"', '"../../drivers/nvdimm/pmem.h"'],
 }
 
@@ -146,10 +152,11 @@ def emit_use(paths):
 def map_uses(src, mapper):
     """Rewrites every `use crate::...;` item of src through mapper."""
     def repl(m):
-        indent = m.group(1)
-        paths = [mapper(p) for p in parse_use(m.group(2))]
-        return '\n'.join(indent + line for line in emit_use(paths))
-    return re.sub(r'^([ \t]*)(?:pub\(\w+\) )?use (crate::[^;]*);', repl, src, flags=re.M | re.S)
+        indent, vis = m.group(1), m.group(2) or ''
+        paths = [mapper(p) for p in parse_use(m.group(3))]
+        return '\n'.join(indent + (vis if line.startswith('use ') else '') + line
+                         for line in emit_use(paths))
+    return re.sub(r'^([ \t]*)(pub\(\w+\) )?use (crate::[^;]*);', repl, src, flags=re.M | re.S)
 
 
 # --- the kernel crate side ---------------------------------------------------
@@ -162,29 +169,13 @@ def kernel_path(p):
     return p
 
 
-def drop_cfg_kunit(src):
-    """Leaves out the items only the KUnit modules have (#[cfg(rpmem_kunit)])."""
-    lines = src.split('\n')
-    out = []
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() == '#[cfg(rpmem_kunit)]':
-            while out and out[-1].strip().startswith('///'):
-                out.pop()
-            depth = 0
-            seen = False
-            while True:
-                depth += lines[i].count('{') - lines[i].count('}')
-                seen = seen or '{' in lines[i]
-                i += 1
-                if seen and depth == 0:
-                    break
-            if out and not out[-1].strip() and i < len(lines) and not lines[i].strip():
-                i += 1
-            continue
-        out.append(lines[i])
-        i += 1
-    return '\n'.join(out)
+def doc_paths(src):
+    """In doc comments, crate::ext::X is kernel::X: their examples are
+    doctests, crates of their own that use the kernel crate."""
+    def repl(m):
+        return m.group(0).replace('crate::ext::', 'kernel::').replace(
+            'crate::sys::bindings', 'kernel::bindings')
+    return re.sub(r'^[ \t]*//[/!].*$', repl, src, flags=re.M)
 
 
 def names(src):
@@ -193,8 +184,8 @@ def names(src):
 
 
 def to_kernel(path):
-    src = drop_cfg_kunit(read(path))
-    src = map_uses(src, kernel_path)
+    src = re.sub(r'^[ \t]*#\[cfg\(rpmem_kunit\)\]\n', '', read(path), flags=re.M)
+    src = doc_paths(map_uses(src, kernel_path))
     src = src.replace('$crate::ext::', '$crate::').replace('crate::ext::', 'crate::')
     src = src.replace('crate::sys::bindings', 'crate::bindings')
     src = re.sub(r'(?<![\w:])ext::', 'kernel::', src)
@@ -244,8 +235,33 @@ def driver_root():
     out += '// The driver is safe Rust: an `unsafe` block in it fails the build.\n'
     for m in mods:
         out += '#[forbid(unsafe_code)]\n' + m + '\n'
+    out += KUNIT_MOD
     out += '\nkernel::module_nd_driver! {\n' + body + '\n}\n'
     return out
+
+
+def driver_kunit():
+    """drivers/nvdimm/rpmem/kunit.rs from rust/kunit.rs: the suites, without
+    the test module of their own, its control and the doctests' suite
+    (in-tree, the examples are the kernel crate's doctests)."""
+    src = to_driver('rust/kunit.rs')
+    paras = re.search(r'((?://!.*\n)+)', src).group(1).split('//!\n')
+    first, last = paras[0], paras[-1]
+    last = must_replace(last, 'outside `crate::pmem`, which is', 'outside the driver\'s modules, which are')
+    last = textwrap.fill(' '.join(ln[4:] for ln in last.strip('\n').split('\n')), 76,
+                         initial_indent='//! ', subsequent_indent='//! ') + '\n'
+    doc = (first + '//!\n//! They are built with `CONFIG_NVDIMM_RPMEM_KUNIT_TEST`; KUnit runs them\n'
+           '//! when rpmem is loaded.\n//!\n' + last)
+    src = src.replace(re.search(r'((?://!.*\n)+)', src).group(1), doc, 1)
+    src = re.sub(r'/// The test module.*?\nimpl kernel::Module for RpmemKunit \{.*?\n\}\n\n', '',
+                 src, count=1, flags=re.S)
+    src = re.sub(r'/// What the control module gets wrong.*?\n\n', '', src, count=1, flags=re.S)
+    src = must_replace(src, ' ^ BROKEN', '')
+    src = re.sub(r'\n// The examples of the doc comments.*\Z', '\n', src, flags=re.S)
+    for gone in ['RpmemKunit', 'BROKEN', 'include!', 'rpmem_kunit']:
+        if gone in src:
+            sys.exit(f'series.py: {gone} is left in the in-tree kunit.rs')
+    return src
 
 
 # --- C ----------------------------------------------------------------------
@@ -436,7 +452,13 @@ RAM, module parameter raw_dax). The driver is safe Rust: every unsafe
 operation is in the abstractions of the previous patches.
 
 It declares no device aliases: a namespace is bound to it on purpose,
-with the nd bus's bind and unbind files.''')
+with the nd bus's bind and unbind files.
+
+KUnit suites (NVDIMM_RPMEM_KUNIT_TEST, run when rpmem is loaded, as
+nova-core's are) test what it computes without a device: the BTT info
+block (a known checksum, every flipped bit refused), flog slots and map
+entries, the arena layout against nd_btt's figures, the sector
+conversions and the bad sector ranges DAX reports.''')
 MSG['docs'] = ('Documentation: nvdimm: add rpmem', '''\
 Describe rpmem in the driver API book beside nd_pmem's and the BTT's
 documents: binding, the data path, DAX, teardown, sector mode, the
@@ -546,6 +568,7 @@ def main():
                 rel = os.path.relpath(os.path.join(dirpath, fn), TOP)
                 files['drivers/nvdimm/rpmem/' + rel[len('rust/pmem/'):]] = rustfmt(to_driver(rel))
     files['drivers/nvdimm/rpmem/rpmem.rs'] = rustfmt(driver_root())
+    files['drivers/nvdimm/rpmem/kunit.rs'] = rustfmt(driver_kunit())
     files['drivers/nvdimm/rpmem/Makefile'] = (
         '# SPDX-License-Identifier: GPL-2.0\n\nobj-$(CONFIG_NVDIMM_RPMEM) += rpmem.o\n')
     mk = 'drivers/nvdimm/Makefile'
@@ -553,7 +576,8 @@ def main():
                              'obj-$(CONFIG_ND_BTT) += nd_btt.o\n'
                              'obj-$(CONFIG_NVDIMM_RPMEM) += rpmem/\n')
     kc = 'drivers/nvdimm/Kconfig'
-    files[kc] = must_replace(kfile(kc), '\nconfig ND_CLAIM\n', '\n' + KCONFIG + '\nconfig ND_CLAIM\n')
+    files[kc] = must_replace(kfile(kc), '\nconfig ND_CLAIM\n',
+                             '\n' + KCONFIG + '\n' + KCONFIG_KUNIT + '\nconfig ND_CLAIM\n')
     maint_files.append('drivers/nvdimm/rpmem/')
     files['MAINTAINERS'] = maintainers(base_file('MAINTAINERS'),
                                        maint_files + helper_files('driver'), ident)
@@ -582,6 +606,27 @@ KCONFIG = '''config NVDIMM_RPMEM
 	  bus's bind file: it does not take them by default.
 
 	  Say N unless you want to try the Rust driver.
+'''
+
+
+# The suites' module in the driver's crate root.
+KUNIT_MOD = '''
+// KUnit suites: `#[kunit_tests]` generates the unsafe glue KUnit needs.
+#[cfg(CONFIG_NVDIMM_RPMEM_KUNIT_TEST)]
+mod kunit;
+'''
+
+KCONFIG_KUNIT = '''config NVDIMM_RPMEM_KUNIT_TEST
+	bool "KUnit tests for rpmem" if !KUNIT_ALL_TESTS
+	depends on NVDIMM_RPMEM && KUNIT=y
+	default KUNIT_ALL_TESTS
+	help
+	  KUnit suites of rpmem's on-media formats and arithmetic: the
+	  BTT info block, flog, map entries and arena layout, bad sector
+	  ranges of DAX and sector conversions. KUnit runs them when
+	  rpmem is loaded.
+
+	  If unsure, say N.
 '''
 
 
@@ -650,7 +695,7 @@ maintainers' call; the Rust side does not change either way.
 Patches 2-8 add the abstractions, each with the C helpers it needs in
 rust/helpers/ and a line of the MAINTAINERS entry, patch 9 the driver in
 drivers/nvdimm/rpmem/ (NVDIMM_RPMEM, off by default, no device aliases),
-patch 10 its documentation. kernel::nvdimm and kernel::dax are built only
+with its KUnit tests, patch 10 its documentation. kernel::nvdimm and kernel::dax are built only
 when LIBNVDIMM and DAX are built in (the kernel crate is), so is the
 driver.
 
