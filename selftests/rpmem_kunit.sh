@@ -14,6 +14,15 @@
 # Control: rpmem_kunit_broken.ko is the same with one expectation wrong
 # (a known checksum, one bit off): exactly that case must fail, with that
 # expectation as the reason, and its suite with it; every other passes.
+#
+# In-tree (RPMEM_KO an in-tree module: make check-series), the suites are
+# in rpmem.ko itself (NVDIMM_RPMEM_KUNIT_TEST): loading it runs them. The
+# examples are the kernel crate's doctests there (RUST_KERNEL_DOCTESTS),
+# run by KUnit at boot in suite rust_doctests_kernel: each of rpmem's
+# abstractions' files must have as many passed as its doc comments have
+# examples that compile. Control: the same check over a copy of the boot
+# log with one of those results turned "not ok" fails for that case. The
+# broken module is built out of tree only: its control runs in make check.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +32,8 @@ BROKEN_KO=$(dirname "$RPMEM_KO")/rpmem_kunit_broken.ko
 DEBUGFS=/sys/kernel/debug
 SUITES=(rpmem_btt_info rpmem_btt_flog rpmem_btt_map rpmem_btt_layout
 	rpmem_sectors rpmem_badblocks rpmem_doctests)
+INTREE=$(modinfo -F intree "$RPMEM_KO" 2>/dev/null)
+[ "$INTREE" != Y ] || unset 'SUITES[6]'
 
 # The KTAP KUnit logged since the mark: from its "KTAP version 1" at the
 # top level on, the kernel log's level and time cut off.
@@ -102,7 +113,75 @@ no_suite_in_rpmem()
 	rmmod rpmem
 }
 
+# The doc comments' examples rustdoc compiles (code blocks but "ignore"
+# and "text" ones) in each file of rust/ext, "FILE COUNT", FILE as the
+# kernel's doctests name it: rust/ext/block/bio.rs is rust/kernel/block/bio.rs
+# in the series, its doctests rust_doctest_kernel_block_bio_rs_N.
+doctest_files()
+{
+	local f n
+	while read -r f; do
+		n=$(awk '/^[ \t]*\/\/[\/!] ?```/ {
+				fence++
+				if (fence % 2 == 1 && $0 !~ /ignore|text/) n++
+			}
+			END { print n + 0 }' "$f")
+		[ "$n" -eq 0 ] || echo "$(sed 's|^.*/rust/ext/||; s|[/.]|_|g' <<<"$f") $n"
+	done < <(find "$RPMEM_TOP/rust/ext" -name '*.rs' | sort)
+}
+
+# LOG (a kernel log): every example of rust/ext ran as a doctest, passed.
+doctests_passed()
+{
+	local file n ok bad total=0
+	while read -r file n; do
+		bad=$(grep -E "^ +not ok [0-9]+ rust_doctest_kernel_${file}_[0-9]+( |\$)" "$1" |
+			head -n 1)
+		[ -z "$bad" ] || fail "$bad" || return
+		ok=$(grep -cE "^ +ok [0-9]+ rust_doctest_kernel_${file}_[0-9]+\$" "$1")
+		[ "$ok" -eq "$n" ] || fail "$file: $ok of $n doctests passed" || return
+		total=$((total + n))
+	done < <(doctest_files)
+	[ "$total" -gt 0 ] || fail "no example in rust/ext"
+}
+
+doctests_at_boot()
+{
+	doctests_passed "$BOOT_LOG" &&
+		echo "# $(doctest_files | awk '{ n += $2 } END { print n }') doctests of rust/ext passed" >&9
+}
+
+# Control: one passed doctest of rust/ext made "not ok" in a copy.
+doctest_failure_seen()
+{
+	local copy case out
+	copy=$(mktemp)
+	case=$(grep -m1 -oE "rust_doctest_kernel_$(doctest_files | awk 'NR == 1 { print $1 }')_[0-9]+\$" \
+		"$BOOT_LOG") || fail "no doctest of rust/ext in the boot log" || return
+	sed -E "s/^( +)ok ([0-9]+ $case)\$/\1not ok \2/" "$BOOT_LOG" >"$copy"
+	if out=$(doctests_passed "$copy"); then
+		fail "passed with $case failed"
+	else
+		grep -q "not ok [0-9]* $case" <<<"$out" || fail "failed for another reason: $out"
+	fi
+}
+
 exec 9>&1
+if [ "$INTREE" = Y ]; then
+	BOOT_LOG=$(mktemp)
+	dmesg | sed -E 's/^\[[^]]*\] ?//' >"$BOOT_LOG"
+	ktap_plan 6
+	check_here "insmod rpmem.ko (in-tree): KUnit runs its suites" kunit_load "$RPMEM_KO"
+	check_here "every suite and case passed" all_passed
+	echo "# ${#SUITES[@]} suites, ${CASES:-0} cases"
+	check "debugfs results agree" debugfs_agrees
+	check "rmmod rpmem" rmmod rpmem
+	check_here "the examples of rust/ext passed as the kernel's doctests at boot" \
+		doctests_at_boot
+	check "control: a doctest of rust/ext failed is seen" doctest_failure_seen
+	ktap_finish
+	exit
+fi
 ktap_plan 8
 check_here "insmod rpmem_kunit.ko: KUnit runs its suites" kunit_load "$KUNIT_KO"
 check_here "every suite and case passed" all_passed
