@@ -717,9 +717,12 @@ Out of tree, on Linux 7.3.4 in QEMU, each selftest (KTAP) in fresh
 guests, any oops, WARNING, lockdep, KASAN or UBSAN report failing it:
 
 %s
-KUnit suites of the driver's on-media formats (rust/kunit.rs of the
-module) are not part of this series yet, nor is this series built and
-booted in-tree yet: it applies and passes checkpatch.pl --strict.
+In-tree (make check-series of rpmem): each patch builds with CLIPPY=1
+and CONFIG_WERROR, rustfmtcheck and rustdoc are clean; the whole series
+builds with RUST_KERNEL_DOCTESTS, and a kernel of it boots with rpmem
+built as a module, its KUnit suites and the abstractions' doctests
+passing. The examples of some abstractions name those of later patches,
+so the doctests build only with the whole series.
 '''
 
 
