@@ -19,9 +19,8 @@ use kernel::{
 ///
 /// # Examples
 ///
-/// A bound driver claims its namespace's range through
-/// [`Namespace::claim`](crate::ext::nvdimm::Namespace::claim), the safe way
-/// to one:
+/// A bound driver claims its namespace's range through `Namespace::claim`
+/// of `ext::nvdimm`, the safe way to one:
 ///
 /// ```no_run
 /// use crate::ext::{memregion::MemRegion, nvdimm::Namespace};
