@@ -6,14 +6,19 @@
 #
 # 1. Writes the series (tools/series.sh OUTDIR) and checks the cached base
 #    out into $RPMEM_CACHE/series/tree (again: reset to the base, so that
-#    make rebuilds only what the patches change).
+#    make rebuilds only what the patches change). RPMEM_SERIES_RESUME=1
+#    keeps the patches already applied there that are the same changes
+#    as the series' first ones (git patch-id) and goes on from the first
+#    that is not: after a fix to a late patch, the early ones are not
+#    built again.
 # 2. Applies the patches one by one (git am) and, after each, builds the
 #    kernel incrementally in $RPMEM_CACHE/series/kbuild: the test kernel's
-#    configuration (its .config) plus NVDIMM_RPMEM=m, its KUnit tests and
-#    the kernel crate's doctests (RUST_KERNEL_DOCTESTS, where the examples
-#    of the abstractions' documentation run at boot), vmlinux and modules
-#    with CLIPPY=1 (CONFIG_WERROR makes any lint an error), then
-#    rustfmtcheck and rustdoc. A patch that does not build stops it.
+#    configuration (its .config) plus NVDIMM_RPMEM=m and its KUnit tests,
+#    vmlinux and modules with CLIPPY=1 (CONFIG_WERROR makes any lint an
+#    error), then rustfmtcheck and rustdoc. With the last patch, the
+#    kernel crate's doctests too (RUST_KERNEL_DOCTESTS: the examples of
+#    the abstractions' documentation, run at boot). A patch that does not
+#    build stops it.
 # 3. With the whole series built, runs make check's selftests on that
 #    kernel, loading the in-tree drivers/nvdimm/rpmem/rpmem.ko
 #    (RPMEM_CHECK_KDIR and RPMEM_KO for tools/check.sh); T="..." as make
@@ -39,10 +44,40 @@ kdir=$("$RPMEM_TOP/tools/kernel.sh" default) || die "no test kernel"
 base=$RPMEM_CACHE/series/base-$(basename "$KSRC")
 head=$(git --git-dir="$base" rev-parse HEAD)
 
+# The patches of the series, in order.
+patches=()
+for p in "$out"/0*.patch; do
+	[[ $p == */0000-cover-letter.patch ]] || patches+=("$p")
+done
+[ ${#patches[@]} -gt 0 ] || die "tools/series.sh wrote no patches"
+
+# How many of the series' first patches the tree has applied already, as
+# the same changes, on the base.
+applied()
+{
+	local n=0 c
+	for c in $(git -C "$tree" rev-list --reverse "$head..HEAD"); do
+		[ $n -lt ${#patches[@]} ] || break
+		if [ "$(git -C "$tree" show "$c" | git patch-id --stable | cut -d' ' -f1)" != \
+		     "$(git patch-id --stable <"${patches[n]}" | cut -d' ' -f1)" ]; then
+			break
+		fi
+		n=$((n + 1))
+	done
+	echo $n
+}
+
 if git -C "$tree" rev-parse --git-dir >/dev/null 2>&1; then
 	git -C "$tree" am --abort >/dev/null 2>&1 || true
-	git -C "$tree" reset -q --hard "$head"
+	keep=0
+	[ "${RPMEM_SERIES_RESUME:-0}" = 0 ] || keep=$(applied)
+	base_of_rest=$head
+	[ "$keep" -eq 0 ] ||
+		base_of_rest=$(git -C "$tree" rev-list --reverse "$head..HEAD" | sed -n "${keep}p")
+	git -C "$tree" reset -q --hard "$base_of_rest"
 	git -C "$tree" clean -q -fdx
+	[ "$keep" -eq 0 ] || log "keeping the first $keep patches, built before"
+	patches=("${patches[@]:keep}")
 else
 	rm -rf "$tree"
 	git --git-dir="$base" worktree prune
@@ -53,11 +88,13 @@ kmake() { make -C "$tree" O="$obj" -j"$(nproc)" BINDGEN="$BINDGEN" "$@"; }
 
 # The test kernel's configuration and the series' options; a symbol the
 # tree does not have yet (before the driver's patch) is dropped by
-# olddefconfig, so they are set again after every patch.
-configure()
+# olddefconfig, so they are set again after every patch. The doctests
+# (RUST_KERNEL_DOCTESTS) only with the last patch: examples of earlier
+# patches name abstractions of later ones (Documentation/patch-series.rst).
+configure()	# DOCTESTS: -e or -d
 {
 	"$tree/scripts/config" --file "$obj/.config" -m NVDIMM_RPMEM \
-		-e NVDIMM_RPMEM_KUNIT_TEST -e RUST_KERNEL_DOCTESTS
+		-e NVDIMM_RPMEM_KUNIT_TEST "$1" RUST_KERNEL_DOCTESTS
 	kmake olddefconfig >/dev/null
 }
 cmp -s "$kdir/.config" "$obj/.config.base" || {
@@ -65,11 +102,6 @@ cmp -s "$kdir/.config" "$obj/.config.base" || {
 	cp "$kdir/.config" "$obj/.config.base"
 }
 
-patches=()
-for p in "$out"/0*.patch; do
-	[[ $p == */0000-cover-letter.patch ]] || patches+=("$p")
-done
-[ ${#patches[@]} -gt 0 ] || die "tools/series.sh wrote no patches"
 # RPMEM_SERIES_AT_ONCE=1: apply them all, then build once (the state of
 # the whole series, fast; not each patch's).
 [ "${RPMEM_SERIES_AT_ONCE:-0}" = 0 ] || {
@@ -86,7 +118,7 @@ for p in "${patches[@]}"; do
 	t0=$SECONDS
 	git -C "$tree" -c user.name=rpmem -c user.email=rpmem@localhost am -q "$p" ||
 		die "$name does not apply"
-	configure
+	if [ "$p" = "${patches[-1]}" ]; then configure -e; else configure -d; fi
 	kmake CLIPPY=1 vmlinux modules >"$obj/build.log" 2>&1 ||
 		{ tail -n 40 "$obj/build.log"; die "$name does not build (or clippy)"; }
 	kmake rustfmtcheck >"$obj/rustfmt.log" 2>&1 ||
