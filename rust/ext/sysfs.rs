@@ -77,6 +77,7 @@ pub(crate) unsafe trait AttributeOwner: 'static {
 ///     limit: Atomic<u32>,
 /// }
 ///
+/// #[vtable]
 /// impl Operations for Disk {
 ///     type QueueData = KBox<Self>;
 ///

@@ -295,6 +295,7 @@ pub(crate) fn arena_sector(lba: u64, first: u64, sectors: u64) -> Option<u32> {
 }
 
 /// The disk owns its BTT, boxed; it lends each bio a `&Btt`.
+#[vtable]
 impl bio_disk::Operations for Btt {
     type QueueData = KBox<Self>;
 

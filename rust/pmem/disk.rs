@@ -75,6 +75,7 @@ impl PmemDisk {
 }
 
 /// The disk owns its data, boxed; it lends each bio a `&PmemDisk`.
+#[vtable]
 impl bio_disk::Operations for PmemDisk {
     type QueueData = KBox<Self>;
 

@@ -237,7 +237,7 @@ fn map(
 ) -> Result<Mapping> {
     let node = dev.numa_node();
     let (start, size) = claim.range();
-    let new_pages = |range| PageMap::new(range, &claim, node, Some(failure.clone()));
+    let new_pages = |range| PageMap::new(range, &claim, node, failure.clone());
     match layout {
         Layout::Pfn(pfn) => {
             let pages = new_pages(pfn.pages)?;

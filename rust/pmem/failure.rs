@@ -52,6 +52,7 @@ impl DaxFailure {
     }
 }
 
+#[vtable]
 impl MemoryFailure for DaxFailure {
     fn memory_failure(&self, phys: u64, len: u64, flags: FailureFlags) -> Result {
         let Some((dax, data_start)) = self.target.as_ref() else {

@@ -27,13 +27,13 @@ use kernel::{
     device::{Bound, Device},
     error::{code::EINVAL, from_err_ptr, to_result},
     fmt,
+    module::this_module,
     page::PAGE_SIZE,
     prelude::*,
     static_lock_class,
     str::{CStr, NullTerminatedFormatter},
     sync::Arc,
     types::{ForeignOwnable, ScopeGuard},
-    ModuleMetadata,
 };
 
 /// What the block layer lends a callback: the disk's data, borrowed.
@@ -74,6 +74,7 @@ pub(crate) type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
 ///     sectors: u64,
 /// }
 ///
+/// #[vtable]
 /// impl Operations for Zero {
 ///     type QueueData = KBox<Self>;
 ///
@@ -103,6 +104,11 @@ pub(crate) type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
 /// drop(disk);
 /// # Ok::<(), Error>(())
 /// ```
+///
+/// As with `kernel::miscdevice`, `#[vtable]` sets the implementation's
+/// `OwnerModule` to the module it is written in: the one whose code the
+/// disk's callbacks are, which an open disk keeps loaded.
+#[vtable]
 pub(crate) trait Operations: Sized + 'static {
     /// The data the disk owns and lends to each callback.
     type QueueData: ForeignOwnable + Send + Sync;
@@ -374,11 +380,12 @@ pub(crate) struct NewBioDisk<T: Operations> {
 }
 
 impl<T: Operations> NewBioDisk<T> {
-    /// The operations every disk of this module shares. The owner pins the
-    /// module while a disk is open, so `rmmod` fails with `EBUSY` instead of
-    /// pulling code from under an opener.
+    /// The operations every disk of `T` shares. Their owner, the module
+    /// `T` is implemented in (`submit_bio_callback::<T>` is its code), is
+    /// pinned while a disk is open, so `rmmod` fails with `EBUSY` instead
+    /// of pulling code from under an opener.
     const FOPS: kb::block_device_operations = kb::block_device_operations {
-        owner: <crate::LocalModule as ModuleMetadata>::THIS_MODULE.as_ptr(),
+        owner: this_module::<T::OwnerModule>().as_ptr(),
         submit_bio: Some(submit_bio_callback::<T>),
         ..pin_init::zeroed()
     };

@@ -17,6 +17,7 @@ use kernel::{
         code::{EINVAL, EOPNOTSUPP},
         from_err_ptr, from_result,
     },
+    module::this_module,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::Arc,
@@ -89,6 +90,7 @@ impl FailureFlags {
 ///
 /// struct Generic;
 ///
+/// #[vtable]
 /// impl MemoryFailure for Generic {
 ///     fn memory_failure(&self, phys: u64, len: u64, _flags: FailureFlags) -> Result {
 ///         pr_info!("{len} bytes lost at {phys:#x}\n");
@@ -96,11 +98,28 @@ impl FailureFlags {
 ///     }
 /// }
 /// ```
-pub(crate) trait MemoryFailure: Send + Sync {
+///
+/// As with `kernel::miscdevice`, `#[vtable]` sets the implementation's
+/// `OwnerModule` to the module it is written in: the one whose code the
+/// handler is, which kept pages keep loaded ([`PageMap::keep`]).
+#[vtable]
+pub(crate) trait MemoryFailure: Send + Sync + 'static {
     /// `len` bytes at physical address `phys` are lost. `Err(EOPNOTSUPP)`
     /// leaves them to the kernel's generic handler, which signals the
     /// processes that map the pages; any other result is final.
     fn memory_failure(&self, phys: u64, len: u64, flags: FailureFlags) -> Result;
+}
+
+/// A [`MemoryFailure`] handler of any type, as a page map keeps it.
+trait Handler: Send + Sync {
+    /// See [`MemoryFailure::memory_failure`].
+    fn fail(&self, phys: u64, len: u64, flags: FailureFlags) -> Result;
+}
+
+impl<F: MemoryFailure> Handler for F {
+    fn fail(&self, phys: u64, len: u64, flags: FailureFlags) -> Result {
+        self.memory_failure(phys, len, flags)
+    }
 }
 
 /// A `struct dev_pagemap` and the handler its `memory_failure` reaches.
@@ -110,7 +129,7 @@ pub(crate) trait MemoryFailure: Send + Sync {
 #[repr(C)]
 struct Pgmap {
     pgmap: Opaque<kb::dev_pagemap>,
-    failure: Option<Arc<dyn MemoryFailure>>,
+    failure: Option<Arc<dyn Handler>>,
 }
 
 /// A range of persistent memory described for [`PageMap::new`]: where it
@@ -130,11 +149,11 @@ struct Pgmap {
 /// };
 /// use kernel::sync::Arc;
 ///
-/// fn map(claim: MemRegion, node: i32, failure: Arc<dyn MemoryFailure>) -> Result<Mapping> {
+/// fn map<F: MemoryFailure>(claim: MemRegion, node: i32, failure: Arc<F>) -> Result<Mapping> {
 ///     // `EINVAL` unless the claim is 2 MiB aligned.
 ///     let range = PageRange::in_ram(&claim)?;
 ///     // `EINVAL` unless the range is inside the claim.
-///     let pages = PageMap::new(range, &claim, node, Some(failure))?;
+///     let pages = PageMap::new(range, &claim, node, failure)?;
 ///     Mapping::with_pages(claim, pages, 0)
 /// }
 /// ```
@@ -200,12 +219,13 @@ impl PageRange {
 ///
 /// `pgmap` was set up by `memremap_pages`, which returned `addr`: the
 /// kernel address of `pgmap.range.start`; its `failure` handler is not
-/// changed after that. Dropping `self` removes the pages once no
+/// changed after that, and `owner` is the module whose code it is. Dropping `self` removes the pages once no
 /// `get_dev_pagemap` reference (held by every `memory_failure` call) is
 /// left; it does not wait for user mappings of the pages.
 pub(crate) struct PageMap {
     pgmap: KBox<Pgmap>,
     addr: NonNull<u8>,
+    owner: &'static ThisModule,
 }
 
 // SAFETY: The page map is only read after setup; `memunmap_pages` may be
@@ -216,15 +236,14 @@ unsafe impl Sync for PageMap {}
 
 impl PageMap {
     /// Creates the struct pages of `range` on NUMA node `node`, for fsdax;
-    /// memory failures under them go to `failure`, if given, and else to
-    /// the kernel's generic handler. `range` must be one range inside
-    /// `claim`, else `EINVAL`; the kernel refuses System RAM and ranges
-    /// that have struct pages already.
-    pub(crate) fn new(
+    /// memory failures under them go to `failure` first. `range` must be
+    /// one range inside `claim`, else `EINVAL`; the kernel refuses System
+    /// RAM and ranges that have struct pages already.
+    pub(crate) fn new<F: MemoryFailure>(
         range: PageRange,
         claim: &MemRegion,
         node: i32,
-        failure: Option<Arc<dyn MemoryFailure>>,
+        failure: Arc<F>,
     ) -> Result<Self> {
         let mut pgmap = range.0;
         // SAFETY: the page map is ours alone until `memremap_pages`.
@@ -239,16 +258,19 @@ impl PageMap {
         }
         raw.type_ = kb::memory_type_MEMORY_DEVICE_FS_DAX;
         raw.owner = pgmap.pgmap.get().cast();
-        if failure.is_some() {
-            raw.ops = &FAILURE_OPS;
-        }
-        pgmap.failure = failure;
+        raw.ops = &FAILURE_OPS;
+        pgmap.failure = Some(failure);
         // SAFETY: `pgmap` describes one claimed range (checked above) and
         // stays at its address (boxed) until `memunmap_pages` in `drop`.
         let addr = from_err_ptr(unsafe { kb::memremap_pages(pgmap.pgmap.get(), node) })?;
         let addr = NonNull::new(addr.cast::<u8>()).ok_or(EINVAL)?;
-        // INVARIANT: set up by `memremap_pages` above.
-        Ok(Self { pgmap, addr })
+        // INVARIANT: set up by `memremap_pages` above; `owner` is the
+        // handler's `OwnerModule`, set by `#[vtable]` where it is written.
+        Ok(Self {
+            pgmap,
+            addr,
+            owner: this_module::<F::OwnerModule>(),
+        })
     }
 
     fn raw(&self) -> &kb::dev_pagemap {
@@ -313,12 +335,16 @@ impl PageMap {
     /// Keeps the pages for good, for processes that still map them:
     /// `memunmap_pages` waits for `get_dev_pagemap` references, not for
     /// user mappings, and removing the pages under them would crash the
-    /// kernel when they go. `module`, whose code the page map's operations
-    /// are, stays loaded as long.
-    pub(crate) fn keep(self, module: &'static ThisModule) {
-        // SAFETY: `module` is live (this code is part of it, or it is
-        // null for built-in code); the reference taken is never put.
-        unsafe { kb::__module_get(module.as_ptr()) };
+    /// kernel when they go. Their memory failures still reach this file's
+    /// operations and the handler: the modules of both stay loaded as long
+    /// (built-in code has none).
+    pub(crate) fn keep(self) {
+        for module in [this_module::<crate::LocalModule>(), self.owner] {
+            // SAFETY: both modules are live: this code is part of the
+            // first, and the handler, which `self` owns, of the second
+            // (type invariant); the reference is never put.
+            unsafe { kb::__module_get(module.as_ptr()) };
+        }
         core::mem::forget(self);
     }
 
@@ -374,7 +400,7 @@ extern "C" fn memory_failure_callback(
     };
     let (phys, len) = ((pfn as u64) << PAGE_SHIFT, (nr_pages as u64) << PAGE_SHIFT);
     from_result(|| {
-        failure.memory_failure(phys, len, FailureFlags(flags))?;
+        failure.fail(phys, len, FailureFlags(flags))?;
         Ok(0)
     })
 }

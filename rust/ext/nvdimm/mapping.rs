@@ -20,7 +20,6 @@ use kernel::{
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
-    ModuleMetadata, ThisModule,
 };
 
 /// Persistent memory mapped into the kernel: with `memremap` (no struct
@@ -155,11 +154,11 @@ impl Mapping {
     /// Keeps the struct pages, the mapping and the claim for good, for
     /// processes that still map the pages: nothing waits for their
     /// mappings, and removing the pages under them would crash the kernel
-    /// when they go. `module`, whose code the page map's operations are,
-    /// stays loaded as long.
-    fn keep(&mut self, module: &'static ThisModule) {
+    /// when they go. So do the modules their memory failures reach
+    /// ([`PageMap::keep`]).
+    fn keep(&mut self) {
         if let Backing::Pages(pages) = core::mem::replace(&mut self.backing, Backing::Kept) {
-            pages.keep(module);
+            pages.keep();
             core::mem::forget(self.claim.take());
         }
     }
@@ -386,7 +385,7 @@ impl Drop for Mapping {
                 pages.start(),
                 pages.size()
             );
-            self.keep(&<crate::LocalModule as ModuleMetadata>::THIS_MODULE);
+            self.keep();
         }
         if let Backing::Remap = self.backing {
             // SAFETY: mapped by `memremap` (type invariant) and no longer

@@ -21,18 +21,18 @@ use kernel::{error::code::EOPNOTSUPP, prelude::*};
 ///
 /// ```no_run
 /// use crate::ext::{
-///     mm::pagemap::PageMap,
+///     mm::pagemap::{MemoryFailure, PageMap},
 ///     nvdimm::{mapping::Mapping, pfn::PfnLayout, NdDevice},
 /// };
-/// use kernel::device::Core;
+/// use kernel::{device::Core, sync::Arc};
 ///
-/// fn map(dev: &NdDevice<Core<'_>>) -> Result<Mapping> {
+/// fn map<F: MemoryFailure>(dev: &NdDevice<Core<'_>>, failure: Arc<F>) -> Result<Mapping> {
 ///     let ns = dev.namespace()?;
 ///     let enabled = ns.enable(dev)?;
 ///     let layout = PfnLayout::read(&enabled)?;
 ///     drop(enabled);
 ///     let claim = ns.claim()?;
-///     let pages = PageMap::new(layout.pages, &claim, dev.numa_node(), None)?;
+///     let pages = PageMap::new(layout.pages, &claim, dev.numa_node(), failure)?;
 ///     Mapping::with_pages(claim, pages, layout.data_offset)
 /// }
 /// ```
