@@ -219,9 +219,10 @@ impl PageRange {
 ///
 /// `pgmap` was set up by `memremap_pages`, which returned `addr`: the
 /// kernel address of `pgmap.range.start`; its `failure` handler is not
-/// changed after that, and `owner` is the module whose code it is. Dropping `self` removes the pages once no
-/// `get_dev_pagemap` reference (held by every `memory_failure` call) is
-/// left; it does not wait for user mappings of the pages.
+/// changed after that, and `owner` is the module whose code it is.
+/// Dropping `self` removes the pages once no `get_dev_pagemap` reference
+/// (held by every `memory_failure` call) is left; it does not wait for
+/// user mappings of the pages.
 pub(crate) struct PageMap {
     pgmap: KBox<Pgmap>,
     addr: NonNull<u8>,

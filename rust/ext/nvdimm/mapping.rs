@@ -381,7 +381,7 @@ impl Drop for Mapping {
         let busy = self.busy_pages();
         if let Some(pages) = self.pages().filter(|_| busy != 0) {
             pr_warn!(
-                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: keeping the pages and the claim until reboot\n",
+                "{:#x}+{:#x}: {busy} page(s) still mapped by processes: kept until reboot\n",
                 pages.start(),
                 pages.size()
             );
