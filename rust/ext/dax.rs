@@ -36,14 +36,20 @@ use kernel::{
 ///
 /// # Examples
 ///
-/// The one way to an `Access` is a mapping with struct pages; see
-/// [`Operations`].
+/// The one way to an `Access` is a mapping with struct pages, here any
+/// `Memory`; see [`Operations`].
 ///
 /// ```no_run
-/// use crate::ext::{dax::Access, nvdimm::mapping::Mapping};
+/// use crate::ext::dax::Access;
 ///
-/// fn first_pages(mapping: &Mapping) -> Result<Access<'_>> {
-///     // `EOPNOTSUPP` without struct pages, `EIO` past the end.
+/// /// Persistent memory with struct pages, mapped.
+/// trait Memory {
+///     fn access(&self, pgoff: u64, pages: u64) -> Result<Access<'_>>;
+/// }
+///
+/// fn first_pages(mapping: &impl Memory) -> Result<Access<'_>> {
+///     // rpmem's `Mapping`: `EOPNOTSUPP` without struct pages, `EIO` past
+///     // the end, else the four pages.
 ///     let access = mapping.access(0, 4)?;
 ///     assert_eq!(access.pages(), 4);
 ///     Ok(access)
@@ -120,24 +126,30 @@ pub(crate) enum Mode {
 /// # Examples
 ///
 /// The DAX device of a mapping with struct pages and no media errors
-/// (rpmem's, `Pmem`, also keeps a bad sector list and recovers writes):
+/// (rpmem's, `Pmem`, also keeps a bad sector list and recovers writes; its
+/// `Memory` is `Mapping` of `ext::nvdimm::mapping`, which is what makes an
+/// [`Access`]):
 ///
 /// ```no_run
-/// use crate::ext::{
-///     dax::{self, Access, Mode, Registration},
-///     nvdimm::mapping::Mapping,
-/// };
+/// use crate::ext::dax::{self, Access, Mode, Registration};
 /// use kernel::{
 ///     page::{PAGE_SHIFT, PAGE_SIZE},
 ///     sync::Arc,
 /// };
 ///
-/// struct Direct {
-///     mapping: Mapping,
+/// /// Persistent memory with struct pages, mapped.
+/// trait Memory: Send + Sync + 'static {
+///     fn size(&self) -> u64;
+///     fn access(&self, pgoff: u64, pages: u64) -> Result<Access<'_>>;
+///     fn zero(&self, offset: u64, len: usize) -> Result;
+/// }
+///
+/// struct Direct<M> {
+///     mapping: M,
 /// }
 ///
 /// #[vtable]
-/// impl dax::Operations for Direct {
+/// impl<M: Memory> dax::Operations for Direct<M> {
 ///     fn direct_access(this: &Self, pgoff: u64, pages: i64, _mode: Mode) -> Result<Access<'_>> {
 ///         let left = (this.mapping.size() >> PAGE_SHIFT).saturating_sub(pgoff);
 ///         this.mapping.access(pgoff, (pages.max(0) as u64).min(left))
@@ -151,7 +163,7 @@ pub(crate) enum Mode {
 ///     }
 /// }
 ///
-/// fn register(mapping: Mapping) -> Result<Option<Registration<Direct>>> {
+/// fn register<M: Memory>(mapping: M) -> Result<Option<Registration<Direct<M>>>> {
 ///     let direct = Arc::new(Direct { mapping }, GFP_KERNEL)?;
 ///     let reg = Registration::new(direct)?; // `None` without CONFIG_DAX.
 ///     if let Some(dax) = reg.as_ref().map(Registration::dax) {
@@ -352,18 +364,26 @@ impl Drop for Dax {
 ///
 /// # Examples
 ///
-/// See [`NewBioDisk`] for adding
-/// one, and [`Registration`] for its removal.
+/// A DAX device becomes the host of a new disk before the disk appears, as
+/// in rpmem's probe; see [`Registration`] for its removal.
 ///
 /// ```no_run
 /// use crate::ext::{
-///     block::bio_disk::{NewBioDisk, Operations},
+///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
 ///     dax::{Dax, DaxHost},
 /// };
-/// use kernel::sync::Arc;
+/// use kernel::{
+///     device::{Bound, Device},
+///     sync::Arc,
+/// };
 ///
-/// fn host<T: Operations>(dax: &Arc<Dax>, disk: &NewBioDisk<T>) -> Result<DaxHost> {
-///     DaxHost::add(dax, disk)
+/// fn add<T: Operations>(
+///     parent: &Device<Bound>,
+///     disk: NewBioDisk<T>,
+///     dax: &Arc<Dax>,
+/// ) -> Result<(DaxHost, BioDisk<T>)> {
+///     let host = DaxHost::add(dax, &disk)?;
+///     Ok((host, disk.add(parent, None)?))
 /// }
 /// ```
 ///

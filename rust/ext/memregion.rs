@@ -20,18 +20,17 @@ use kernel::{
 /// # Examples
 ///
 /// A bound driver claims its namespace's range through `Namespace::claim`
-/// of `ext::nvdimm`, the safe way to one:
+/// of `ext::nvdimm`, the safe way to one (`EBUSY` if any of it is claimed
+/// already). What a claim covers:
 ///
 /// ```no_run
-/// use crate::ext::{memregion::MemRegion, nvdimm::Namespace};
+/// use crate::ext::memregion::MemRegion;
 ///
-/// fn claim(ns: &Namespace<'_>) -> Result<MemRegion> {
-///     let claim = ns.claim()?; // `EBUSY` if any of it is claimed already.
+/// fn bounds(claim: &MemRegion) {
 ///     let (start, size) = claim.range();
 ///     assert!(claim.contains(start, size));
 ///     assert!(!claim.contains(start, size + 1));
 ///     assert!(!claim.contains(start, 0));
-///     Ok(claim)
 /// }
 /// ```
 ///

@@ -25,18 +25,33 @@ use kernel::{
 ///
 /// # Examples
 ///
-/// See [`Attribute`] for a whole group.
+/// The abstraction of a kind of device implements it: `BioDisk<T>` of
+/// `ext::block::bio_disk` lends a disk's attributes what the disk's queue
+/// data lends. The simplest kind lends one static to all its devices:
 ///
 /// ```no_run
-/// use crate::ext::{block::bio_disk::{BioDisk, Operations}, sysfs::AttributeOwner};
+/// use crate::ext::sysfs::AttributeOwner;
+/// use kernel::{bindings, sync::atomic::Atomic};
 ///
-/// // A disk whose queue data is a `KBox<T>` lends its attributes a `&T`.
-/// fn owner<T: Operations<QueueData = KBox<T>>>()
-/// where
-///     BioDisk<T>: AttributeOwner<Data = T>,
-/// {
+/// /// Devices whose attributes all reach one global limit.
+/// struct Global;
+///
+/// static LIMIT: Atomic<u32> = Atomic::new(0);
+///
+/// // SAFETY: `with_data` lends every device the same static.
+/// unsafe impl AttributeOwner for Global {
+///     type Data = Atomic<u32>;
+///
+///     unsafe fn with_data<R>(
+///         _dev: *mut bindings::device,
+///         f: impl FnOnce(&Atomic<u32>) -> R,
+///     ) -> R {
+///         f(&LIMIT)
+///     }
 /// }
 /// ```
+///
+/// See [`Attribute`] for a whole group.
 ///
 /// # Safety
 ///
@@ -60,29 +75,31 @@ pub(crate) unsafe trait AttributeOwner: 'static {
 ///
 /// # Examples
 ///
-/// A writable file of a bio-based disk, its directory and the list the disk
-/// is added with (rpmem's are in `rust/pmem/attrs.rs`):
+/// A writable file of devices whose data is a `Disk`, its directory and
+/// the list such a device is added with. The kind of device here, `Disks`
+/// (hidden; see [`AttributeOwner`]), lends them all the one `DISK`; a
+/// bio-based disk lends each disk its own (rpmem's files are in
+/// `rust/pmem/attrs.rs`):
 ///
 /// ```
-/// use crate::ext::{
-///     block::{
-///         bio::Bio,
-///         bio_disk::{BioDisk, Operations},
-///     },
-///     sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups},
-/// };
+/// use crate::ext::sysfs::{AttrGroup, AttrGroups, AttrList, Attribute, DevAttr, Groups};
 /// use kernel::{fmt, str::CStr, sync::atomic::{Atomic, Relaxed}};
+/// # use crate::ext::sysfs::AttributeOwner;
+/// # use kernel::bindings;
 ///
 /// struct Disk {
 ///     limit: Atomic<u32>,
 /// }
 ///
-/// #[vtable]
-/// impl Operations for Disk {
-///     type QueueData = KBox<Self>;
-///
-///     fn submit_bio(_this: &Self, _bio: Bio<'_>) {}
-/// }
+/// static DISK: Disk = Disk { limit: Atomic::new(0) };
+/// # struct Disks;
+/// # // SAFETY: `with_data` lends every device the same static.
+/// # unsafe impl AttributeOwner for Disks {
+/// #     type Data = Disk;
+/// #     unsafe fn with_data<R>(_dev: *mut bindings::device, f: impl FnOnce(&Disk) -> R) -> R {
+/// #         f(&DISK)
+/// #     }
+/// # }
 ///
 /// /// `limit`, a file root may write a number to.
 /// struct Limit;
@@ -103,15 +120,21 @@ pub(crate) unsafe trait AttributeOwner: 'static {
 ///     }
 /// }
 ///
-/// // The files of the disk, in a directory `ops` below it.
-/// static LIMIT: DevAttr<BioDisk<Disk>> = DevAttr::new::<Limit>();
-/// static ATTRS: AttrList<BioDisk<Disk>, 1> = AttrList::new([&LIMIT]);
-/// static OPS: AttrGroup<BioDisk<Disk>> = AttrGroup::new(c"ops", &ATTRS);
-/// static GROUPS: AttrGroups<BioDisk<Disk>, 1> = AttrGroups::new([&OPS]);
+/// // The files of the device, in a directory `ops` below it.
+/// static LIMIT: DevAttr<Disks> = DevAttr::new::<Limit>();
+/// static ATTRS: AttrList<Disks, 1> = AttrList::new([&LIMIT]);
+/// static OPS: AttrGroup<Disks> = AttrGroup::new(c"ops", &ATTRS);
+/// static GROUPS: AttrGroups<Disks, 1> = AttrGroups::new([&OPS]);
 ///
-/// // What `NewBioDisk::<Disk>::add` takes, and only it.
-/// let groups: Groups<BioDisk<Disk>> = GROUPS.get();
+/// // What the device is added with (for a disk, `NewBioDisk::add`).
+/// let groups: Groups<Disks> = GROUPS.get();
 /// assert!(!groups.as_ptr().is_null());
+///
+/// // What writes of "42" and of "lots" to the file do.
+/// Limit::store(&DISK, b"42\n")?;
+/// assert_eq!(DISK.limit.load(Relaxed), 42);
+/// assert_eq!(Limit::store(&DISK, b"lots\n"), Err(EINVAL));
+/// # Ok::<(), Error>(())
 /// ```
 pub(crate) trait Attribute<T>: 'static {
     /// The file's name.
@@ -135,13 +158,10 @@ pub(crate) trait Attribute<T>: 'static {
 /// See [`Attribute`] for a whole group.
 ///
 /// ```no_run
-/// use crate::ext::{
-///     block::bio_disk::{BioDisk, Operations},
-///     sysfs::{Attribute, DevAttr},
-/// };
+/// use crate::ext::sysfs::{Attribute, AttributeOwner, DevAttr};
 ///
-/// // The file `A` of disks whose data is a `KBox<T>`.
-/// const fn file<T: Operations<QueueData = KBox<T>>, A: Attribute<T>>() -> DevAttr<BioDisk<T>> {
+/// // The file `A` of devices of kind `O`, which shows their data.
+/// const fn file<O: AttributeOwner, A: Attribute<O::Data>>() -> DevAttr<O> {
 ///     DevAttr::new::<A>()
 /// }
 /// ```
@@ -302,19 +322,19 @@ impl<T: AttributeOwner, const N: usize> AttrGroups<T, N> {
 ///
 /// See [`Attribute`] for a whole group.
 ///
-/// ```no_run
-/// use crate::ext::{
-///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
-///     sysfs::Groups,
-/// };
-/// use kernel::device::{Bound, Device};
+/// The abstraction of the kind of device takes it when it adds one (a
+/// bio-based disk's `NewBioDisk::add`) and hands C the raw list:
 ///
-/// fn add<T: Operations>(
-///     disk: NewBioDisk<T>,
-///     parent: &Device<Bound>,
-///     groups: Groups<BioDisk<T>>,
-/// ) -> Result<BioDisk<T>> {
-///     disk.add(parent, Some(groups))
+/// ```no_run
+/// use crate::ext::sysfs::{AttrGroups, AttributeOwner, Groups};
+/// use kernel::bindings;
+///
+/// fn raw<O: AttributeOwner>(
+///     list: &'static AttrGroups<O, 2>,
+/// ) -> *mut *const bindings::attribute_group {
+///     // `Copy`: one static list serves every device of the kind.
+///     let groups: Groups<O> = list.get();
+///     groups.as_ptr()
 /// }
 /// ```
 ///

@@ -308,22 +308,29 @@ impl<'a> Iterator for Segments<'a> {
 ///
 /// # Examples
 ///
-/// One segment copied to or from persistent memory, as rpmem's data path
-/// does:
+/// One segment copied to or from the disk's memory, as rpmem's data path
+/// does (its `Media` is `Mapping` of `ext::nvdimm::mapping`, persistent
+/// memory):
 ///
 /// ```no_run
-/// use crate::ext::{block::bio::Segment, nvdimm::mapping::Mapping};
+/// use crate::ext::block::bio::{MappedSegment, Segment};
 /// use kernel::block::SECTOR_SHIFT;
 ///
-/// fn copy(mapping: &Mapping, seg: &Segment<'_>, write: bool) -> Result {
+/// /// Where the disk's data is.
+/// trait Media {
+///     fn read(&self, offset: u64, to: &MappedSegment<'_>) -> Result;
+///     fn write(&self, offset: u64, from: &MappedSegment<'_>) -> Result;
+/// }
+///
+/// fn copy(media: &impl Media, seg: &Segment<'_>, write: bool) -> Result {
 ///     let offset = seg.sector() << SECTOR_SHIFT;
 ///     // Mapped for the closure only: local mappings are released in the
 ///     // reverse order of their making.
 ///     seg.with_mapped(|mapped| {
 ///         if write {
-///             mapping.write(offset, mapped)
+///             media.write(offset, mapped)
 ///         } else {
-///             mapping.read(offset, mapped)
+///             media.read(offset, mapped)
 ///         }
 ///     })
 /// }

@@ -345,26 +345,27 @@ unsafe fn borrow<'a, T: Operations>(disk: *mut kb::gendisk) -> ForeignBorrowed<'
 ///
 /// # Examples
 ///
-/// A DAX device becomes the host of a new disk before the disk appears, as
-/// in rpmem's probe:
+/// A disk added with its sysfs files, static groups of `ext::sysfs`: a disk
+/// whose queue data is a `KBox<T>` lends its attributes a `&T`. (A DAX
+/// host, `DaxHost::add` of `ext::dax`, is attached before the disk is
+/// added, so that it is there when the disk appears.)
 ///
 /// ```no_run
 /// use crate::ext::{
 ///     block::bio_disk::{BioDisk, NewBioDisk, Operations},
-///     dax::{Dax, DaxHost},
+///     sysfs::{AttrGroups, AttributeOwner},
 /// };
-/// use kernel::{
-///     device::{Bound, Device},
-///     sync::Arc,
-/// };
+/// use kernel::device::{Bound, Device};
 ///
-/// fn add<T: Operations>(
+/// fn add<T: Operations<QueueData = KBox<T>>>(
 ///     parent: &Device<Bound>,
 ///     disk: NewBioDisk<T>,
-///     dax: &Arc<Dax>,
-/// ) -> Result<(DaxHost, BioDisk<T>)> {
-///     let host = DaxHost::add(dax, &disk)?;
-///     Ok((host, disk.add(parent, None)?))
+///     groups: &'static AttrGroups<BioDisk<T>, 2>,
+/// ) -> Result<BioDisk<T>>
+/// where
+///     BioDisk<T>: AttributeOwner<Data = T>,
+/// {
+///     disk.add(parent, Some(groups.get()))
 /// }
 /// ```
 ///

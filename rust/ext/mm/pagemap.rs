@@ -137,24 +137,23 @@ struct Pgmap {
 ///
 /// # Examples
 ///
-/// A raw namespace's range with its memmap in RAM, as rpmem maps it
-/// (`PageRange::unset` is for `NdPfn::setup`, which fills it in from a pfn
-/// info block):
+/// A raw namespace's range with its memmap in RAM, as rpmem maps it (the
+/// page map then goes with the claim into `Mapping::with_pages` of
+/// `ext::nvdimm::mapping`; `PageRange::unset` is for `NdPfn::setup`, which
+/// fills it in from a pfn info block):
 ///
 /// ```no_run
 /// use crate::ext::{
 ///     memregion::MemRegion,
 ///     mm::pagemap::{MemoryFailure, PageMap, PageRange},
-///     nvdimm::mapping::Mapping,
 /// };
 /// use kernel::sync::Arc;
 ///
-/// fn map<F: MemoryFailure>(claim: MemRegion, node: i32, failure: Arc<F>) -> Result<Mapping> {
+/// fn map<F: MemoryFailure>(claim: &MemRegion, node: i32, failure: Arc<F>) -> Result<PageMap> {
 ///     // `EINVAL` unless the claim is 2 MiB aligned.
-///     let range = PageRange::in_ram(&claim)?;
+///     let range = PageRange::in_ram(claim)?;
 ///     // `EINVAL` unless the range is inside the claim.
-///     let pages = PageMap::new(range, &claim, node, failure)?;
-///     Mapping::with_pages(claim, pages, 0)
+///     PageMap::new(range, claim, node, failure)
 /// }
 /// ```
 pub(crate) struct PageRange(KBox<Pgmap>);
