@@ -3,10 +3,14 @@
 #
 # The kernel patch series (make series) applies to the Linux 7.3 tree it
 # is made for, patch after patch, and scripts/checkpatch.pl --strict of
-# that tree finds nothing in any patch. Controls: a patch applied out of
-# order (the driver, alone on the base) must not apply, and a line over
-# 100 columns written into a copy of the driver's sources must come out in
-# the series and make checkpatch fail on that patch, for that reason.
+# that tree finds nothing in any patch, and the examples of each patch's
+# doc comments (the kernel crate's doctests in-tree) name only items of
+# that patch and earlier ones. Controls: a patch applied out of order (the
+# driver, alone on the base) must not apply, a line over 100 columns
+# written into a copy of the driver's sources must come out in the series
+# and make checkpatch fail on that patch, for that reason, and an example
+# of an early patch doctored to name a later patch's item must fail the
+# examples' check, for that example and that item.
 # Runs on the host, from the cached base (tools/series.sh makes it once).
 
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +30,7 @@ for p in "$tmp"/out/0*.patch; do
 done
 [ ${#patches[@]} -gt 0 ] || die "make series wrote no patches"
 
-ktap_plan $((2 * ${#patches[@]} + 3))
+ktap_plan $((2 * ${#patches[@]} + 5))
 
 # The cover letter carries the benchmark table and the test summary.
 cover_complete()
@@ -65,6 +69,16 @@ for p in "${patches[@]}"; do
 	check "checkpatch --strict: $(basename "$p")" checkpatch "$p" 0
 done
 
+# In-tree, the examples are doctests, built with each patch
+# (tools/check-series.sh): none may name what a later patch adds.
+examples_order()
+{
+	local out
+	out=$(python3 "$RPMEM_TOP/tools/series.py" --examples "$RPMEM_TOP" 2>&1) ||
+		fail "$out"
+}
+check "examples name only items of their own patch and earlier ones" examples_order
+
 # Control: out of order, the driver's patch does not apply to the base.
 driver_subject='^Subject: \[PATCH [0-9/]*\] nvdimm: add rpmem'
 driver=$(grep -l "$driver_subject" "${patches[@]}")
@@ -92,5 +106,23 @@ bad_line()
 	checkpatch "$p" 1 'line length of 123 exceeds 100 columns'
 }
 check "control: a line over 100 columns fails checkpatch" bad_line
+
+# Control: badblocks' example (patch 3) made to name nvdimm's Mapping
+# (patch 8) fails the examples' check, for that example and that item.
+later_item()
+{
+	local copy=$tmp/examples out
+	mkdir -p "$copy/rust"
+	cp -r "$RPMEM_TOP/rust/ext" "$copy/rust/"
+	sed -i 's|^/// use crate::ext::badblocks::Badblocks;$|/// use crate::ext::{badblocks::Badblocks, nvdimm::mapping::Mapping};|' \
+		"$copy/rust/ext/badblocks.rs"
+	grep -q 'nvdimm::mapping::Mapping}' "$copy/rust/ext/badblocks.rs" ||
+		fail "no example of badblocks.rs to doctor" || return
+	! out=$(python3 "$RPMEM_TOP/tools/series.py" --examples "$copy" 2>&1) ||
+		fail "the check passed: $out" || return
+	grep -q '^rust/ext/badblocks.rs:[0-9]*: crate::ext::nvdimm::mapping::Mapping is patch nvdimm' \
+		<<<"$out" || fail "not for that example and item: $out"
+}
+check "control: an example naming a later patch's item fails the check" later_item
 
 ktap_finish

@@ -4,6 +4,11 @@
 # series.py TOP GIT_DIR BASE OUTDIR: the in-tree form of rpmem, as a
 # git format-patch series against the Linux 7.3 commit BASE of GIT_DIR.
 #
+# series.py --examples TOP: checks that each example of rust/ext/'s doc
+# comments names only items of its own patch and of earlier ones (in-tree
+# they are the kernel crate's doctests, built with every patch); for
+# selftests/series_check.sh.
+#
 # Called by tools/series.sh, which says where things are. Each patch is
 # built from the files of this repository as they are (rust/ext/ into
 # rust/kernel/, rust/sys/shim.c into rust/helpers/, rust/pmem/ into
@@ -33,7 +38,7 @@ import subprocess
 import sys
 import textwrap
 
-if sys.argv[1] == '--cover':
+if sys.argv[1] in ('--cover', '--examples'):
     TOP = sys.argv[2]
 else:
     TOP, GIT_DIR, BASE, OUT = sys.argv[1:5]
@@ -343,6 +348,10 @@ def add_mod(text, name, cfg=None):
 
 # --- the patches -------------------------------------------------------------
 
+# The abstractions' patches, in the series' order (after nd.h's, before the
+# driver's): each only uses what the ones before it add.
+ABSTRACTIONS = ['sysfs', 'badblocks', 'memregion', 'pagemap', 'block', 'dax', 'nvdimm']
+
 KERNEL_FILES = {
     'sysfs': ['rust/ext/sysfs.rs'],
     'badblocks': ['rust/ext/badblocks.rs'],
@@ -511,7 +520,7 @@ def main():
 
     helpers = shim_functions()
     consts = const_helpers()
-    for key in ['sysfs', 'badblocks', 'memregion', 'pagemap', 'block', 'dax', 'nvdimm']:
+    for key in ABSTRACTIONS:
         files = {}
         for src in KERNEL_FILES[key]:
             dst = src.replace('rust/ext/', 'rust/kernel/')
@@ -632,15 +641,14 @@ KCONFIG_KUNIT = '''config NVDIMM_RPMEM_KUNIT_TEST
 
 def helper_patch(name):
     """The patch that adds helper name: the first whose sources call it."""
-    for key in ['sysfs', 'badblocks', 'memregion', 'pagemap', 'block', 'dax', 'nvdimm']:
+    for key in ABSTRACTIONS:
         if any(f'rpmem_{name}(' in read(src) for src in KERNEL_FILES[key]):
             return key
     return 'nvdimm'
 
 
 def helper_files(upto):
-    order = ['sysfs', 'badblocks', 'memregion', 'pagemap', 'block', 'dax', 'nvdimm',
-             'driver', 'docs']
+    order = ABSTRACTIONS + ['driver', 'docs']
     out = set()
     for name, (_, where) in HELPERS.items():
         if where == 'nvdimm.c' and order.index(helper_patch(name)) <= order.index(upto):
@@ -769,8 +777,80 @@ def cover(path):
         f.write(text)
 
 
+# --- the examples ------------------------------------------------------------
+
+def ext_file(path):
+    """The file of rust/ext/ that defines path (a list of names after
+    `crate::ext::`, or after `kernel::`), or None."""
+    for n in range(len(path), 0, -1):
+        name = 'rust/ext/' + '/'.join(path[:n]) + '.rs'
+        if os.path.exists(os.path.join(TOP, name)):
+            return name
+    return None
+
+
+def example_paths(code):
+    """The paths an example names that may be rust/ext/'s: those of its
+    use items and the others written out, as lists of names after
+    `crate::ext::` ('ext') or after `kernel::` ('kernel')."""
+    out = []
+    uses = r'(?<![\w:])use\s+((?:crate::ext|ext|kernel)::[^;]*);'
+    for tree in re.findall(uses, code, re.S):
+        out += parse_use(tree)
+    rest = re.sub(uses, '', code, flags=re.S)
+    for path in re.findall(r'(?<![\w:])((?:crate::ext|ext|kernel)(?:::[A-Za-z_]\w*)+)', rest):
+        out.append(path.split('::'))
+    paths = []
+    for p in out:
+        p = [n.split(' as ')[0] for n in p if n != 'self']
+        if p[:2] == ['crate', 'ext']:
+            paths.append(('ext', p[2:]))
+        elif p[0] in ('ext', 'kernel'):
+            paths.append((p[0], p[1:]))
+    return paths
+
+
+def examples_order():
+    """Checks that every example of the abstractions (tools/doctests.py
+    extracts them as rustdoc does) names only items of its own patch and
+    of earlier ones: in-tree the examples are the kernel crate's doctests
+    (RUST_KERNEL_DOCTESTS), built with each patch. Exits 1 naming each
+    example that names a later patch's item, or an unknown module of
+    rust/ext/."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import doctests
+    patch_of = {src: i for i, key in enumerate(ABSTRACTIONS) for src in KERNEL_FILES[key]}
+    bad, count = [], 0
+    for dirpath, _, fnames in sorted(os.walk(os.path.join(TOP, 'rust/ext'))):
+        for fn in sorted(fnames):
+            src = os.path.relpath(os.path.join(dirpath, fn), TOP)
+            if fn.endswith('.rs') and src not in patch_of:
+                bad.append(f'{src}: in no patch of KERNEL_FILES')
+    for src, n in sorted(patch_of.items(), key=lambda kv: (kv[1], kv[0])):
+        for line, info, body in doctests.examples(os.path.join(TOP, src), src):
+            if info.replace(' ', '') not in doctests.RUN | doctests.COMPILE_ONLY:
+                continue
+            count += 1
+            for root, path in example_paths('\n'.join(body)):
+                dep = ext_file(path)
+                name = '::'.join(['crate::ext' if root == 'ext' else root] + path)
+                if dep is None:
+                    if root == 'ext':
+                        bad.append(f'{src}:{line}: {name}: not in rust/ext/')
+                elif patch_of[dep] > n:
+                    bad.append(f'{src}:{line}: {name} is patch {ABSTRACTIONS[patch_of[dep]]}\'s '
+                               f'({dep}), after {ABSTRACTIONS[n]}')
+    for b in dict.fromkeys(bad):
+        print(b)
+    if bad or not count:
+        sys.exit(1)
+    print(f'{count} examples, each naming only items of its own patch and earlier ones')
+
+
 if __name__ == '__main__':
     if sys.argv[1] == '--cover':
         cover(sys.argv[3])
+    elif sys.argv[1] == '--examples':
+        examples_order()
     else:
         main()
