@@ -15,10 +15,11 @@
 #    kernel incrementally in $RPMEM_CACHE/series/kbuild: the test kernel's
 #    configuration (its .config) plus NVDIMM_RPMEM=m and its KUnit tests,
 #    vmlinux and modules with CLIPPY=1 (CONFIG_WERROR makes any lint an
-#    error), then rustfmtcheck and rustdoc. With the last patch, the
-#    kernel crate's doctests too (RUST_KERNEL_DOCTESTS: the examples of
-#    the abstractions' documentation, run at boot). A patch that does not
-#    build stops it.
+#    error) and the kernel crate's doctests (RUST_KERNEL_DOCTESTS: the
+#    examples of the abstractions' documentation, run at boot; each names
+#    only what its patch and the earlier ones add, which series_check
+#    checks), then rustfmtcheck and rustdoc. A patch that does not build
+#    stops it.
 # 3. With the whole series built, runs make check's selftests on that
 #    kernel, loading the in-tree drivers/nvdimm/rpmem/rpmem.ko
 #    (RPMEM_CHECK_KDIR and RPMEM_KO for tools/check.sh); T="..." as make
@@ -26,8 +27,8 @@
 #    kernel is the out-of-tree debug one) and series_check.
 #
 # The first build is a whole kernel: about 11 minutes of both idle cores.
-# Each patch after it rebuilds the Rust side (the kernel crate and what
-# uses it), the last one the doctests too.
+# Each patch after it rebuilds the Rust side (the kernel crate, its
+# doctests and what uses it).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -86,15 +87,14 @@ fi
 mkdir -p "$obj"
 kmake() { make -C "$tree" O="$obj" -j"$(nproc)" BINDGEN="$BINDGEN" "$@"; }
 
-# The test kernel's configuration and the series' options; a symbol the
-# tree does not have yet (before the driver's patch) is dropped by
-# olddefconfig, so they are set again after every patch. The doctests
-# (RUST_KERNEL_DOCTESTS) only with the last patch: examples of earlier
-# patches name abstractions of later ones (Documentation/patch-series.rst).
-configure()	# DOCTESTS: -e or -d
+# The test kernel's configuration and the series' options, the doctests
+# (RUST_KERNEL_DOCTESTS) with every patch; a symbol the tree does not have
+# yet (before the driver's patch) is dropped by olddefconfig, so they are
+# set again after every patch.
+configure()
 {
 	"$tree/scripts/config" --file "$obj/.config" -m NVDIMM_RPMEM \
-		-e NVDIMM_RPMEM_KUNIT_TEST "$1" RUST_KERNEL_DOCTESTS
+		-e NVDIMM_RPMEM_KUNIT_TEST -e RUST_KERNEL_DOCTESTS
 	kmake olddefconfig >/dev/null
 }
 cmp -s "$kdir/.config" "$obj/.config.base" || {
@@ -118,7 +118,7 @@ for p in "${patches[@]}"; do
 	t0=$SECONDS
 	git -C "$tree" -c user.name=rpmem -c user.email=rpmem@localhost am -q "$p" ||
 		die "$name does not apply"
-	if [ "$p" = "${patches[-1]}" ]; then configure -e; else configure -d; fi
+	configure
 	kmake CLIPPY=1 vmlinux modules >"$obj/build.log" 2>&1 ||
 		{ tail -n 40 "$obj/build.log"; die "$name does not build (or clippy)"; }
 	kmake rustfmtcheck >"$obj/rustfmt.log" 2>&1 ||

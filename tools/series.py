@@ -726,11 +726,11 @@ guests, any oops, WARNING, lockdep, KASAN or UBSAN report failing it:
 
 %s
 In-tree (make check-series of rpmem): each patch builds with CLIPPY=1
-and CONFIG_WERROR, rustfmtcheck and rustdoc are clean; the whole series
-builds with RUST_KERNEL_DOCTESTS, and a kernel of it boots with rpmem
-built as a module, its KUnit suites and the abstractions' doctests
-passing. The examples of some abstractions name those of later patches,
-so the doctests build only with the whole series.
+and CONFIG_WERROR and with RUST_KERNEL_DOCTESTS (each abstraction's
+examples name only what its patch and the earlier ones add),
+rustfmtcheck and rustdoc are clean, and a kernel of the whole series
+boots with rpmem built as a module, its KUnit suites and the
+abstractions' doctests passing.
 '''
 
 
