@@ -9,10 +9,14 @@
 # they are the kernel crate's doctests, built with every patch); for
 # selftests/series_check.sh.
 #
+# series.py --doc TOP: prints Documentation/rpmem.rst as the series has it
+# (in_tree_doc()); for selftests/series_check.sh.
+#
 # Called by tools/series.sh, which says where things are. Each patch is
 # built from the files of this repository as they are (rust/ext/ into
 # rust/kernel/, rust/sys/shim.c into rust/helpers/, rust/pmem/ into
-# drivers/nvdimm/rpmem/, Documentation/rpmem.rst into driver-api): nothing
+# drivers/nvdimm/rpmem/, Documentation/rpmem.rst into driver-api, its
+# passages about this repository left out, in_tree_doc()): nothing
 # of the series is kept here but how the paths and names map, the kernel
 # files each patch edits, and the commit messages. The new tree of each
 # patch is written straight into GIT_DIR's object store (git hash-object,
@@ -38,7 +42,7 @@ import subprocess
 import sys
 import textwrap
 
-if sys.argv[1] in ('--cover', '--examples'):
+if sys.argv[1] in ('--cover', '--examples', '--doc'):
     TOP = sys.argv[2]
 else:
     TOP, GIT_DIR, BASE, OUT = sys.argv[1:5]
@@ -267,6 +271,95 @@ def driver_kunit():
         if gone in src:
             sys.exit(f'series.py: {gone} is left in the in-tree kunit.rs')
     return src
+
+
+# --- the documentation ------------------------------------------------------
+
+# Documentation/rpmem.rst is the driver's in-tree documentation too. Two
+# kinds of reST comments, invisible where the repository's file is
+# rendered, mark what differs in-tree:
+#
+#   .. repo-only                 the lines between these two markers (each
+#                                with a blank line after it) are about this
+#   .. end of repo-only          repository and left out in-tree;
+#
+#   .. in-tree                   a comment block: its text, indented three
+#      Text that only the        columns more than the marker, is put in
+#      in-tree copy has.         its place, unindented, in-tree only.
+#
+# Every ``rust/ext/X``, ``ext/X``, ``rust/pmem/X`` and ``pmem/X`` literal
+# then becomes the path the series gives X (a cell of a simple table keeps
+# its column), a selftest's ``selftests/rpmem_x.sh`` its name,
+# ``rpmem_x`` (the in-tree text says what those are), and the result must
+# name nothing of this repository (selftests/series_check.sh checks that).
+
+def doc_path(m):
+    """An rpmem.rst literal's path, mapped as the series maps the file."""
+    where, rest = m.group(1), m.group(2)
+    if where in ('rust/ext/', 'ext/'):
+        return '``rust/kernel/' + rest + '``'
+    return '``drivers/nvdimm/rpmem/' + rest + '``'
+
+
+DOC_PATH = re.compile(r'``(rust/ext/|rust/pmem/|ext/|pmem/)([^`]*)``')
+
+
+def in_tree_doc(text):
+    """Documentation/rpmem.rst as the series has it."""
+    out, lines, i, border = [], text.split('\n'), 0, None
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip(' '))
+        if stripped == '.. repo-only':
+            end = next((j for j in range(i + 1, len(lines))
+                        if lines[j].strip() == '.. end of repo-only'), None)
+            if end is None or '.. repo-only' in (ln.strip() for ln in lines[i + 1:end]):
+                sys.exit(f'series.py: rpmem.rst:{i + 1}: .. repo-only without its end')
+            i = end + 1
+            # One blank line stays where the passage was.
+            if out and out[-1] == '' and i < len(lines) and lines[i] == '':
+                i += 1
+            continue
+        if stripped == '.. end of repo-only':
+            sys.exit(f'series.py: rpmem.rst:{i + 1}: .. end of repo-only without a start')
+        if stripped == '.. in-tree':
+            i += 1
+            block = []
+            while i < len(lines) and (lines[i] == '' or lines[i].startswith(' ' * (indent + 3))):
+                block.append(lines[i][:indent] + lines[i][indent + 3:])
+                i += 1
+            while block and block[-1] == '':
+                block.pop()
+                i -= 1
+            while block and block[0] == '':
+                block.pop(0)
+            if not block:
+                sys.exit(f'series.py: rpmem.rst:{i}: an empty .. in-tree block')
+            out += block
+            continue
+        # A simple table's border gives its columns; a mapped first cell
+        # keeps the second column where it was.
+        if re.fullmatch(r'=+( +=+)+', line):
+            border = [m.start() for m in re.finditer(r'=+', line)]
+        elif line == '' and out and re.fullmatch(r'=+( +=+)+', out[-1]):
+            border = None
+        m = DOC_PATH.search(line)
+        if border and m and m.start() == 0:
+            cell = DOC_PATH.sub(doc_path, line[:border[1]].rstrip())
+            if len(cell) >= border[1] - 1:
+                sys.exit(f'series.py: rpmem.rst:{i + 1}: {cell} does not fit its column')
+            line = cell.ljust(border[1]) + line[border[1]:]
+        else:
+            line = DOC_PATH.sub(doc_path, line)
+        line = re.sub(r'``(?:selftests/)?(rpmem_\w+)\.sh``', r'``\1``', line)
+        out.append(line)
+        i += 1
+    text = '\n'.join(out)
+    for left in ['.. repo-only', '.. end of repo-only', '.. in-tree']:
+        if left in text:
+            sys.exit(f'series.py: rpmem.rst: a misplaced {left!r} is left in-tree')
+    return text
 
 
 # --- C ----------------------------------------------------------------------
@@ -593,7 +686,8 @@ def main():
     step('driver', files)
 
     files = {}
-    files['Documentation/driver-api/nvdimm/rpmem.rst'] = read('Documentation/rpmem.rst')
+    doc = in_tree_doc(read('Documentation/rpmem.rst'))
+    files['Documentation/driver-api/nvdimm/rpmem.rst'] = doc
     idx = 'Documentation/driver-api/nvdimm/index.rst'
     files[idx] = must_replace(kfile(idx), '   btt\n', '   btt\n   rpmem\n')
     maint_files.append('Documentation/driver-api/nvdimm/rpmem.rst')
@@ -852,5 +946,7 @@ if __name__ == '__main__':
         cover(sys.argv[3])
     elif sys.argv[1] == '--examples':
         examples_order()
+    elif sys.argv[1] == '--doc':
+        sys.stdout.write(in_tree_doc(read('Documentation/rpmem.rst')))
     else:
         main()
