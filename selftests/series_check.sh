@@ -5,12 +5,15 @@
 # is made for, patch after patch, and scripts/checkpatch.pl --strict of
 # that tree finds nothing in any patch, and the examples of each patch's
 # doc comments (the kernel crate's doctests in-tree) name only items of
-# that patch and earlier ones. Controls: a patch applied out of order (the
-# driver, alone on the base) must not apply, a line over 100 columns
-# written into a copy of the driver's sources must come out in the series
-# and make checkpatch fail on that patch, for that reason, and an example
-# of an early patch doctored to name a later patch's item must fail the
-# examples' check, for that example and that item.
+# that patch and earlier ones, and the documentation's patch (Documentation/
+# rpmem.rst as the driver's in-tree documentation) names nothing of this
+# repository. Controls: a patch applied out of order (the driver, alone on
+# the base) must not apply, a line over 100 columns written into a copy of
+# the driver's sources must come out in the series and make checkpatch fail
+# on that patch, for that reason, an example of an early patch doctored to
+# name a later patch's item must fail the examples' check, for that example
+# and that item, and a repo-only passage of rpmem.rst left unmarked must
+# fail the documentation's check, for the path it names.
 # Runs on the host, from the cached base (tools/series.sh makes it once).
 
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +33,7 @@ for p in "$tmp"/out/0*.patch; do
 done
 [ ${#patches[@]} -gt 0 ] || die "make series wrote no patches"
 
-ktap_plan $((2 * ${#patches[@]} + 5))
+ktap_plan $((2 * ${#patches[@]} + 7))
 
 # The cover letter carries the benchmark table and the test summary.
 cover_complete()
@@ -78,6 +81,52 @@ examples_order()
 		fail "$out"
 }
 check "examples name only items of their own patch and earlier ones" examples_order
+
+# In-tree, rpmem.rst is the driver's documentation: Documentation/
+# rpmem.rst's repo-only passages are left out and its paths mapped
+# (tools/series.py, in_tree_doc()), so it names no file, directory or make
+# target of this repository, and no marker is left.
+repo_only='README\.md|selftests/|tools/|rust/(pmem|ext|sys)/|rust/(kunit|rpmem)\.rs'
+repo_only+='|make (check|series|check-series|bench|run|shell)\b|vm\.sh|Kbuild'
+repo_only+='|persistence-model\.rst|rust-ext-soundness|(^|[^[:alnum:]_/])(ext|pmem)/'
+repo_only+='|^ *\.\. (repo-only|end of repo-only|in-tree)$'
+# RST: fails naming each line of the file RST that names the repository.
+repo_free()
+{
+	local hits
+	[ "$(wc -l <"$1")" -gt 100 ] || fail "$1: too short to be rpmem.rst" || return
+	! hits=$(grep -nE "$repo_only" "$1") || fail "names the repository: $hits"
+}
+doc_subject='^Subject: \[PATCH [0-9/]*\] Documentation: nvdimm: add rpmem'
+# PATCH: the file rpmem.rst that PATCH adds.
+added_doc()
+{
+	awk '$0 == "+++ b/Documentation/driver-api/nvdimm/rpmem.rst" { on = 1; next }
+	     on && /^diff --git / { exit }
+	     on && /^\+/ { print substr($0, 2) }' "$1"
+}
+docs=$(grep -l "$doc_subject" "${patches[@]}")
+added_doc "$docs" >"$tmp/rpmem.rst"
+check "$(basename "$docs"): rpmem.rst names nothing of the repository" repo_free "$tmp/rpmem.rst"
+
+# Control: the README.md passage of rpmem.rst left without its repo-only
+# markers fails that check, for README.md.
+unmarked()
+{
+	local copy=$tmp/doc out
+	mkdir -p "$copy/Documentation"
+	local passage='(Platforms and how to try each: [^\n]*\n)'
+	perl -0pe "s/\\.\\. repo-only\\n\\n$passage\\n\\.\\. end of repo-only\\n/\\1/" \
+		"$RPMEM_TOP/Documentation/rpmem.rst" >"$copy/Documentation/rpmem.rst"
+	! cmp -s "$RPMEM_TOP/Documentation/rpmem.rst" "$copy/Documentation/rpmem.rst" ||
+		fail "no README.md passage of rpmem.rst to unmark" || return
+	python3 "$RPMEM_TOP/tools/series.py" --doc "$copy" >"$tmp/unmarked.rst" ||
+		fail "series.py --doc failed" || return
+	! out=$(repo_free "$tmp/unmarked.rst") || fail "the check passed" || return
+	grep -q '^names the repository: [0-9]*:Platforms and how to try each: ``README.md``' \
+		<<<"$out" || fail "not for README.md: $out"
+}
+check "control: a repo-only passage left unmarked fails the documentation's check" unmarked
 
 # Control: out of order, the driver's patch does not apply to the base.
 driver_subject='^Subject: \[PATCH [0-9/]*\] nvdimm: add rpmem'
