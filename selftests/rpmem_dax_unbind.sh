@@ -224,10 +224,17 @@ kept_page_poisoned()
 	wait $poisoner || fail "poisoner failed: $(cat /tmp/poison.out)" || return
 	sigbus_covers /tmp/poison.out BUS_MCEERR_AR 65536
 }
+# The mapping's own Drop reports the pages it keeps: under the prefix of
+# the crate it is in, rpmem's out of tree and the kernel crate's in-tree.
+if [ "$(modinfo -F intree "$RPMEM_KO" 2>/dev/null)" = Y ]; then
+	KEEP_PREFIX=rust_kernel
+else
+	KEEP_PREFIX=rpmem
+fi
 unbind_kept()
 {
 	bounded_unbind || return
-	dmesg | grep -qE 'rpmem: 0x[0-9a-f]+\+0x[0-9a-f]+: [0-9]+ page\(s\) still mapped by processes' ||
+	dmesg | grep -qE "^(\\[[ 0-9.]+\\] )?$KEEP_PREFIX: 0x[0-9a-f]+\\+0x[0-9a-f]+: [0-9]+ page\\(s\\) still mapped by processes" ||
 		fail "rpmem did not report the pages it keeps"
 }
 holder_exits()
