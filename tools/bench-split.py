@@ -214,13 +214,16 @@ def split_row(row, runs, prefix, syms, addrs, block, ns, runtime, problems):
               f"{statistics.median(d['total']):>10,.0f}"
               f"{statistics.median(d['clock']) if d['clock'] else 0:>10,.0f}"
               f"{statistics.median(d['sb']):>30.3f}")
+    meds = {}
     for drv, d in per.items():
         keys = set().union(*d["funcs"])
+        meds[drv] = {}
         tops = []
         for k in keys:
             ins = statistics.median(f.get(k, (0, 0))[0] for f in d["funcs"])
             ent = statistics.median(f.get(k, (0, 0))[1] for f in d["funcs"])
             tops.append((ins, ent, k))
+            meds[drv][(k[1], k[2])] = (ins, ent)
         tops.sort(key=lambda t: -t[0])
         # The top functions, then any other of the driver's, down to one
         # instruction per 10 operations.
@@ -232,6 +235,20 @@ def split_row(row, runs, prefix, syms, addrs, block, ns, runtime, problems):
             where = f" [{mod}]" if mod else ""
             print(f"  {ins:>9,.1f} {ent:>7.2f}  {part(name, mod, block):<6} "
                   f"{demangle(name)[:70]}{where}")
+    # Where rpmem's operation and nd_pmem's differ most, function by
+    # function (by name: module text moves, a name stays).
+    if "rpmem" in meds and "nd_pmem" in meds:
+        a, b = meds["rpmem"], meds["nd_pmem"]
+        diff = [(a.get(k, (0, 0))[0] - b.get(k, (0, 0))[0], k) for k in set(a) | set(b)]
+        diff.sort(key=lambda t: -abs(t[0]))
+        print()
+        print(f"rpmem - nd_pmem: the 20 largest differences, instructions per {unit}"
+              " (entries rpmem / nd_pmem)")
+        for dv, (name, mod) in diff[:20]:
+            where = f" [{mod}]" if mod else ""
+            print(f"  {dv:>+10,.1f}  {a.get((name, mod), (0, 0))[1]:>7.2f} / "
+                  f"{b.get((name, mod), (0, 0))[1]:<7.2f} {part(name, mod, block):<6} "
+                  f"{demangle(name)[:60]}{where}")
 
 
 def main():
