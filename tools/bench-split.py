@@ -28,8 +28,9 @@ Controls, checked on every window (exit status 1 if one fails): the
 window holds no instruction of the other drivers' modules; a kernel
 function every operation of the row enters was entered a whole number
 of times per operation (to 2%), at least once: submit_bio() on block and
-sector mode rows, dax_direct_access() on page fault rows, really_probe()
-on binds, device_release_driver_internal() on unbinds (CONTROL). A window
+sector mode rows, dax_iomap_rw() on the file rows, dax_direct_access()
+on page fault rows, really_probe() on binds,
+device_release_driver_internal() on unbinds (CONTROL). A window
 paired with the wrong run fails them: --misalign pairs each run with the
 window before its own, to show that.
 """
@@ -136,20 +137,21 @@ def unit_of(row):
 
 # The control of each kind of row: a kernel function (not a module's)
 # every operation enters, a whole number of times, at least once.
-# Block and sector mode I/Os each reach submit_bio; a DAX page fault
-# asks its driver for the memory through dax_direct_access (a PTE
+# Block and sector mode I/Os each reach submit_bio; a read(2) or
+# write(2) of a DAX file reaches no bio, but dax_iomap_rw; a DAX page
+# fault asks its driver for the memory through dax_direct_access (a PTE
 # fault for its page, a PMD fault once for its 2 MiB); a bind probes
 # the device (really_probe), an unbind releases it.
-CONTROL = {"I/O": "submit_bio", "fault": "dax_direct_access",
-           "bind": "really_probe", "unbind": "device_release_driver_internal"}
+CONTROL = {"I/O": "submit_bio", "file I/O": "dax_iomap_rw",
+           "fault": "dax_direct_access", "bind": "really_probe",
+           "unbind": "device_release_driver_internal"}
 
 
 def control_of(row):
-    """The function CONTROL checks on ROW, None for the file rows' I/O
-    (a read(2) of a DAX file reaches no bio)."""
+    """The function CONTROL checks on ROW."""
     unit = unit_of(row)
     if unit == "I/O" and row.startswith(("ext4-", "xfs-")):
-        return None
+        return CONTROL["file I/O"]
     return CONTROL[unit]
 
 
@@ -178,11 +180,10 @@ def split_row(row, runs, prefix, syms, addrs, block, ns, runtime, problems):
             problems.append(f"{row} {drv} rep {rep}: {theirs} instructions of "
                             f"{'/'.join(sorted(others))} in its window ({mine} of its own)")
         sb = sum(c for (a, n, m), c in entries.items() if n == ctl and not m)
-        if ctl:
-            k = sb / ios
-            if k < 0.98 or abs(k - round(k)) > 0.02 * round(k):
-                problems.append(f"{row} {drv} rep {rep}: {ctl} entered "
-                                f"{k:.3f} times per {unit}")
+        k = sb / ios
+        if k < 0.98 or abs(k - round(k)) > 0.02 * round(k):
+            problems.append(f"{row} {drv} rep {rep}: {ctl} entered "
+                            f"{k:.3f} times per {unit}")
         d = per.setdefault(drv, {"parts": [], "funcs": [], "total": [], "sb": [],
                                  "clock": []})
         # The figure's own instructions per operation: fio's and dax_mmap's
@@ -204,7 +205,7 @@ def split_row(row, runs, prefix, syms, addrs, block, ns, runtime, problems):
         print(" 'clock', the instructions per operation the figure implies, runtime /")
         print(" ns per insn / operations, by that)")
     print()
-    ctl_head = f"{ctl or '-'}/op"
+    ctl_head = f"{ctl}/op"
     head = (f"{'driver':<9}" + "".join(f"{p:>10}" for p in PARTS + ["total"]) +
             f"{'clock':>10}{ctl_head:>30}")
     print(head)
