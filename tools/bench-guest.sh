@@ -27,8 +27,10 @@
 # copy ceiling; without it that measurement is left out),
 # BENCH_DATA_MIB (MiB each block and file row works on, 512) and
 # BENCH_SPLIT (1: the QEMU plugin tools/bench/insn_split.c is counting;
-# each fio run is one of its windows, listed in split.tsv: row, driver,
-# repetition, window, I/Os; kallsyms is the guest's /proc/kallsyms).
+# each fio run, page fault run, and bind or unbind of a probe row that
+# BENCH_ROWS names is one of its windows, listed in split.tsv: row,
+# driver, repetition, window, operations (I/Os, faults, or 1 bind);
+# kallsyms is the guest's /proc/kallsyms).
 
 set -uo pipefail
 . "$RPMEM_TOP/selftests/lib.sh"
@@ -279,12 +281,21 @@ fault_row()
 	for ((rep = 0; rep < REPS; rep++)); do
 		# shellcheck disable=SC2086
 		for drv in $(rotate $rep $drivers); do
+			[ "$SPLIT" != 1 ] || mark
 			if ! out=$("$DAX_MMAP" faults "$(fault_file "$drv" "$row")" "${MAP_MIB}M" \
 				"$RUNTIME" "$@" 2>&1); then
+				[ "$SPLIT" != 1 ] || mark
 				record_failed "$row" "$drv" "$rep" "dax_mmap failed: $out"
 				continue
 			fi
 			read -r _ f _ _ _ u _ kb _ <<<"$out"
+			if [ "$SPLIT" = 1 ]; then
+				# The window: dax_mmap's whole run, its faults counted
+				# (getrusage) as the operations.
+				mark
+				printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$drv" "$rep" "$marks" "$f" \
+					>>"$OUT/split.tsv"
+			fi
 			if [[ " $* " != *" pte "* ]] && [ "$kb" -ne $((MAP_MIB * 1024)) ]; then
 				record_failed "$row" "$drv" "$rep" \
 					"only $kb kB of ${MAP_MIB} MiB mapped by PMDs"
@@ -387,6 +398,39 @@ fs_rows()
 	for drv in $d; do umount "$MNT/$drv" || bail "cannot unmount $fs on $drv"; done
 }
 
+# The unbind after DAX use (row probe-1g-dax-used-unbind): each data
+# namespace (1 GiB, fsdax, page map on the device) gets XFS -o dax, a
+# 4 MiB file written through a mapping (dax_mmap pte: page faults, so the
+# driver handed out pages), unmounted; the unbind of the namespace is
+# timed as a probe row's, and the namespace bound again. An unbind with no
+# DAX use is the probe rows' (rpmem then skips the scan of its struct
+# pages for ones still mapped; after DAX use it must read every one).
+dax_unbind_row()
+{
+	local row=probe-1g-dax-used-unbind d="rpmem nd_pmem" rep drv dev t0 t1
+	row "$row" probe "unbind time after DAX use, 1 GiB fsdax --map=dev" ms ms $d || return 0
+	for ((rep = 0; rep < REPS; rep++)); do
+		# shellcheck disable=SC2086
+		for drv in $(rotate $rep $d); do
+			dev=${dev_of[$drv]}
+			mkdir -p "$MNT/$drv"
+			mkfs_dax_pmd xfs "${disk_of[$drv]}" >/dev/null &&
+				mount -o dax "${disk_of[$drv]}" "$MNT/$drv" || bail "$row: no DAX mount on $drv"
+			make_file "$MNT/$drv/used" 4 && "$DAX_MMAP" pte "$MNT/$drv/used" 4M >/dev/null &&
+				umount "$MNT/$drv" || bail "$row: mapping a file on $drv failed"
+			sync && echo 3 >/proc/sys/vm/drop_caches
+			t0=${EPOCHREALTIME/./}
+			sysfs_op "$row" "$drv" "$rep" "$dev" unbind || bail "$row: cannot unbind $dev"
+			t1=${EPOCHREALTIME/./}
+			record "$row" "$drv" "$rep" "$(div $((t1 - t0)) 1000)"
+			bind_ns "$dev" "$drv" && udev_settle "$dev" ||
+				bail "$row: cannot bind $dev to $drv again"
+			disk_of[$drv]=$(driver_disk "$dev" "$drv") || bail "$row: $dev: no $drv disk"
+		done
+	done
+	progress "$row done"
+}
+
 # The sector mode rows: both data namespaces put in sector mode (4 KiB
 # sectors), one BTT served by rpmem, the other by nd_pmem (nd_btt).
 btt_rows()
@@ -452,16 +496,34 @@ probe_once()
 	sync && echo 3 >/proc/sys/vm/drop_caches
 	m0=$(mem_free_kib)
 	t0=${EPOCHREALTIME/./}
-	echo "$dev" >"$ND/drivers/$drv/bind" || bail "$row: cannot bind $dev to $drv"
+	sysfs_op "$row-time" "$drv" "$rep" "$dev" bind || bail "$row: cannot bind $dev to $drv"
 	t1=${EPOCHREALTIME/./}
 	m1=$(mem_free_kib)
 	driver_disk "$dev" "$drv" >/dev/null || bail "$row: $dev has no $drv disk"
 	record "$row-time" "$drv" "$rep" "$(div $((t1 - t0)) 1000)"
 	record "$row-ram" "$drv" "$rep" "$(div "$m0 - $m1" 1024)"
 	t0=${EPOCHREALTIME/./}
-	echo "$dev" >"$ND/drivers/$drv/unbind" || bail "$row: cannot unbind $dev from $drv"
+	sysfs_op "$row-unbind" "$drv" "$rep" "$dev" unbind ||
+		bail "$row: cannot unbind $dev from $drv"
 	t1=${EPOCHREALTIME/./}
 	record "$row-unbind" "$drv" "$rep" "$(div $((t1 - t0)) 1000)"
+}
+
+# ROW DRIVER REP DEVICE bind|unbind: binds DEVICE to DRIVER or unbinds it.
+# When the split counts ROW, insn_mark does the write, between two marks:
+# its window holds the bind's write(2) and nothing else of user space's
+# (no exec, no open), one operation in split.tsv.
+sysfs_op()
+{
+	if [ "$SPLIT" != 1 ] || ! [[ $1 =~ $ROWS ]]; then
+		echo "$4" >"$ND/drivers/$2/$5"
+		return
+	fi
+	"$INSN_MARK" "$ND/drivers/$2/$5" "$4"
+	local st=$?
+	marks=$((marks + 2))
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$marks" 1 >>"$OUT/split.tsv"
+	return $st
 }
 
 # ROW DEVICE DRIVERS...: all repetitions of a probe row.
@@ -603,6 +665,8 @@ for fs in ext4 xfs; do
 	progress "$fs rows"
 	fs_rows "$fs"
 done
+progress "unbind after DAX use"
+dax_unbind_row
 progress "sector mode rows"
 btt_rows
 if [ "$SPLIT" = 1 ]; then

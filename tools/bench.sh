@@ -35,11 +35,15 @@ write report.txt, report.json and ratios.svg to the results folder.
   --smoke           one short repetition of every row and a 2 GiB probe
                     namespace: shows the benchmark works, its numbers say
                     little
-  --split ROW       the instruction split of one fio row (block, file or
-                    sector mode; 1 repetition unless --reps says): a QEMU
-                    plugin (tools/bench/insn_split.c) counts the guest's
-                    instructions per kernel function during each fio run;
-                    prints, per driver, instructions per I/O in the driver,
+  --split ROW[,ROW...]
+                    the instruction split of these rows (fio rows: block,
+                    durability, file or sector mode; page fault rows; the
+                    bind and unbind rows of a probe, probe-*-time and
+                    probe-*-unbind; 1 repetition unless --reps says): a
+                    QEMU plugin (tools/bench/insn_split.c) counts the
+                    guest's instructions per kernel function during each
+                    fio or dax_mmap run, bind or unbind; prints, per row
+                    and driver, instructions per operation in the driver,
                     the block layer, the copy routines, the rest of the
                     kernel and user space, and the top functions
                     (split.txt; tools/bench-split.py). Needs TCG
@@ -58,7 +62,8 @@ while [ $# -gt 0 ]; do
 	--icount) [[ ${2:-} =~ ^[0-9]$ ]] || die "--icount takes a shift, 0 to 9"; clock=$2; shift 2 ;;
 	--wallclock) clock=wall; shift ;;
 	--smoke) smoke=1; shift ;;
-	--split) [[ ${2:-} =~ ^[a-z0-9-]+$ ]] || die "--split takes a row's name"; split=$2; shift 2 ;;
+	--split) [[ ${2:-} =~ ^[a-z0-9-]+(,[a-z0-9-]+)*$ ]] || die "--split takes rows' names"
+		split=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -71,7 +76,7 @@ for p in ${probe//,/ }; do
 done
 if [ -n "$split" ]; then
 	[ "$clock" != wall ] || die "--split counts instructions: TCG, not --wallclock"
-	rows="^$split\$" reps=${reps:-1}
+	rows="^(${split//,/|})\$" reps=${reps:-1}
 fi
 reps=${reps:-5}
 out=${out:-$RPMEM_CACHE/bench/$(date +%Y%m%d-%H%M%S)}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rpmem's C shim: out-of-line copies of the static inline kernel helpers the
- * Rust side needs. Each one only forwards to the kernel's own inline.
+ * Rust side needs. Each one only forwards to the kernel's own inline, but
+ * rpmem_busy_pages(), which loops over a pfn range so that a scan of every
+ * struct page costs one call, not one per page.
  */
 #ifndef RPMEM_SHIM_H
 #define RPMEM_SHIM_H
@@ -26,7 +28,7 @@ u32 rpmem_info_block_reserve(void);
 bool rpmem_region_ro(struct nd_region *nd_region);
 bool rpmem_region_own_flush(struct nd_region *nd_region);
 void rpmem_unpoison_page(unsigned long pfn);
-int rpmem_page_refcount(unsigned long pfn);
+unsigned long rpmem_busy_pages(unsigned long pfn, unsigned long end);
 struct kernfs_node *rpmem_disk_sysfs_file(struct gendisk *disk, const char *name);
 
 #endif /* RPMEM_SHIM_H */
