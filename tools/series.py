@@ -61,7 +61,7 @@ HELPERS = {
     'info_block_reserve': ('nd_info_block_reserve', 'nvdimm.c'),
     'unpoison_page': ('nd_pmem_unpoison_pfn', 'nvdimm.c'),
     'disk_sysfs_file': ('disk_sysfs_get_dirent', 'blk.c'),
-    'page_refcount': ('pfn_page_ref_count', 'page.c'),
+    'busy_pages': ('pfn_range_busy_pages', 'page.c'),
 }
 
 # The headers each new helper file includes.
