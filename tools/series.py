@@ -823,8 +823,9 @@ In-tree (make check-series of rpmem): each patch builds with CLIPPY=1
 and CONFIG_WERROR and with RUST_KERNEL_DOCTESTS (each abstraction's
 examples name only what its patch and the earlier ones add),
 rustfmtcheck and rustdoc are clean, and a kernel of the whole series
-boots with rpmem built as a module, its KUnit suites and the
-abstractions' doctests passing.
+boots with rpmem built as a module and passes the selftests above
+(all but series_check, a host check) with the in-tree rpmem.ko, its
+KUnit suites and the abstractions' doctests included.
 '''
 
 
