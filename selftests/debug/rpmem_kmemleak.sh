@@ -69,10 +69,10 @@ fi
 # On the host: boots a VM that runs the exercise, then prints the leaks
 # and, last, the VM's exit status: 0, or 99 when the kernel log reported a
 # suspected leak (tools/vm.sh fails a run on that).
-leaks()	# EXERCISE
+leaks()	# RUN-DIR EXERCISE
 {
-	local out rc
-	out=$(mktemp -d "${RPMEM_CACHE:-$HOME/.cache/rpmem}/runs/kmemleak.XXXXXX")
+	local out=$1 rc
+	shift
 	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" --mem 2G --nvdimm 512M \
 		--memmap 128M!1G --append kfence.sample_interval=1 -- \
 		"$0" guest "$@" >"$out/output" 2>&1
@@ -90,12 +90,14 @@ expect_status()
 }
 
 ktap_plan 3
-ko=$(mktemp -d "${RPMEM_CACHE:-$HOME/.cache/rpmem}/runs/faulty-build.XXXXXX")
-trap 'rm -rf "$ko"' EXIT
+work=$(mktemp -d "${RPMEM_CACHE:-$HOME/.cache/rpmem}/runs/kmemleak.XXXXXX")
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+ko=$work/faulty
+mkdir "$ko" "$work/faulty-vm" "$work/rpmem-vm" || exit
 check "build the faulty module" build_faulty "$ko"
-faulty=$(leaks exercise_faulty "$ko")
+faulty=$(leaks "$work/faulty-vm" exercise_faulty "$ko")
 faulty_caught() { expect_status "$faulty" 99 && grep -q '^unreferenced object' <<<"$faulty"; }
 check "control: a module that leaks on purpose is caught" faulty_caught
-rpmem=$(leaks exercise_rpmem)
+rpmem=$(leaks "$work/rpmem-vm" exercise_rpmem)
 check "kmemleak finds no leak after rpmem's whole life" expect_status "$rpmem" 0
 ktap_finish
