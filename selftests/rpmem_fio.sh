@@ -4,9 +4,10 @@
 # Data integrity: fio writes checksummed blocks through rpmem, the caches
 # are dropped, and a second pass verifies every block read back through the
 # driver. Block sizes 512 B to 1 MiB, sequential and random, O_DIRECT and
-# buffered, five jobs at once, on an NFIT namespace and a memmap= region.
-# RPMEM_FIO_MIB (default 16) scales the volume: each pass writes and
-# verifies 7 times that many MiB per target (the KASAN tier runs a smaller
+# buffered, six jobs at once (one with its buffer in a huge page), on an
+# NFIT namespace and a memmap= region. RPMEM_FIO_MIB (default 16) scales
+# the volume: each pass writes and verifies 9 times that many MiB per
+# target (the KASAN tier runs a smaller
 # pass: the same jobs and paths, less time on KASAN's instrumented copies).
 
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +51,13 @@ fio_verify()
 	bsrange=512-1M
 	offset=$((10 * mib))M
 	size=$((2 * mib))M
+	[huge1m]
+	rw=randwrite
+	bs=1M
+	iomem=shmhuge
+	hugepage-size=2M
+	offset=$((12 * mib))M
+	size=$((2 * mib))M
 	JOB
 	fio --output-format=terse "$job" >/tmp/fio.out 2>&1 || { cat /tmp/fio.out; return 1; }
 	sync
@@ -70,6 +78,9 @@ fio_detects_corruption()
 }
 
 ktap_plan 6
+# The buffer of the job huge1m: one 2 MiB page, whose 1 MiB I/Os reach
+# the driver as single multi-page bio_vecs.
+echo 2 >/proc/sys/vm/nr_hugepages
 load_rpmem
 bound=("$ND"/drivers/rpmem/namespace*)
 check "rpmem bound to the NFIT and the e820 namespace" test ${#bound[@]} -eq 2

@@ -158,7 +158,8 @@ impl Pmem {
     fn transfer(&self, bio: &mut Bio<'_>) {
         let write = bio.op() == Op::Write;
         let nowait = bio.is_nowait();
-        let status = bio.segments().try_for_each(|seg| {
+        // A copy per bio_vec: nothing here depends on a segment's length.
+        let status = bio.bvecs().try_for_each(|seg| {
             if write {
                 self.write(&seg, nowait)
             } else {

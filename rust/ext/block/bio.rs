@@ -191,10 +191,27 @@ impl Bio<'_> {
     /// Iterates over the data as single-page segments
     /// (`bio_for_each_segment`).
     pub(crate) fn segments(&self) -> Segments<'_> {
+        self.segments_of(false)
+    }
+
+    /// Iterates over the data in segments as long as one mapping can make
+    /// them: whole bio_vecs (`bio_for_each_bvec`) where [`WHOLE_BVECS`]
+    /// allows, single pages (as [`Self::segments`]) elsewhere. A copy per
+    /// bio_vec instead of one per page, for callers whose work on a
+    /// segment does not depend on its length.
+    pub(crate) fn bvecs(&self) -> Segments<'_> {
+        self.segments_of(WHOLE_BVECS)
+    }
+
+    #[inline]
+    fn segments_of(&self, whole: bool) -> Segments<'_> {
         let bio = self.raw();
+        // INVARIANT: a submitted bio's iterator describes its data, and
+        // `whole` only where `WHOLE_BVECS`.
         Segments {
             vec: bio.bi_io_vec,
             iter: bio.bi_iter,
+            whole,
             _bio: PhantomData,
         }
     }
@@ -233,7 +250,17 @@ impl Drop for Bio<'_> {
     }
 }
 
-/// Iterator over the single-page segments of a bio.
+/// Whether one `kmap_local_page` of a bio_vec's first page maps the whole
+/// bio_vec: without highmem it is `page_address`, the direct map, where
+/// the bio_vec's pages, physically contiguous, are contiguous too; and
+/// whether a copy needs no cache maintenance page by page
+/// (`flush_dcache_page`; parisc, the one architecture that also flushes
+/// on `kunmap_local`, implements it). True on x86-64.
+pub(crate) const WHOLE_BVECS: bool =
+    !cfg!(CONFIG_HIGHMEM) && bindings::RPMEM_ARCH_FLUSH_DCACHE_PAGE == 0;
+
+/// Iterator over the segments of a bio: single pages, or whole bio_vecs
+/// (see [`Bio::bvecs`]).
 ///
 /// # Examples
 ///
@@ -259,10 +286,12 @@ impl Drop for Bio<'_> {
 /// # Invariants
 ///
 /// `iter` describes data within the bio_vec array `vec` of a bio borrowed
-/// for `'a`, as the block layer guarantees for a submitted bio.
+/// for `'a`, as the block layer guarantees for a submitted bio. `whole`
+/// only if [`WHOLE_BVECS`].
 pub(crate) struct Segments<'a> {
     vec: *mut kb::bio_vec,
     iter: kb::bvec_iter,
+    whole: bool,
     _bio: PhantomData<&'a Bio<'a>>,
 }
 
@@ -280,10 +309,12 @@ impl<'a> Iterator for Segments<'a> {
         let bv = unsafe { &*self.vec.add(it.bi_idx as usize) };
         let offset = bv.bv_offset as usize + it.bi_offset as usize;
         let page_off = offset % PAGE_SIZE;
-        let len = it
-            .bi_size
-            .min(bv.bv_len - it.bi_offset)
-            .min((PAGE_SIZE - page_off) as u32);
+        let mut len = it.bi_size.min(bv.bv_len - it.bi_offset);
+        if !self.whole {
+            len = len.min((PAGE_SIZE - page_off) as u32);
+        }
+        // INVARIANT: `page_off + len` is within the page, or, `whole`
+        // being set only if `WHOLE_BVECS`, within the bio_vec.
         let seg = Segment {
             // SAFETY: the bio_vec's pages are contiguous `struct page`s
             // covering `bv_offset + bv_len`; `offset` is within them.
@@ -304,7 +335,9 @@ impl<'a> Iterator for Segments<'a> {
     }
 }
 
-/// `len` bytes at `offset` in one page of a bio, going to or from `sector`.
+/// `len` bytes at `offset` in a page of a bio, and on in the pages after it
+/// in the same bio_vec for a segment of [`Bio::bvecs`], going to or from
+/// `sector`.
 ///
 /// # Examples
 ///
@@ -338,8 +371,10 @@ impl<'a> Iterator for Segments<'a> {
 ///
 /// # Invariants
 ///
-/// `page` is a page of a bio borrowed for `'a` and `offset + len` does not
-/// exceed `PAGE_SIZE`.
+/// `page` is a page of a bio borrowed for `'a`, `offset` is less than
+/// `PAGE_SIZE`, and `offset + len` does not exceed `PAGE_SIZE` unless
+/// [`WHOLE_BVECS`]: then the `offset + len` bytes from the page's start
+/// are within one bio_vec.
 pub(crate) struct Segment<'a> {
     page: *mut kb::page,
     offset: u32,
@@ -369,8 +404,9 @@ impl Segment<'_> {
         flush_dcache_page(self.page);
         // SAFETY: `page` is a valid page of the bio (type invariant).
         let base = unsafe { kb::kmap_local_page(self.page) };
-        // INVARIANT: `offset + len` stays inside the mapped page, mapped
-        // until the guard drops below.
+        // INVARIANT: `offset + len` stays inside the mapped page, or, with
+        // `WHOLE_BVECS` (type invariant), inside the bio_vec, contiguous in
+        // the direct map from `base` on; mapped until the guard drops below.
         let mapped = MappedSegment {
             page: self.page,
             base,
