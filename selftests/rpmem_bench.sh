@@ -26,9 +26,9 @@ complete()
 {
 	local rows
 	rows=$(wc -l <"$work/vm/bench/rows.tsv")
-	# 11 block rows, 2 raw durability rows, 12 probe rows, 14 on each
+	# 13 block rows, 2 raw durability rows, 12 probe rows, 14 on each
 	# filesystem, the unbind after DAX use, 6 in sector mode.
-	[ "$rows" -eq 60 ] || fail "$rows rows declared, not 60" || return
+	[ "$rows" -eq 62 ] || fail "$rows rows declared, not 62" || return
 	python3 - "$work/report.json" "$rows" <<-'EOF'
 	import json, sys
 	report = json.load(open(sys.argv[1]))
@@ -51,7 +51,7 @@ complete()
 	assert len(report["per_event"]) == len(faults) + 4, "per_event rows"
 	c = report["copy_ceiling"]
 	assert set(c["routines"]) == {"memcpy", "copy_mc_to_kernel", "memcpy_flushcache"}
-	assert len(c["rows"]) == 4 and all(len(x["shares"]) >= 2 for x in c["rows"])
+	assert len(c["rows"]) == 6 and all(len(x["shares"]) >= 2 for x in c["rows"])
 	EOF
 	[ -s "$work/ratios.svg" ] || fail "no plot"
 }

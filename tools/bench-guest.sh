@@ -221,6 +221,15 @@ file_target() { echo "$MNT/$1/data"; }
 # DAX entry at an index, faults there no longer get PMDs.
 fault_file() { echo "$MNT/$1/$2"; }
 
+# Two 2 MiB huge pages for fio's buffer (one job) in the huge page rows,
+# or a failed run.
+reserve_huge_pages()
+{
+	echo 2 >/proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge 2 ] ||
+		bail "no 2 MiB huge pages for the huge page rows"
+}
+
 # The raw block rows, on all three disks.
 block_rows()
 {
@@ -233,6 +242,11 @@ block_rows()
 	# to an io-wq worker (a disk without BLK_FEAT_NOWAIT: nd_pmem) or
 	# issues it itself (rpmem, brd).
 	local uring1=(--ioengine=io_uring --iodepth=1 --numjobs=1)
+	# fio's buffer in a huge page (SysV shm, SHM_HUGETLB): one physically
+	# contiguous 1 MiB, which the block layer hands on as one multi-page
+	# bio_vec. malloc's buffer is 256 pages scattered, 256 bio_vecs.
+	local huge=(--iomem=shmhuge --hugepage-size=2M)
+	any_row seq-read-1m-huge seq-write-1m-huge && reserve_huge_pages
 	while IFS='|' read -r name what metric unit args; do
 		row "$name" block "$what" "$metric" "$unit" $d || continue
 		# shellcheck disable=SC2086
@@ -248,6 +262,8 @@ block_rows()
 	rand-write-512-qd1|512 B random write, psync QD1|iops|IOPS|--rw=randwrite --bs=512 ${qd1[*]}
 	seq-read-1m|1 MiB sequential read|bw|MiB/s|--rw=read --bs=1M ${qd1[*]}
 	seq-write-1m|1 MiB sequential write|bw|MiB/s|--rw=write --bs=1M ${qd1[*]}
+	seq-read-1m-huge|1 MiB sequential read into a huge page|bw|MiB/s|--rw=read --bs=1M ${qd1[*]} ${huge[*]}
+	seq-write-1m-huge|1 MiB sequential write from a huge page|bw|MiB/s|--rw=write --bs=1M ${qd1[*]} ${huge[*]}
 	mix-16k-70-30|16 KiB random 70/30 read/write, psync QD1|iops|IOPS|--rw=randrw --rwmixread=70 --bs=16k ${qd1[*]}
 	ROWS
 }

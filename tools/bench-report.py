@@ -66,7 +66,8 @@ ROUTINES = ["memcpy", "copy_mc_to_kernel", "memcpy_flushcache"]
 COPIES = {("read", "rpmem"): "copy_mc_to_kernel", ("read", "nd_pmem"): "copy_mc_to_kernel",
           ("write", "rpmem"): "memcpy_flushcache", ("write", "nd_pmem"): "memcpy_flushcache",
           ("read", "brd"): "memcpy", ("write", "brd"): "memcpy"}
-CEILING_ROWS = ["seq-read-1m", "seq-write-1m", "btt-seq-read-1m", "btt-seq-write-1m"]
+CEILING_ROWS = ["seq-read-1m", "seq-write-1m", "seq-read-1m-huge", "seq-write-1m-huge",
+                "btt-seq-read-1m", "btt-seq-write-1m"]
 BOOTSTRAP = 10000
 # The plot's groups, in order (latency: the QD1 rows' p99).
 GROUPS = ["block", "durability", "file", "fault", "sector", "probe", "latency"]
