@@ -524,7 +524,8 @@ MSG['block'] = ('rust: block: add bios and bio-based disks', '''\
 The Rust block layer abstractions cover blk-mq only. Drivers of memory
 that needs no queueing (brd, pmem, zram) are bio-based: the block layer
 calls their submit_bio on the submitting task. Add Bio (operation, flags,
-sector, segments mapped one at a time, completion with a status) and
+sector, segments of a page or of a whole multi-page bio_vec where one
+mapping covers it, completion with a status) and
 BioDisk, a gendisk with bio-based fops, its queue limits and features
 (write cache, FUA, DAX, NOWAIT), badblocks and attribute groups.''')
 MSG['dax'] = ('rust: dax: add DAX devices and their operations', '''\
