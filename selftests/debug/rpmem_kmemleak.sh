@@ -66,15 +66,17 @@ if [ "${1:-}" = guest ]; then
 	exit
 fi
 
-# On the host: boots a VM that runs the exercise, then prints the leaks
+# On the host: boots a VM (tools/vm.sh VM-ARGS, its run directory RUN-DIR)
+# that runs EXERCISE with its ARGs, then prints the leaks
 # and, last, the VM's exit status: 0, or 99 when the kernel log reported a
 # suspected leak (tools/vm.sh fails a run on that).
-leaks()	# RUN-DIR EXERCISE
+leaks()	# RUN-DIR VM-ARGS EXERCISE [ARG...]
 {
-	local out=$1 rc
-	shift
-	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" --mem 2G --nvdimm 512M \
-		--memmap 128M!1G --append kfence.sample_interval=1 -- \
+	local out=$1 vm_args=$2 rc
+	shift 2
+	# shellcheck disable=SC2086 # VM-ARGS: tools/vm.sh's options, split
+	"$RPMEM_TOP/tools/vm.sh" --quiet --out "$out" $vm_args \
+		--append kfence.sample_interval=1 -- \
 		"$0" guest "$@" >"$out/output" 2>&1
 	rc=$?
 	[ -f "$out/leaks" ] && cat "$out/leaks" || tail -n 20 "$out/output"
@@ -95,9 +97,11 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 ko=$work/faulty
 mkdir "$ko" "$work/faulty-vm" "$work/rpmem-vm" || exit
 check "build the faulty module" build_faulty "$ko"
-faulty=$(leaks "$work/faulty-vm" exercise_faulty "$ko")
+# The faulty module needs no device, and a smaller guest boots and scans
+# sooner.
+faulty=$(leaks "$work/faulty-vm" "--mem 1G" exercise_faulty "$ko")
 faulty_caught() { expect_status "$faulty" 99 && grep -q '^unreferenced object' <<<"$faulty"; }
 check "control: a module that leaks on purpose is caught" faulty_caught
-rpmem=$(leaks "$work/rpmem-vm" exercise_rpmem)
+rpmem=$(leaks "$work/rpmem-vm" "--mem 2G --nvdimm 512M --memmap 128M!1G" exercise_rpmem)
 check "kmemleak finds no leak after rpmem's whole life" expect_status "$rpmem" 0
 ktap_finish
