@@ -35,6 +35,17 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$RPMEM_TOP" || exit
 
+# SECONDS as "M min S s".
+duration() { echo "$(($1 / 60)) min $(($1 % 60)) s"; }
+
+# What each setup step took, "STEP M min S s", for the "# setup:" line
+# (a warm run's are a few seconds; a cold run's are where its time goes).
+setup_times=()
+setup_took()	# STEP START
+{
+	setup_times+=("$1 $(duration $((SECONDS - $2)))")
+}
+
 # Everything the tests need, installed or built before the first result.
 # LLVM (the debug variant's clang) is exported: the tests that build modules
 # against the kernel (selftests/faulty) must use its compiler too.
@@ -42,9 +53,12 @@ export RPMEM_KDIR VARIANT=${VARIANT:-default}
 unset LLVM
 eval "$(tools/toolchain.sh "$VARIANT")" || die "toolchain setup failed"
 [ -z "${LLVM:-}" ] || export LLVM
+setup_took toolchain 0
 # RPMEM_CHECK_KDIR: another kernel to boot (tools/check-series.sh: the
 # series built in-tree, with RPMEM_KO its rpmem.ko).
+began=$SECONDS
 RPMEM_KDIR=${RPMEM_CHECK_KDIR:-$(tools/kernel.sh "$VARIANT")} || die "test kernel build failed"
+setup_took "$VARIANT kernel" $began
 
 # The debug kernel's checks (KASAN, page poisoning, lockdep) make a guest
 # several times slower under TCG: its VMs get four times the time limit,
@@ -84,14 +98,13 @@ wanted()
 	return 1
 }
 
-# The persistence model's QEMU, from Debian's source (about 16 minutes
-# the first time), before the first result too.
+# The persistence model's QEMU, from Debian's source (a few minutes the
+# first time), before the first result too.
 if wanted rpmem_model || wanted rpmem_model_xfs; then
+	began=$SECONDS
 	tools/model.sh >/dev/null || die "building the persistence model failed"
+	setup_took "model QEMU" $began
 fi
-
-# SECONDS as "M min S s".
-duration() { echo "$(($1 / 60)) min $(($1 % 60)) s"; }
 
 # NAME STATUS [OUTPUT-FILE [SECONDS]]
 result()
@@ -111,13 +124,14 @@ result()
 # NAME COMMAND...: a host check; output shown only on failure.
 host_check()
 {
-	local name=$1 log rc
+	local name=$1 log rc began=$SECONDS
 	shift
 	wanted "$name" || return 0
 	log=$(mktemp)
 	"$@" >"$log" 2>&1
 	rc=$?
-	if [ $rc -eq 0 ]; then result "$name" 0; else result "$name" $rc "$log"; fi
+	[ $rc -ne 0 ] || : >"$log"
+	result "$name" $rc "$log" $((SECONDS - began))
 	rm -f "$log"
 }
 
@@ -178,7 +192,7 @@ selftests_of()	# DIR
 kasan_env=()
 kasan_prepare()
 {
-	local src=$runs-kasan/src kdir log llvm
+	local src=$runs-kasan/src kdir log llvm began=$SECONDS
 	log=$(mktemp)
 	mkdir -p "$src" &&
 	tar -C "$RPMEM_TOP" -c --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' \
@@ -189,12 +203,12 @@ kasan_prepare()
 	kdir=$(tools/kernel.sh debug) &&
 	make -s -C "$src" VARIANT=debug KDIR="$kdir" modules >"$log" 2>&1
 	if [ $? -ne 0 ]; then
-		result kasan/build 1 "$log"
+		result kasan/build 1 "$log" $((SECONDS - began))
 		rm -f "$log"
 		return 1
 	fi
 	rm -f "$log"
-	result kasan/build 0
+	result kasan/build 0 "" $((SECONDS - began))
 	kasan_env=(VARIANT=debug RPMEM_KDIR="$kdir" RPMEM_KO="$src/rpmem.ko" LLVM="$llvm"
 		   RPMEM_BUILT=debug)
 }
@@ -306,6 +320,9 @@ run_selftests()
 }
 
 echo "TAP version 13"
+printf '# setup: %s' "${setup_times[0]}"
+printf ', %s' "${setup_times[@]:1}"
+echo
 host_check build make -s modules
 host_check rustfmt make -s fmtcheck
 host_check clippy make -s clippy
