@@ -605,7 +605,13 @@ static int do_hold(const char *path, size_t len)
 	p = map_aligned(fd, len, 0);
 	touch(p, len);
 	catch_sigbus();
-	if (sigsetjmp(sigbus_jmp, 1)) {
+	/*
+	 * Not restoring the signal mask on the jump keeps SIGBUS blocked
+	 * after the first one, as in its handler: a filesystem sends one
+	 * per page of a lost range, and a second jump in the middle of the
+	 * first report would garble it.
+	 */
+	if (sigsetjmp(sigbus_jmp, 0)) {
 		report_sigbus(p);
 		fflush(stdout);
 	} else {
